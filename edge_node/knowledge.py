@@ -1,0 +1,58 @@
+"""A verified bundle loaded into memory: encoder, FAISS index, intent head, calibration, catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from triage.bundle import Manifest, verify_bundle
+from triage.bundle.head import IntentHead
+from triage.bundle.layout import (
+    CALIBRATION_FILE,
+    CATALOG_FILE,
+    EXEMPLARS_FILE,
+    HEAD_FILE,
+    INDEX_FILE,
+    Calibration,
+    Exemplar,
+)
+from triage.catalog import Catalog
+from triage.encoder import Encoder
+from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE
+
+__all__ = ["Knowledge", "load_knowledge"]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    manifest: Manifest
+    catalog: Catalog
+    encoder: Encoder
+    index: object  # faiss.Index (untyped library)
+    exemplars: list[Exemplar]
+    head: IntentHead
+    calibration: Calibration
+    path: Path
+
+
+def load_knowledge(bundle: Path, *, threads: int = 1) -> Knowledge:
+    """Load a bundle after checking every checksum; raises ``BundleError`` when it is not intact."""
+    import faiss
+
+    bundle = Path(bundle)
+    manifest = verify_bundle(bundle)
+    with np.load(bundle / HEAD_FILE, allow_pickle=False) as arrays:
+        head = IntentHead.from_arrays(dict(arrays))
+    return Knowledge(
+        manifest=manifest,
+        catalog=msgspec.json.decode((bundle / CATALOG_FILE).read_bytes(), type=Catalog),
+        encoder=Encoder(bundle / ENCODER_FILE, bundle / TOKENIZER_FILE, threads=threads),
+        index=faiss.read_index(str(bundle / INDEX_FILE)),
+        exemplars=msgspec.json.decode((bundle / EXEMPLARS_FILE).read_bytes(), type=list[Exemplar]),
+        head=head,
+        calibration=msgspec.json.decode((bundle / CALIBRATION_FILE).read_bytes(), type=Calibration),
+        path=bundle,
+    )

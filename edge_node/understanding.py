@@ -1,0 +1,98 @@
+"""What a message is about: language, intent, best FAQ match and whether it is in scope."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import msgspec
+import numpy as np
+
+from edge_node.langid import LanguageIdentifier
+from triage.bundle.head import OOS_LABEL
+
+if TYPE_CHECKING:
+    from edge_node.knowledge import Knowledge
+
+__all__ = ["Analysis", "Understanding"]
+
+_NEIGHBOURS = 10
+
+
+class Analysis(msgspec.Struct, frozen=True):
+    text: str
+    lang: str
+    intent: str | None
+    """Top intent of the head, ``None`` when the message is out of scope."""
+    intent_probability: float
+    runner_up: str | None
+    runner_up_probability: float
+    intent_similarity: float
+    """Cosine to the nearest example of the top intent."""
+    faq_id: str | None
+    faq_similarity: float
+    out_of_scope: bool
+    elapsed_ms: float
+
+
+class Understanding:
+    """Runs one message through langid, the encoder, FAISS and the intent head."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        sf = knowledge.catalog.storefront
+        self.langid = LanguageIdentifier(sf.languages, sf.default_language)
+        index = knowledge.index
+        self._vectors = index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
+        rows: dict[str, list[int]] = {}
+        for i, ex in enumerate(knowledge.exemplars):
+            if ex.kind == "intent":
+                rows.setdefault(ex.target, []).append(i)
+        self._intent_rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
+
+    def _similarity_to_intent(self, vector: np.ndarray, intent: str) -> float:
+        rows = self._intent_rows.get(intent)
+        if rows is None:
+            return 0.0
+        return float(np.max(self._vectors[rows] @ vector))
+
+    def analyze(self, text: str, previous_lang: str | None = None) -> Analysis:
+        started = time.perf_counter()
+        k = self.knowledge
+        cal = k.calibration
+        lang = self.langid.identify(text, previous_lang)
+        vector = k.encoder.encode_one(text)
+        sims, rows = k.index.search(vector[None, :], _NEIGHBOURS)  # type: ignore[attr-defined]
+
+        probs = k.head.probabilities(vector[None, :])[0]
+        order = np.argsort(probs)[::-1]
+        top = k.head.classes[order[0]]
+        second = k.head.classes[order[1]] if len(order) > 1 else None
+
+        faq_id, faq_sim = None, 0.0
+        for sim, row in zip(sims[0], rows[0], strict=True):
+            if row >= 0 and k.exemplars[row].kind == "faq":
+                faq_id, faq_sim = k.exemplars[row].target, float(sim)
+                break
+        intent_sim = self._similarity_to_intent(vector, top)
+
+        out_of_scope = (
+            top == OOS_LABEL
+            or float(probs[order[0]]) < cal.intent_min_probability
+            or intent_sim < cal.intent_min_similarity
+        )
+        if faq_id is not None and faq_sim < cal.faq_min_similarity:
+            faq_id = None
+        return Analysis(
+            text=text,
+            lang=lang,
+            intent=None if out_of_scope else top,
+            intent_probability=float(probs[order[0]]),
+            runner_up=second,
+            runner_up_probability=float(probs[order[1]]) if second else 0.0,
+            intent_similarity=intent_sim,
+            faq_id=faq_id,
+            faq_similarity=faq_sim,
+            out_of_scope=out_of_scope and faq_id is None,
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )

@@ -1,0 +1,127 @@
+"""``triage build``: catalog -> edge bundle, cached by the hash of every input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import numpy as np
+
+from triage.artifacts import ArtifactCache, sha256_file, sha256_files
+from triage.bundle.head import OOS_LABEL, fit_calibration, train_intent_head
+from triage.bundle.layout import (
+    CALIBRATION_FILE,
+    CATALOG_FILE,
+    EXEMPLARS_FILE,
+    HEAD_FILE,
+    INDEX_FILE,
+    Exemplar,
+)
+from triage.bundle.manifest import FORMAT_VERSION, MANIFEST_FILE, Manifest
+from triage.catalog import Catalog, load_catalog
+from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, cached_encoder
+from triage.encoder.runtime import Encoder
+from triage.progress import progress_bar
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["build_bundle", "catalog_exemplars"]
+
+_RECIPE = f"bundle-v{FORMAT_VERSION};logreg-C10;loo-calibration"
+_VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn")
+
+
+def catalog_exemplars(catalog: Catalog) -> list[Exemplar]:
+    rows: list[Exemplar] = []
+    for intent in catalog.intents:
+        for lang, texts in intent.examples.items():
+            rows.extend(Exemplar("intent", intent.name, lang, t) for t in texts)
+    for entry in catalog.faqs:
+        for lang, texts in entry.questions.items():
+            rows.extend(Exemplar("faq", entry.id, lang, t) for t in texts)
+    for lang, texts in catalog.storefront.out_of_scope.items():
+        rows.extend(Exemplar("oos", OOS_LABEL, lang, t) for t in texts)
+    return rows
+
+
+def _embed(encoder: Encoder, texts: list[str]) -> NDArray[np.float32]:
+    out = np.empty((len(texts), 512), dtype=np.float32)
+    with progress_bar() as progress:
+        task = progress.add_task("embedding catalog examples", total=len(texts))
+        for i, text in enumerate(texts):
+            out[i] = encoder.encode_one(text)
+            if i % 64 == 0:
+                progress.update(task, completed=i + 1)
+        progress.update(task, completed=len(texts))
+    return out
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Path) -> None:
+    import faiss
+
+    for name in (ENCODER_FILE, TOKENIZER_FILE):
+        shutil.copyfile(encoder_dir / name, work / name)
+    encoder = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
+    exemplars = catalog_exemplars(catalog)
+    vectors = _embed(encoder, [e.text for e in exemplars])
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    faiss.write_index(index, str(work / INDEX_FILE))
+    (work / EXEMPLARS_FILE).write_bytes(msgspec.json.encode(exemplars))
+
+    is_head = np.asarray([e.kind in ("intent", "oos") for e in exemplars], dtype=bool)
+    head_labels = [e.target for e in exemplars if e.kind in ("intent", "oos")]
+    head = train_intent_head(vectors[is_head], head_labels)
+    np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
+
+    is_faq = ~is_head
+    faq_ids = [e.target for e in exemplars if e.kind == "faq"]
+    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids)
+    (work / CALIBRATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(calibration)))
+    (work / CATALOG_FILE).write_bytes(msgspec.json.encode(catalog))
+
+    files = {p.name: sha256_file(p) for p in sorted(work.iterdir()) if p.name != MANIFEST_FILE}
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        storefront=catalog.storefront.id,
+        languages=catalog.storefront.languages,
+        catalog_hash=catalog.content_hash(),
+        build_key=build_key,
+        versions=_versions(),
+        files=files,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    (work / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
+
+
+def build_bundle(catalog_dir: Path, out: Path, cache: ArtifactCache | None = None) -> Path:
+    """Build (or reuse from the cache) the bundle of a catalog and copy it to ``out``."""
+    cache = cache or ArtifactCache()
+    catalog = load_catalog(catalog_dir)
+    encoder_dir = cached_encoder(cache)
+    key = sha256_files([encoder_dir / ENCODER_FILE], catalog.content_hash(), _RECIPE)
+    built = cache.get_or_build("bundle", key, lambda work: _write_bundle(catalog, encoder_dir, key, work))
+    out = Path(out)
+    staging = out.with_name(out.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(built, staging)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return out

@@ -1,0 +1,127 @@
+"""Train the intent head and fit the out-of-scope thresholds on the catalog's own examples."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from triage.bundle.layout import Calibration
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["IntentHead", "OOS_LABEL", "fit_calibration", "train_intent_head"]
+
+OOS_LABEL = "oos"
+# Share of in-scope catalog examples we accept to reject as out of scope when fitting
+# the thresholds: low, because a wrongly rejected shopper costs more than a clarify.
+_IN_SCOPE_REJECT_RATE = 0.005
+_REGULARISATION_C = 10.0
+
+
+class IntentHead:
+    """Multinomial logistic regression kept as a weight matrix: one GEMV per message."""
+
+    def __init__(self, weights: NDArray[np.float32], bias: NDArray[np.float32], classes: list[str]) -> None:
+        self.weights = weights
+        self.bias = bias
+        self.classes = classes
+
+    def probabilities(self, embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
+        logits = embeddings @ self.weights.T + self.bias
+        logits -= logits.max(axis=-1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=-1, keepdims=True)
+        return logits
+
+    def to_arrays(self) -> dict[str, NDArray[np.generic]]:
+        return {"weights": self.weights, "bias": self.bias, "classes": np.asarray(self.classes)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, NDArray[np.generic]]) -> IntentHead:
+        return cls(
+            np.asarray(arrays["weights"], dtype=np.float32),
+            np.asarray(arrays["bias"], dtype=np.float32),
+            [str(c) for c in arrays["classes"]],
+        )
+
+
+def _fit(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
+    from sklearn.linear_model import LogisticRegression
+
+    classes = sorted(set(labels))
+    if len(classes) == 1:
+        dim = x.shape[1]
+        return IntentHead(np.zeros((1, dim), np.float32), np.zeros(1, np.float32), classes)
+    model = LogisticRegression(C=_REGULARISATION_C, max_iter=3000)
+    model.fit(x, labels)
+    weights = np.asarray(model.coef_, dtype=np.float32)
+    bias = np.asarray(model.intercept_, dtype=np.float32)
+    if len(classes) == 2:  # sklearn keeps one row for two classes; make it a softmax pair
+        weights = np.vstack([-weights / 2, weights / 2])
+        bias = np.concatenate([-bias / 2, bias / 2])
+    return IntentHead(weights, bias, [str(c) for c in model.classes_])
+
+
+def train_intent_head(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
+    return _fit(x, labels)
+
+
+def _out_of_fold_confidence(x: NDArray[np.float32], labels: list[str]) -> NDArray[np.float32] | None:
+    """Probability each in-scope example gets for its own label from a head that never saw it."""
+    counts = Counter(labels)
+    folds = min(5, min(counts.values()))
+    if folds < 2 or len(counts) < 2:
+        return None
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    out = np.zeros(len(labels), dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+            if len(set(y[train])) < 2:
+                return None
+            head = _fit(x[train], list(y[train]))
+            probs = head.probabilities(x[test])
+            out[test] = probs.max(axis=1)
+    return out[y != OOS_LABEL]
+
+
+def _leave_one_out_similarity(x: NDArray[np.float32], groups: list[str]) -> NDArray[np.float32]:
+    """Cosine of each row to its nearest other row of the same group (exact duplicates excluded)."""
+    y = np.asarray(groups)
+    best = np.full(len(groups), -1.0, dtype=np.float32)
+    for group in set(groups):
+        rows = np.flatnonzero(y == group)
+        if len(rows) < 2:
+            continue
+        sims = x[rows] @ x[rows].T
+        sims[sims > 0.9999] = -1.0  # itself and verbatim duplicates
+        best[rows] = sims.max(axis=1)
+    return best[best > -1.0]
+
+
+def fit_calibration(
+    intent_x: NDArray[np.float32],
+    intent_labels: list[str],
+    faq_x: NDArray[np.float32],
+    faq_ids: list[str],
+) -> Calibration:
+    """Thresholds at which only ``_IN_SCOPE_REJECT_RATE`` of held-out catalog examples fall short."""
+    in_scope = [label != OOS_LABEL for label in intent_labels]
+    sims = _leave_one_out_similarity(intent_x[np.asarray(in_scope, dtype=bool)],
+                                     [lab for lab, keep in zip(intent_labels, in_scope, strict=True) if keep])
+    min_sim = float(np.quantile(sims, _IN_SCOPE_REJECT_RATE)) if len(sims) else 0.5
+    confidence = _out_of_fold_confidence(intent_x, intent_labels)
+    min_prob = float(np.quantile(confidence, 0.01)) if confidence is not None and len(confidence) else 0.3
+    faq_sims = _leave_one_out_similarity(faq_x, faq_ids) if len(faq_ids) else np.zeros(0, np.float32)
+    faq_sim = float(np.quantile(faq_sims, 0.05)) if len(faq_sims) else 0.65
+    return Calibration(
+        intent_min_probability=round(float(np.clip(min_prob, 0.15, 0.5)), 4),
+        intent_min_similarity=round(float(np.clip(min_sim, 0.35, 0.65)), 4),
+        faq_min_similarity=round(float(np.clip(faq_sim, 0.55, 0.8)), 4),
+    )

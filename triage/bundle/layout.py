@@ -1,0 +1,47 @@
+"""File names inside a bundle and the records that describe its index rows."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "CALIBRATION_FILE",
+    "CATALOG_FILE",
+    "EXEMPLARS_FILE",
+    "HEAD_FILE",
+    "INDEX_FILE",
+    "Calibration",
+    "Exemplar",
+]
+
+INDEX_FILE = "index.faiss"
+EXEMPLARS_FILE = "exemplars.json"
+HEAD_FILE = "intent_head.npz"
+CALIBRATION_FILE = "calibration.json"
+CATALOG_FILE = "catalog.json"
+
+
+class Exemplar(msgspec.Struct, array_like=True):
+    """One row of the FAISS index: an intent example, an FAQ question or an out-of-scope negative."""
+
+    kind: Literal["intent", "faq", "oos"]
+    target: str
+    lang: str
+    text: str
+
+
+class Calibration(msgspec.Struct, forbid_unknown_fields=True):
+    """Thresholds fitted on the catalog itself at build time (and refitted by ``triage calibrate``)."""
+
+    intent_min_probability: float
+    """Below this intent-head probability a message is out of scope."""
+    intent_min_similarity: float
+    """Below this cosine to the nearest intent example a message is out of scope."""
+    faq_min_similarity: float
+    """An FAQ answer needs at least this cosine to one of its question variants."""
+    clarify_margin: float = 0.15
+    """When the top two intents are closer than this in probability, ask which one was meant."""
+    cost_quality: float = 0.5
+    """The router's single trade-off knob: 0 = cheapest (answer at the edge), 1 = safest (escalate)."""

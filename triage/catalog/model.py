@@ -1,0 +1,72 @@
+"""The catalog's data model: what a storefront can answer, in which languages."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import msgspec
+
+__all__ = ["Catalog", "FaqEntry", "Intent", "Storefront", "Tier"]
+
+Tier = Literal["edge", "cloud"]
+
+
+class Intent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Something a shopper wants done or known, recognised from example utterances."""
+
+    name: str
+    """Stable identifier, e.g. ``track_order``; used in answers, metrics and labels."""
+    examples: dict[str, list[str]]
+    """Example utterances per language code; other languages are reached cross-lingually."""
+    tier: Tier = "edge"
+    """``edge``: answered by the edge node; ``cloud``: always escalated (disputes)."""
+    answers: dict[str, str] = {}
+    """Answer template per language; an intent without one for the shopper's language escalates."""
+    action: str | None = None
+    """Storefront webhook this intent triggers (e.g. ``order_status``) instead of a plain answer."""
+    description: str = ""
+
+
+class FaqEntry(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A question with a fixed answer, found by similarity to its question variants."""
+
+    id: str
+    questions: dict[str, list[str]]
+    answers: dict[str, str]
+    topic: str = ""
+
+
+class Storefront(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Who the catalog belongs to and which languages it speaks."""
+
+    id: str
+    name: str
+    default_language: str
+    languages: list[str]
+    out_of_scope: dict[str, list[str]] = {}
+    """Messages the shop does not handle (chit-chat, other domains): negatives for calibration."""
+    fallback: dict[str, str] = {}
+    """What to say per language when a message is out of scope."""
+
+
+class Catalog(msgspec.Struct, forbid_unknown_fields=True):
+    storefront: Storefront
+    intents: list[Intent]
+    faqs: list[FaqEntry]
+
+    def content_hash(self) -> str:
+        """Hash of the canonical JSON form: two catalogs that answer alike hash alike."""
+        return hashlib.sha256(msgspec.json.encode(self, order="sorted")).hexdigest()
+
+    def intent(self, name: str) -> Intent:
+        for intent in self.intents:
+            if intent.name == name:
+                return intent
+        raise KeyError(name)
+
+    def faq(self, faq_id: str) -> FaqEntry:
+        for entry in self.faqs:
+            if entry.id == faq_id:
+                return entry
+        raise KeyError(faq_id)

@@ -1,0 +1,164 @@
+"""The ``triage`` command: build, serve, import, evaluate and talk to the product."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+__all__ = ["main"]
+
+_err = Console(stderr=True)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from triage.bundle.build import build_bundle
+
+    out = build_bundle(Path(args.catalog), Path(args.out))
+    _err.print(f"[green]bundle ready[/green] at {out}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from triage.catalog import write_catalog
+    from triage.catalog.importers import import_catalog
+
+    catalog = import_catalog(args.format, Path(args.file), args.storefront or Path(args.out).name)
+    write_catalog(catalog, Path(args.out))
+    n_examples = sum(len(v) for i in catalog.intents for v in i.examples.values())
+    _err.print(f"[green]imported[/green] {len(catalog.intents)} intents, {n_examples} examples into {args.out}")
+    return 0
+
+
+def _serve_edge(bundle: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from edge_node.gateway import create_app
+    from edge_node.service import EdgeService
+    from triage.config import load_config
+
+    config = load_config().edge
+    edge = EdgeService.from_bundle(bundle, config)
+    _err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
+               f"(websocket ws://{host}:{port}/v1/chat)")
+    uvicorn.run(create_app(edge), host=host, port=port, log_level="warning", ws_max_size=65536,
+                ws_ping_interval=20.0)
+
+
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from triage.config import load_config
+
+    config = load_config().edge
+    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from edge_node.evaluate import evaluate, format_report, read_rows
+    from edge_node.knowledge import load_knowledge
+    from edge_node.router import Router
+    from edge_node.understanding import Understanding
+
+    knowledge = load_knowledge(Path(args.bundle))
+    report = evaluate(Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration),
+                      read_rows(Path(args.data)))
+    if args.json:
+        print(format_report(report))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"triage eval {args.data}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in json.loads(format_report(report)).items():
+            table.add_row(key, json.dumps(value))
+        Console().print(table)
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from edge_node.chat_client import ask
+
+    async def run() -> None:
+        async for frame in ask(args.url, args.text, args.storefront):
+            if frame["type"] == "error":
+                print(f"! {frame['code']}: {frame['message']}")
+            else:
+                print(f"[{frame['lang']} {frame['source']} {frame.get('intent') or '-'}] {frame['text']}")
+
+    asyncio.run(run())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from triage.bundle.build import build_bundle
+
+    bundle = Path(args.bundle)
+    build_bundle(Path(args.catalog), bundle)
+    _err.print(f"[bold green]demo[/bold green]: open http://{args.host}:{args.port}/ and chat with the widget "
+               "(Ctrl-C to stop)")
+    _serve_edge(bundle, args.host, args.port)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triage", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build an edge bundle from a catalog")
+    p.add_argument("--catalog", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_cmd_build)
+
+    p = sub.add_parser("import", help="turn labelled utterances into a catalog")
+    p.add_argument("--format", required=True, choices=["bitext-csv", "clinc-json", "jsonl"])
+    p.add_argument("file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--storefront", default=None)
+    p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("edge", help="serve the edge node")
+    p.add_argument("--bundle", default=None)
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--cloud", default=None, help="cloud core address (escalations are queued without it)")
+    p.set_defaults(run=_cmd_edge)
+
+    p = sub.add_parser("eval", help="evaluate a bundle on a labelled JSONL file")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("chat", help="send messages to a running edge and print the replies")
+    p.add_argument("--url", default="ws://127.0.0.1:8080/v1/chat")
+    p.add_argument("--storefront", default="demo")
+    p.add_argument("text", nargs="+")
+    p.set_defaults(run=_cmd_chat)
+
+    p = sub.add_parser("demo", help="build what is missing and serve the demo storefront")
+    p.add_argument("--catalog", default="intents/storefront")
+    p.add_argument("--bundle", default="var/bundle")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

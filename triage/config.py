@@ -1,0 +1,70 @@
+"""Configuration: one TOML file plus ``TRIAGE_<SECTION>__<FIELD>`` environment variables.
+
+Environment wins over the file, the file over the defaults; a bad value fails at load with
+the field's name, not later at the first message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["Config", "ConfigError", "EdgeConfig", "load_config"]
+
+
+class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    """Interface the gateway listens on."""
+    port: int = 8080
+    bundle: str = "var/bundle"
+    """Directory of the edge bundle built by ``triage build``."""
+    max_frame_bytes: int = 4096
+    """Largest client frame answered normally; larger ones get a ``too_large`` error."""
+    max_text_chars: int = 1000
+    """Longest message text accepted."""
+    rate_per_s: float = 5.0
+    """Sustained messages per second per session."""
+    rate_burst: int = 10
+    """Messages a session may send at once before ``rate_limited`` starts."""
+    max_sessions: int = 10000
+    """Sessions kept for resume; the least recently used are dropped first."""
+    encoder_threads: int = 1
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for key, value in env.items():
+        if not key.startswith("TRIAGE_") or "__" not in key:
+            continue
+        section, _, field = key[len("TRIAGE_"):].lower().partition("__")
+        out.setdefault(section, {})[field] = value
+    return out
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    path = path or (Path(env["TRIAGE_CONFIG"]) if "TRIAGE_CONFIG" in env else None)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = msgspec.toml.decode(Path(path).read_bytes())
+        except (OSError, msgspec.DecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    for section, fields in _env_overrides(env).items():
+        raw.setdefault(section, {}).update(fields)
+    try:
+        return msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"configuration {path or '(environment)'}: {exc}") from exc
