@@ -34,7 +34,7 @@ class EdgeService:
     sessions: SessionRegistry = field(init=False)
 
     def __post_init__(self) -> None:
-        self.understanding = Understanding(self.knowledge)
+        self.understanding = Understanding(self.knowledge, self.config.langid)
         self.router = Router(self.knowledge.catalog, self.knowledge.calibration)
         self.sessions = SessionRegistry(self.config.max_sessions)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import numpy as np
 
-from edge_node.langid import LanguageIdentifier
+from edge_node.langid import LangIdBackend, LanguageIdentifier
 from triage.bundle.head import OOS_LABEL
 
 if TYPE_CHECKING:
@@ -38,10 +38,10 @@ class Analysis(msgspec.Struct, frozen=True):
 class Understanding:
     """Runs one message through langid, the encoder, FAISS and the intent head."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, langid: LangIdBackend = "py3langid") -> None:
         self.knowledge = knowledge
         sf = knowledge.catalog.storefront
-        self.langid = LanguageIdentifier(sf.languages, sf.default_language)
+        self.langid = LanguageIdentifier(sf.languages, sf.default_language, backend=langid)
         index = knowledge.index
         self._vectors = index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
         rows: dict[str, list[int]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -33,6 +33,8 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     max_sessions: int = 10000
     """Sessions kept for resume; the least recently used are dropped first."""
     encoder_threads: int = 1
+    langid: Literal["py3langid", "langdetect"] = "py3langid"
+    """Language identifier backend; see ``edge_node/langid.py`` for why py3langid is the default."""
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):

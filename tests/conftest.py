@@ -1,0 +1,89 @@
+"""Session fixtures: the real encoder and the real demo bundle, built once and cached by hash."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from triage.bundle.build import build_bundle
+from triage.encoder import Encoder
+from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, cached_encoder
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEMO_CATALOG = ROOT / "intents" / "storefront"
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the evaluation data lives in ../shared/data beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    folder = cached_encoder()
+    return Encoder(folder / ENCODER_FILE, folder / TOKENIZER_FILE)
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_bundle(DEMO_CATALOG, tmp_path_factory.mktemp("bundle") / "demo")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EdgeProcess:
+    """A real ``triage edge`` process on a free loopback port."""
+
+    def __init__(self, bundle: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/v1/chat"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "triage.cli", "edge", "--bundle", str(bundle), "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"edge exited with {self.proc.returncode}: {out}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("edge did not become ready within 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def edge(demo_bundle: Path):
+    process = EdgeProcess(demo_bundle)
+    yield process
+    process.stop()

@@ -1,0 +1,143 @@
+"""A real ``triage edge`` process over a real websocket, as DESIGN.md specifies the wire."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import EdgeProcess
+
+pytestmark = pytest.mark.slow
+
+
+async def _hello(ws, session: str | None = None, last_seq: int = 0) -> dict:
+    await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": session,
+                              "last_seq": last_seq}))
+    frame = json.loads(await ws.recv(10))
+    assert frame["type"] == "welcome"
+    return frame
+
+
+async def _ask(ws, msg_id: str, text: str) -> dict:
+    await ws.send(json.dumps({"type": "message", "id": msg_id, "text": text}))
+    while True:
+        frame = json.loads(await ws.recv(10))
+        if frame["type"] in ("answer", "error"):
+            return frame
+
+
+FAQ_QUESTIONS = [
+    ("en", "Do you ship to the UK?", "shipping_countries"),
+    ("de", "Was kostet der Versand?", "shipping_cost"),
+    ("fr", "Vendez-vous des cartes cadeaux ?", "gift_cards"),
+    ("es", "¿Hacéis envoltorio para regalo?", "gift_wrapping"),
+    ("it", "Avete un programma fedeltà?", "loyalty_program"),
+    ("pt", "Vocês têm aplicação para telemóvel?", "mobile_app"),
+    ("nl", "Hoe was ik mijn regenjas?", "jacket_care"),
+    ("pl", "Czy macie zniżkę dla studentów?", "student_discount"),
+]
+
+
+async def test_faq_questions_in_eight_languages_are_answered_in_the_same_language(edge: EdgeProcess) -> None:
+    catalog = json.loads((await _catalog(edge)))
+    answers = {f["id"]: f["answers"] for f in catalog["faqs"]}
+    async with websockets.connect(edge.ws_url) as ws:
+        await _hello(ws)
+        for n, (lang, text, faq) in enumerate(FAQ_QUESTIONS, 1):
+            frame = await _ask(ws, f"m{n}", text)
+            assert list(frame)[0] == "type"
+            assert frame["type"] == "answer" and frame["reply_to"] == f"m{n}"
+            assert frame["seq"] == n
+            assert frame["lang"] == lang, (text, frame)
+            assert frame["source"] == "edge"
+            assert frame["text"] == answers[faq][lang], (text, frame)
+
+
+async def _catalog(edge: EdgeProcess) -> str:
+    from tests.conftest import DEMO_CATALOG
+    from triage.catalog import load_catalog
+
+    import msgspec
+
+    return msgspec.json.encode(load_catalog(DEMO_CATALOG)).decode()
+
+
+async def test_bad_input_gets_an_error_frame_and_the_connection_stays_usable(edge: EdgeProcess) -> None:
+    async with websockets.connect(edge.ws_url) as ws:
+        await _hello(ws)
+        cases = [
+            ("x" * 5000, "too_large"),
+            ("{not json", "bad_request"),
+            (json.dumps({"type": "shout", "text": "hi"}), "unknown_type"),
+            (json.dumps({"type": "message", "id": "a"}), "bad_request"),
+            (json.dumps({"type": "message", "id": "a", "text": "   "}), "bad_request"),
+            (json.dumps([1, 2, 3]), "bad_request"),
+        ]
+        for data, code in cases:
+            await ws.send(data)
+            frame = json.loads(await ws.recv(10))
+            assert frame["type"] == "error" and frame["code"] == code, (data[:40], frame)
+        await ws.send(b"\x00\x01binary")
+        assert json.loads(await ws.recv(10))["code"] == "bad_request"
+        await ws.send(b"\xff\xfe\xfa invalid utf-8")
+        assert json.loads(await ws.recv(10))["code"] == "bad_encoding"
+        frame = await _ask(ws, "after", "How much is shipping?")
+        assert frame["type"] == "answer" and frame["reply_to"] == "after"
+
+
+async def test_message_before_hello_is_refused_politely(edge: EdgeProcess) -> None:
+    async with websockets.connect(edge.ws_url) as ws:
+        frame = await _ask(ws, "early", "hello?")
+        assert frame["code"] == "bad_request" and "hello" in frame["message"]
+
+
+async def test_a_flood_is_rate_limited_without_closing_the_socket(edge: EdgeProcess) -> None:
+    async with websockets.connect(edge.ws_url) as ws:
+        await _hello(ws)
+        for n in range(30):
+            await ws.send(json.dumps({"type": "message", "id": f"f{n}", "text": "How much is shipping?"}))
+        frames = [json.loads(await ws.recv(10)) for _ in range(30)]
+        codes = [f.get("code") for f in frames if f["type"] == "error"]
+        answered = [f for f in frames if f["type"] == "answer"]
+        assert "rate_limited" in codes and answered
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv(10))["type"] == "pong"
+
+
+async def test_resume_replays_missed_answers_exactly_once(edge: EdgeProcess) -> None:
+    async with websockets.connect(edge.ws_url) as ws:
+        session = (await _hello(ws))["session"]
+        first = await _ask(ws, "r1", "How much is shipping?")
+        second = await _ask(ws, "r2", "Do you sell gift cards?")
+    async with websockets.connect(edge.ws_url) as ws:
+        welcome = await _hello(ws, session=session, last_seq=first["seq"])
+        assert welcome["session"] == session and welcome["seq"] == second["seq"]
+        replay = json.loads(await ws.recv(10))
+        assert replay == second
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv(10))["type"] == "pong"
+
+
+def test_health_readiness_metrics_and_demo_page(edge: EdgeProcess) -> None:
+    assert httpx.get(edge.url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(edge.url + "/readyz").json()
+    assert ready["status"] == "ready" and ready["storefront"] == "demo"
+    metrics = httpx.get(edge.url + "/metrics").text
+    assert "triage_edge_answer_seconds_bucket" in metrics and "triage_edge_decisions_total" in metrics
+    page = httpx.get(edge.url + "/")
+    assert page.status_code == 200 and "/widget.js" in page.text
+    assert "WebSocket" in httpx.get(edge.url + "/widget.js").text
+
+
+def test_triage_chat_prints_the_answers(edge: EdgeProcess) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "triage.cli", "chat", "--url", edge.ws_url, "Was kostet der Versand?"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert out.stdout.startswith("[de edge") and "4,95" in out.stdout

@@ -1,0 +1,61 @@
+"""The edge understands a shopper in their language and answers in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_node.service import EdgeService
+from triage.config import EdgeConfig
+
+
+@pytest.fixture(scope="module")
+def edge_service(demo_bundle: Path) -> EdgeService:
+    return EdgeService.from_bundle(demo_bundle, EdgeConfig())
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "faq"),
+    [
+        ("How much is shipping?", "en", "shipping_cost"),
+        ("Was kostet der Versand?", "de", "shipping_cost"),
+        ("Vendez-vous des cartes cadeaux ?", "fr", "gift_cards"),
+        ("¿A qué países enviáis?", "es", "shipping_countries"),
+        ("Avete uno sconto per studenti?", "it", "student_discount"),
+        ("Como lavo o meu casaco impermeável?", "pt", "jacket_care"),
+        ("Wat zijn de openingstijden van de winkel?", "nl", "store_hours"),
+        ("Czy macie aplikację mobilną?", "pl", "mobile_app"),
+    ],
+)
+def test_faq_answered_in_the_shoppers_language(edge_service: EdgeService, text: str, lang: str, faq: str) -> None:
+    reply = edge_service.reply(text, None)
+    assert reply.decision.kind == "answer"
+    assert reply.decision.faq_id == faq
+    assert reply.decision.lang == lang
+    assert reply.decision.text == edge_service.knowledge.catalog.faq(faq).answers[lang]
+
+
+def test_order_tracking_is_an_action(edge_service: EdgeService) -> None:
+    reply = edge_service.reply("Wo ist meine Bestellung?", None)
+    assert reply.decision.kind == "action"
+    assert reply.decision.intent == "track_order"
+    assert reply.decision.action == "order_status"
+    assert reply.decision.lang == "de"
+
+
+@pytest.mark.parametrize(
+    "text", ["my parcel never arrived", "I was charged twice for my order", "I will file a chargeback with my bank",
+             "my lawyer will contact you", "the jacket arrived torn"]
+)
+def test_disputes_escalate(edge_service: EdgeService, text: str) -> None:
+    reply = edge_service.reply(text, None)
+    assert reply.decision.kind == "escalate"
+    assert reply.source == "queued"
+
+
+@pytest.mark.parametrize("text", ["what's the weather like in Paris tomorrow", "write me a poem about cats"])
+def test_out_of_scope_gets_a_clarifying_fallback(edge_service: EdgeService, text: str) -> None:
+    reply = edge_service.reply(text, None)
+    assert reply.decision.kind == "clarify"
+    assert reply.decision.intent is None

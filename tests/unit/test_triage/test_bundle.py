@@ -1,0 +1,45 @@
+"""Bundles carry a manifest of checksums, and an altered bundle is refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edge_node.knowledge import load_knowledge
+from triage.bundle import BundleError, read_manifest, verify_bundle
+
+
+def test_manifest_lists_every_file_with_its_checksum(demo_bundle: Path) -> None:
+    manifest = read_manifest(demo_bundle)
+    files = {p.name for p in demo_bundle.iterdir()} - {"manifest.json"}
+    assert set(manifest.files) == files
+    assert {"encoder.onnx", "sp.model", "index.faiss", "intent_head.npz", "calibration.json", "catalog.json"} <= files
+    assert manifest.storefront == "demo"
+    assert "de" in manifest.languages and len(manifest.catalog_hash) == 64
+    assert manifest.versions["onnxruntime"] != "unknown"
+
+
+def test_tampered_bundle_is_refused_with_a_clear_error(demo_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(demo_bundle, copy)
+    with (copy / "catalog.json").open("ab") as fh:
+        fh.write(b" ")
+    with pytest.raises(BundleError, match=r"catalog\.json: checksum mismatch.*rebuild"):
+        verify_bundle(copy)
+    with pytest.raises(BundleError):
+        load_knowledge(copy)
+
+
+def test_missing_file_is_refused(demo_bundle: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(demo_bundle, copy)
+    (copy / "index.faiss").unlink()
+    with pytest.raises(BundleError, match="missing"):
+        verify_bundle(copy)
+
+
+def test_directory_without_manifest_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="triage build"):
+        verify_bundle(tmp_path)

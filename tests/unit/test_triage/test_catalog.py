@@ -1,0 +1,103 @@
+"""Catalogs load from TOML, and a bad file names the file, the field and the fix."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_CATALOG, shared_data
+from triage.catalog import CatalogError, load_catalog, write_catalog
+from triage.catalog.importers import import_catalog
+
+LANGS = {"en", "de", "fr", "es", "it", "pt", "nl", "pl"}
+
+
+def test_demo_storefront_is_a_realistic_shop() -> None:
+    catalog = load_catalog(DEMO_CATALOG)
+    assert len(catalog.intents) >= 24
+    assert len(catalog.faqs) >= 40
+    assert LANGS <= set(catalog.storefront.languages)
+    names = {i.name for i in catalog.intents}
+    with shared_data("bitext", "train.csv").open(newline="", encoding="utf-8") as fh:
+        bitext_intents = {row["intent"] for row in csv.DictReader(fh)}
+    assert bitext_intents <= names
+    disputes = {"damaged_item", "parcel_not_arrived", "charged_twice", "chargeback", "legal_threat"}
+    assert disputes <= names
+    assert all(catalog.intent(d).tier == "cloud" for d in disputes)
+    for entry in catalog.faqs:
+        assert set(entry.answers) >= LANGS, entry.id
+    for intent in catalog.intents:
+        if intent.tier == "edge":
+            assert set(intent.answers) >= LANGS, intent.name
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "shop"
+    shutil.copytree(DEMO_CATALOG, target)
+    return target
+
+
+def test_wrong_type_names_file_field_and_fix(tmp_path: Path) -> None:
+    shop = _copy(tmp_path)
+    path = shop / "intents" / "orders.toml"
+    path.write_text(path.read_text().replace('description = "track my order"', "description = 42", 1))
+    with pytest.raises(CatalogError) as err:
+        load_catalog(shop)
+    message = str(err.value)
+    assert "orders.toml" in message and "description" in message and "fix" in message
+
+
+def test_unknown_tier_is_rejected(tmp_path: Path) -> None:
+    shop = _copy(tmp_path)
+    path = shop / "intents" / "disputes.toml"
+    path.write_text(path.read_text().replace('tier = "cloud"', 'tier = "moon"', 1))
+    with pytest.raises(CatalogError, match=r"disputes\.toml.*tier"):
+        load_catalog(shop)
+
+
+def test_answer_in_an_undeclared_language_is_rejected(tmp_path: Path) -> None:
+    shop = _copy(tmp_path)
+    path = shop / "faq" / "stores.toml"
+    path.write_text(path.read_text().replace("answers.pl =", "answers.sv =", 1))
+    with pytest.raises(CatalogError, match=r"answers\.sv is not a storefront language.*fix"):
+        load_catalog(shop)
+
+
+def test_invalid_toml_reports_the_file(tmp_path: Path) -> None:
+    shop = _copy(tmp_path)
+    (shop / "faq" / "broken.toml").write_text("[[faq]\nid = ")
+    with pytest.raises(CatalogError, match=r"broken\.toml: not valid TOML"):
+        load_catalog(shop)
+
+
+def test_catalog_round_trips_through_write_and_load(tmp_path: Path) -> None:
+    catalog = load_catalog(DEMO_CATALOG)
+    write_catalog(catalog, tmp_path / "copy")
+    assert load_catalog(tmp_path / "copy").content_hash() == catalog.content_hash()
+
+
+def test_import_bitext_csv_groups_utterances_by_intent() -> None:
+    catalog = import_catalog("bitext-csv", shared_data("bitext", "train.csv"), "bitext")
+    assert len(catalog.intents) == 27
+    assert sum(len(v) for i in catalog.intents for v in i.examples.values()) > 6000
+
+
+def test_import_clinc_json_keeps_out_of_scope_as_negatives() -> None:
+    catalog = import_catalog("clinc-json", shared_data("clinc150", "data_full_trainval.json"), "clinc")
+    assert len(catalog.intents) == 150
+    assert len(catalog.storefront.out_of_scope["en"]) == 100
+
+
+def test_import_jsonl_keeps_languages(tmp_path: Path) -> None:
+    rows = [{"text": "Wo ist mein Paket?", "label": "track", "lang": "de"},
+            {"text": "where is my parcel", "label": "track", "lang": "en"},
+            {"text": "tell me a joke", "label": "oos", "lang": "en"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    catalog = import_catalog("jsonl", path, "mini")
+    assert catalog.intents[0].examples == {"de": ["Wo ist mein Paket?"], "en": ["where is my parcel"]}
+    assert catalog.storefront.out_of_scope == {"en": ["tell me a joke"]}

