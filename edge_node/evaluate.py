@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 
-from edge_node.router import Router
-from edge_node.understanding import Understanding
 from triage.bundle.head import OOS_LABEL
 from triage.progress import progress_bar
+
+if TYPE_CHECKING:
+    from edge_node.router import Router
+    from edge_node.understanding import Understanding
 
 __all__ = ["EvalReport", "EvalRow", "evaluate", "read_rows"]
 
@@ -54,7 +57,8 @@ def _ratio(hits: int, total: int) -> float | None:
 
 def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) -> EvalReport:
     per_lang: dict[str, list[bool]] = defaultdict(list)
-    latencies, decisions = [], defaultdict(int)
+    latencies: list[float] = []
+    decisions: dict[str, int] = defaultdict(int)
     oos_hit = oos_total = predicted_oos = 0
     edge = expect_rows = cloud_total = cloud_escalated = 0
     with progress_bar() as progress:

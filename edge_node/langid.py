@@ -58,7 +58,7 @@ def _letter_language(text: str, languages: list[str]) -> str | None:
     for ch in text.lower():
         lang = _LETTER_LANG.get(ch)
         if lang in languages:
-            votes[lang] = votes.get(lang, 0) + 1  # type: ignore[index]
+            votes[lang] = votes.get(lang, 0) + 1
     return max(votes, key=lambda k: votes[k]) if votes else None
 
 
@@ -95,7 +95,7 @@ class LanguageIdentifier:
             self._langid = model
         self._factory: DetectorFactory | None = None
         self._profile_lang: dict[str, str] = {}
-        profiles_dir = Path(__import__("langdetect").__file__).parent / "profiles"
+        profiles_dir = Path(str(__import__("langdetect").__file__)).parent / "profiles"
         profiles = []
         for lang in self.languages:
             for name in _PROFILE_ALIASES.get(lang, (lang,)):
@@ -134,12 +134,12 @@ class LanguageIdentifier:
         if letters:
             return letters
         if not any(ch.isalpha() for ch in text):
-            return previous if previous in self.languages else self.default  # type: ignore[return-value]
+            return previous if previous in self.languages else self.default
         words = text.split()
         short = len(words) <= _SHORT_WORDS or len(text.strip()) < _SHORT_CHARS
         detected, confidence = self._detect(text)
         if short and previous in self.languages and confidence < _SHORT_MIN_CONFIDENCE[self.backend]:
-            return previous  # type: ignore[return-value]
+            return previous
         if detected:
             return detected
-        return previous if previous in self.languages else self.default  # type: ignore[return-value]
+        return previous if previous in self.languages else self.default

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_node.knowledge import Knowledge, load_knowledge
 from edge_node.metrics import EdgeMetrics
 from edge_node.router import Decision, Router
 from edge_node.sessions import SessionRegistry
 from edge_node.understanding import Analysis, Understanding
-from triage.config import EdgeConfig
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from triage.config import EdgeConfig
 
 __all__ = ["EdgeService", "Reply"]
 

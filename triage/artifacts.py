@@ -10,8 +10,11 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 __all__ = ["ArtifactCache", "sha256_file", "sha256_files"]
 

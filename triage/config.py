@@ -7,11 +7,13 @@ the field's name, not later at the first message.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["Config", "ConfigError", "EdgeConfig", "load_config"]
 

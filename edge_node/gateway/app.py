@@ -140,7 +140,7 @@ def create_app(edge: EdgeService) -> Litestar:
             event = await socket.receive()
             if event["type"] == "websocket.disconnect":
                 return
-            await connection.on_raw(event)
+            await connection.on_raw(dict(event))
 
     @get("/healthz", media_type=MediaType.JSON)
     async def healthz() -> dict[str, str]:

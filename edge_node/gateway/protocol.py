@@ -99,7 +99,8 @@ class FrameError(ValueError):
 def decode_client_frame(data: str) -> ClientFrame:
     """Decode one client frame; raise ``FrameError`` with the code the client gets back."""
     try:
-        return _decoder.decode(data)
+        frame: ClientFrame = _decoder.decode(data)
+        return frame
     except msgspec.ValidationError as exc:
         text = str(exc)
         if "Invalid value" in text and "`$.type`" in text:

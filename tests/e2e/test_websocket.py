@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import websockets
 
-from tests.conftest import EdgeProcess
+if TYPE_CHECKING:
+    from tests.conftest import EdgeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -42,13 +44,13 @@ FAQ_QUESTIONS = [
 
 
 async def test_faq_questions_in_eight_languages_are_answered_in_the_same_language(edge: EdgeProcess) -> None:
-    catalog = json.loads((await _catalog(edge)))
+    catalog = json.loads(await _catalog(edge))
     answers = {f["id"]: f["answers"] for f in catalog["faqs"]}
     async with websockets.connect(edge.ws_url) as ws:
         await _hello(ws)
         for n, (lang, text, faq) in enumerate(FAQ_QUESTIONS, 1):
             frame = await _ask(ws, f"m{n}", text)
-            assert list(frame)[0] == "type"
+            assert next(iter(frame)) == "type"
             assert frame["type"] == "answer" and frame["reply_to"] == f"m{n}"
             assert frame["seq"] == n
             assert frame["lang"] == lang, (text, frame)
@@ -57,10 +59,10 @@ async def test_faq_questions_in_eight_languages_are_answered_in_the_same_languag
 
 
 async def _catalog(edge: EdgeProcess) -> str:
+    import msgspec
+
     from tests.conftest import DEMO_CATALOG
     from triage.catalog import load_catalog
-
-    import msgspec
 
     return msgspec.json.encode(load_catalog(DEMO_CATALOG)).decode()
 

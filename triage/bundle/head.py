@@ -13,7 +13,7 @@ from triage.bundle.layout import Calibration
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["IntentHead", "OOS_LABEL", "fit_calibration", "train_intent_head"]
+__all__ = ["OOS_LABEL", "IntentHead", "fit_calibration", "train_intent_head"]
 
 OOS_LABEL = "oos"
 # Share of in-scope catalog examples we accept to reject as out of scope when fitting
@@ -88,7 +88,8 @@ def _out_of_fold_confidence(x: NDArray[np.float32], labels: list[str]) -> NDArra
             head = _fit(x[train], list(y[train]))
             probs = head.probabilities(x[test])
             out[test] = probs.max(axis=1)
-    return out[y != OOS_LABEL]
+    in_scope: NDArray[np.float32] = out[y != OOS_LABEL]
+    return in_scope
 
 
 def _leave_one_out_similarity(x: NDArray[np.float32], groups: list[str]) -> NDArray[np.float32]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
 from triage.catalog.model import Catalog, FaqEntry, Intent, Storefront
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["CatalogError", "load_catalog", "write_catalog"]
 
@@ -108,7 +111,7 @@ def _validate(folder: Path, catalog: Catalog) -> None:
         _check_langs(field, "answers", entry.answers, sf.languages)
 
 
-def _check_langs(field: str, key: str, table: dict[str, object], languages: list[str]) -> None:
+def _check_langs(field: str, key: str, table: Mapping[str, object], languages: list[str]) -> None:
     for lang in table:
         if lang not in languages:
             raise CatalogError(

@@ -9,14 +9,15 @@ and lets us keep the embedding table in its exact uint8 per-chunk form.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from numpy.typing import NDArray
 
 __all__ = ["PROJECTION_NODE", "build_encoder_graph", "load_reference_weights"]
@@ -59,7 +60,7 @@ class _GraphBuilder:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: object) -> str:
+    def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: Any) -> str:
         self._n += 1
         out = name or f"{op_type.lower()}_{self._n}"
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))

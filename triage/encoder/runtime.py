@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +9,9 @@ import onnxruntime as ort
 import sentencepiece as spm
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from numpy.typing import NDArray
 
 __all__ = ["EMBEDDING_DIM", "Encoder", "EncoderMissingError"]
@@ -66,7 +67,7 @@ class Encoder:
                     ids.append(piece.id)
             ids.append(_EOS)
         if len(ids) > MAX_TOKENS:
-            ids = ids[: MAX_TOKENS - 1] + [_EOS]
+            ids = [*ids[:MAX_TOKENS - 1], _EOS]
         return ids
 
     def encode_one(self, text: str) -> NDArray[np.float32]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from edge_node.knowledge import load_knowledge
 from triage.bundle import BundleError, read_manifest, verify_bundle
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_manifest_lists_every_file_with_its_checksum(demo_bundle: Path) -> None:

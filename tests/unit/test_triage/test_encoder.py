@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from tests.conftest import shared_data
-from triage.encoder import Encoder
+
+if TYPE_CHECKING:
+    from triage.encoder import Encoder
 
 
 def _multilingual_sentences(n: int) -> list[str]:

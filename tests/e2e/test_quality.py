@@ -1,0 +1,27 @@
+"""The quality bars of DESIGN.md, measured with the protocols of ../shared/data/README.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.quality import storefront_mix, xsid_cross_lingual
+
+pytestmark = pytest.mark.slow
+
+
+def test_storefront_mix_in_scope_accuracy_and_out_of_scope_recall_at_one_operating_point(tmp_path: Path) -> None:
+    report = storefront_mix(tmp_path)
+    assert report.in_scope_accuracy >= 0.98
+    assert report.oos_recall is not None and report.oos_recall >= 0.95
+    assert report.oos_precision is not None and report.oos_precision >= 0.85
+
+
+def test_english_only_catalog_transfers_to_other_languages(tmp_path: Path) -> None:
+    # Regression guard, not the DESIGN bar (>= 0.88): at the calibrated out-of-scope operating
+    # point the transfer is 0.60-0.77 today (docs/benchmarks.md); the bar is open work.
+    accuracy = xsid_cross_lingual(tmp_path, targets=("de", "it", "nl", "tr", "zh"))
+    assert accuracy["en"] >= 0.8
+    for lang in ("de", "it", "nl", "tr", "zh"):
+        assert accuracy[lang] >= 0.55, (lang, accuracy)
