@@ -1,0 +1,131 @@
+"""Websocket load on a real edge: N concurrent shopper sessions, round trip per FAQ answer.
+
+Starts ``triage edge`` on a loopback port (unless --url is given), opens N sessions with the
+``websockets`` client, and has each send M messages one after another (the next once the
+answer is back), as shoppers do. Peers side by side in one run: 50 and 200 sessions, and the
+in-process pipeline alone (no network) as the floor. Client and server share the machine's
+two cores, so absolute numbers are pessimistic; compare rows, not runs.
+
+Usage: python bench/edge_load.py [--bundle var/bundle] [--sessions 50 200] [--messages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import websockets  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+QUESTIONS = ["How much is shipping?", "Was kostet der Versand?", "Vendez-vous des cartes cadeaux ?",
+             "¿A qué países enviáis?", "Avete uno sconto per studenti?", "Hoe was ik mijn regenjas?",
+             "Czy macie aplikację mobilną?", "Where is my order?"]
+
+
+async def _session(url: str, n: int, latencies: list[float], think_s: float) -> int:
+    answered = 0
+    async with websockets.connect(url, max_queue=None) as ws:
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": None,
+                                  "last_seq": 0}))
+        await ws.recv()
+        for i in range(n):
+            if think_s:
+                await asyncio.sleep(think_s * (0.5 + np.random.random()))
+            start = time.perf_counter()
+            await ws.send(json.dumps({"type": "message", "id": str(i), "text": QUESTIONS[i % len(QUESTIONS)]}))
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] in ("answer", "error"):
+                    break
+            latencies.append((time.perf_counter() - start) * 1000)
+            answered += frame["type"] == "answer"
+    return answered
+
+
+async def _load(url: str, sessions: int, messages: int, think_s: float) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    start = time.perf_counter()
+    answered = await asyncio.gather(*(_session(url, messages, latencies, think_s) for _ in range(sessions)))
+    return latencies, sum(answered), time.perf_counter() - start
+
+
+def _in_process(bundle: Path, n: int) -> list[float]:
+    from edge_node.service import EdgeService
+    from triage.config import EdgeConfig
+
+    edge = EdgeService.from_bundle(bundle, EdgeConfig())
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        edge.reply(QUESTIONS[i % len(QUESTIONS)], None)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit("edge exited; build the bundle first: "
+                             "triage build --catalog intents/storefront --out var/bundle")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("edge did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bundle", default="var/bundle")
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--think", type=float, default=0.5,
+                        help="mean seconds a shopper waits between messages (0 = saturate)")
+    args = parser.parse_args()
+    proc = None
+    url = args.url
+    if url is None:
+        port = 18080
+        env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000"}
+        proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", args.bundle,
+                                 "--port", str(port)], env=env)
+        _wait_ready(port, proc)
+        url = f"ws://127.0.0.1:{port}/v1/chat"
+    try:
+        table = Table(title=f"Edge websocket round trip, FAQ answers, {args.messages} messages per session")
+        for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s"):
+            table.add_column(col, justify="right")
+        floor = _in_process(Path(args.bundle), 2000)
+        table.add_row("in-process pipeline (no network)", "2000", "2000", f"{np.percentile(floor, 50):.2f}",
+                      f"{np.percentile(floor, 99):.2f}", f"{1000 / np.mean(floor):.0f}")
+        for think in sorted({args.think, 0.0}, reverse=True):
+            for sessions in args.sessions:
+                lat, answered, elapsed = asyncio.run(_load(url, sessions, args.messages, think))
+                pacing = f"think {think:.1f}s" if think else "saturating"
+                table.add_row(f"{sessions} sessions, {pacing}", str(len(lat)), str(answered),
+                              f"{np.percentile(lat, 50):.2f}", f"{np.percentile(lat, 99):.2f}",
+                              f"{len(lat) / elapsed:.0f}")
+        Console().print(table)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
