@@ -1,0 +1,34 @@
+"""Configuration comes from one TOML file, overridden by TRIAGE_* variables, validated at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triage.config import ConfigError, load_config
+
+
+def test_defaults_without_file_or_environment() -> None:
+    config = load_config(env={})
+    assert config.edge.port == 8080 and config.edge.max_frame_bytes == 4096
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "triage.toml"
+    path.write_text("[edge]\nport = 9000\nrate_per_s = 2.5\n")
+    config = load_config(path, env={"TRIAGE_EDGE__PORT": "9100"})
+    assert config.edge.port == 9100
+    assert config.edge.rate_per_s == 2.5
+
+
+def test_bad_value_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"edge\.port"):
+        load_config(env={"TRIAGE_EDGE__PORT": "eighty"})
+
+
+def test_unknown_field_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "triage.toml"
+    path.write_text("[edge]\nprot = 9000\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_config(path, env={})
