@@ -20,8 +20,8 @@ def test_storefront_mix_in_scope_accuracy_and_out_of_scope_recall_at_one_operati
 
 def test_english_only_catalog_transfers_to_other_languages(tmp_path: Path) -> None:
     # Regression guard, not the DESIGN bar (>= 0.88): at the calibrated out-of-scope operating
-    # point the transfer is 0.60-0.77 today (docs/benchmarks.md); the bar is open work.
+    # point the transfer is 0.71-0.87 today (docs/benchmarks.md); the bar is open work.
     accuracy = xsid_cross_lingual(tmp_path, targets=("de", "it", "nl", "tr", "zh"))
     assert accuracy["en"] >= 0.8
     for lang in ("de", "it", "nl", "tr", "zh"):
-        assert accuracy[lang] >= 0.55, (lang, accuracy)
+        assert accuracy[lang] >= 0.65, (lang, accuracy)

@@ -122,7 +122,9 @@ def fit_calibration(
     faq_sims = _leave_one_out_similarity(faq_x, faq_ids) if len(faq_ids) else np.zeros(0, np.float32)
     faq_sim = float(np.quantile(faq_sims, 0.05)) if len(faq_sims) else 0.65
     return Calibration(
-        intent_min_probability=round(float(np.clip(min_prob, 0.15, 0.5)), 4),
-        intent_min_similarity=round(float(np.clip(min_sim, 0.35, 0.65)), 4),
+        # Floors only bind on tiny catalogs; they are low because a translated message sits
+        # farther from English examples than the held-out English ones we calibrate on.
+        intent_min_probability=round(float(np.clip(min_prob, 0.1, 0.5)), 4),
+        intent_min_similarity=round(float(np.clip(min_sim, 0.2, 0.65)), 4),
         faq_min_similarity=round(float(np.clip(faq_sim, 0.55, 0.8)), 4),
     )
