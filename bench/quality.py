@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
+
 from edge_node.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
 from edge_node.knowledge import load_knowledge  # noqa: E402
 from edge_node.router import Router  # noqa: E402
@@ -86,8 +88,8 @@ def main() -> None:
         table.add_row(lang, f"{acc:.4f}")
     Console().print(table)
     if args.out:
-        Path(args.out).write_text(json.dumps({"storefront_mix": json.loads(json.dumps(mix, default=lambda o: {
-            f: getattr(o, f) for f in o.__struct_fields__})), "xsid": xsid}, indent=2) + "\n")
+        result = {"storefront_mix": msgspec.to_builtins(mix), "xsid": xsid}
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
