@@ -23,7 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/encoder_speed.py
-	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/langid.py
+	$(BIN)/python bench/quality.py --out docs/quality.json
+	$(BIN)/triage build --catalog intents/storefront --out var/bundle
+	$(BIN)/python bench/edge_load.py --bundle var/bundle
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,9 @@ import httpx
 import pytest
 import websockets
 
+from tests.conftest import DEMO_CATALOG
+from triage.catalog import load_catalog
+
 if TYPE_CHECKING:
     from tests.conftest import EdgeProcess
 
@@ -44,8 +47,7 @@ FAQ_QUESTIONS = [
 
 
 async def test_faq_questions_in_eight_languages_are_answered_in_the_same_language(edge: EdgeProcess) -> None:
-    catalog = json.loads(await _catalog(edge))
-    answers = {f["id"]: f["answers"] for f in catalog["faqs"]}
+    answers = {f.id: f.answers for f in load_catalog(DEMO_CATALOG).faqs}
     async with websockets.connect(edge.ws_url) as ws:
         await _hello(ws)
         for n, (lang, text, faq) in enumerate(FAQ_QUESTIONS, 1):
@@ -56,15 +58,6 @@ async def test_faq_questions_in_eight_languages_are_answered_in_the_same_languag
             assert frame["lang"] == lang, (text, frame)
             assert frame["source"] == "edge"
             assert frame["text"] == answers[faq][lang], (text, frame)
-
-
-async def _catalog(edge: EdgeProcess) -> str:
-    import msgspec
-
-    from tests.conftest import DEMO_CATALOG
-    from triage.catalog import load_catalog
-
-    return msgspec.json.encode(load_catalog(DEMO_CATALOG)).decode()
 
 
 async def test_bad_input_gets_an_error_frame_and_the_connection_stays_usable(edge: EdgeProcess) -> None:
