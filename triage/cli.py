@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=None)
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
-    p.add_argument("--cloud", default=None, help="cloud core address (escalations are queued without it)")
+    p.add_argument("--cloud", default=None,
+                   help="cloud core address; not used yet: escalations are answered as queued")
     p.set_defaults(run=_cmd_edge)
 
     p = sub.add_parser("eval", help="evaluate a bundle on a labelled JSONL file")

@@ -44,10 +44,16 @@ def _copy(tmp_path: Path) -> Path:
     return target
 
 
-def test_wrong_type_names_file_field_and_fix(tmp_path: Path) -> None:
+def _edited_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the demo catalog with one text replacement in one file."""
     shop = _copy(tmp_path)
-    path = shop / "intents" / "orders.toml"
-    path.write_text(path.read_text().replace('description = "track my order"', "description = 42", 1))
+    path = shop / file
+    path.write_text(path.read_text().replace(old, new, 1))
+    return shop
+
+
+def test_wrong_type_names_file_field_and_fix(tmp_path: Path) -> None:
+    shop = _edited_copy(tmp_path, "intents/orders.toml", 'description = "track my order"', "description = 42")
     with pytest.raises(CatalogError) as err:
         load_catalog(shop)
     message = str(err.value)
@@ -55,17 +61,13 @@ def test_wrong_type_names_file_field_and_fix(tmp_path: Path) -> None:
 
 
 def test_unknown_tier_is_rejected(tmp_path: Path) -> None:
-    shop = _copy(tmp_path)
-    path = shop / "intents" / "disputes.toml"
-    path.write_text(path.read_text().replace('tier = "cloud"', 'tier = "moon"', 1))
+    shop = _edited_copy(tmp_path, "intents/disputes.toml", 'tier = "cloud"', 'tier = "moon"')
     with pytest.raises(CatalogError, match=r"disputes\.toml.*tier"):
         load_catalog(shop)
 
 
 def test_answer_in_an_undeclared_language_is_rejected(tmp_path: Path) -> None:
-    shop = _copy(tmp_path)
-    path = shop / "faq" / "stores.toml"
-    path.write_text(path.read_text().replace("answers.pl =", "answers.sv =", 1))
+    shop = _edited_copy(tmp_path, "faq/stores.toml", "answers.pl =", "answers.sv =")
     with pytest.raises(CatalogError, match=r"answers\.sv is not a storefront language.*fix"):
         load_catalog(shop)
 
