@@ -1,0 +1,1 @@
+"""The cloud core: gRPC escalation service, LLM backends, grounding guard and customer memory."""

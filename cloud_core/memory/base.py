@@ -1,0 +1,139 @@
+"""The memory store interface: everything is reached through one customer's scope.
+
+A store hands out a ``CustomerScope`` for a (tenant, customer) pair and has no method that takes
+a customer id per call, so no query path can return another customer's rows: every statement in
+``_queries`` binds both ids from the scope (a test checks each statement's WHERE clause).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+
+from cloud_core.memory import _queries as q
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "StoredTurn"]
+
+
+class CustomerKey(msgspec.Struct, frozen=True):
+    tenant: str
+    customer: str
+
+    def __post_init__(self) -> None:
+        if not self.tenant or not self.customer:
+            raise ValueError("memory needs both a tenant and a customer id; anonymous shoppers have no memory")
+
+
+class StoredTurn(msgspec.Struct, frozen=True):
+    role: str
+    text: str
+    escalation_id: str
+    created_at: float
+
+
+class Fact(msgspec.Struct, frozen=True):
+    key: str
+    value: str
+    source: str
+    recorded_at: float
+
+
+class ForgetCounts(msgspec.Struct, frozen=True):
+    turns: int
+    facts: int
+    summaries: int
+    replies: int
+
+
+class Executor(Protocol):
+    """The two primitives a backend provides; SQL uses ``?`` placeholders, backends translate."""
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int: ...
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+
+
+class CustomerScope:
+    """All reads and writes of one customer's memory."""
+
+    def __init__(self, db: Executor, key: CustomerKey) -> None:
+        self._db = db
+        self.key = key
+
+    @property
+    def _ids(self) -> tuple[str, str]:
+        return (self.key.tenant, self.key.customer)
+
+    async def add_turn(self, role: str, text: str, escalation_id: str = "", at: float | None = None) -> None:
+        await self._db.execute(q.INSERT_TURN, (*self._ids, role, text, escalation_id, at or time.time()))
+
+    async def turns(self, limit: int = 20) -> list[StoredTurn]:
+        """The most recent ``limit`` turns, oldest first (prompt order)."""
+        rows = await self._db.fetch(q.RECENT_TURNS, (*self._ids, limit))
+        return [StoredTurn(*row) for row in reversed(rows)]
+
+    async def put_fact(self, key: str, value: str, source: str, at: float | None = None) -> None:
+        """Record a fact; a newer value for the same key replaces the old one and its provenance."""
+        now = at or time.time()
+        await self._db.execute(q.UPSERT_FACT, (*self._ids, key, value, source, now))
+
+    async def facts(self) -> list[Fact]:
+        return [Fact(*row) for row in await self._db.fetch(q.SELECT_FACTS, self._ids)]
+
+    async def summary(self) -> str:
+        rows = await self._db.fetch(q.SELECT_SUMMARY, self._ids)
+        return str(rows[0][0]) if rows else ""
+
+    async def set_summary(self, text: str) -> None:
+        await self._db.execute(q.UPSERT_SUMMARY, (*self._ids, text, time.time()))
+
+    async def reply(self, idempotency_key: str) -> bytes | None:
+        """The stored final answer for an idempotency key, if this customer already got one."""
+        rows = await self._db.fetch(q.SELECT_REPLY, (*self._ids, idempotency_key))
+        return bytes(rows[0][0]) if rows else None
+
+    async def save_reply(self, idempotency_key: str, payload: bytes) -> bool:
+        """Store the final answer once; False when another replica stored one first."""
+        return await self._db.execute(q.INSERT_REPLY, (*self._ids, idempotency_key, payload, time.time())) == 1
+
+    async def export(self) -> dict[str, Any]:
+        """Every stored row of this customer, for a data-subject access request."""
+        turns = await self._db.fetch(q.ALL_TURNS, self._ids)
+        return {
+            "tenant": self.key.tenant,
+            "customer": self.key.customer,
+            "turns": [msgspec.to_builtins(StoredTurn(*row)) for row in turns],
+            "facts": [msgspec.to_builtins(f) for f in await self.facts()],
+            "summary": await self.summary(),
+        }
+
+    async def forget(self) -> ForgetCounts:
+        return ForgetCounts(
+            turns=await self._db.execute(q.DELETE_TURNS, self._ids),
+            facts=await self._db.execute(q.DELETE_FACTS, self._ids),
+            summaries=await self._db.execute(q.DELETE_SUMMARY, self._ids),
+            replies=await self._db.execute(q.DELETE_REPLIES, self._ids),
+        )
+
+
+class MemoryStore(Protocol):
+    """What the cloud core needs from a backend (SQLite or PostgreSQL)."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations."""
+
+    async def close(self) -> None: ...
+
+    def customer(self, tenant: str, customer: str) -> CustomerScope: ...
+
+    async def schema_version(self) -> int: ...
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        """Retention: delete turns and replies older than ``cutoff`` for every customer; returns rows deleted."""

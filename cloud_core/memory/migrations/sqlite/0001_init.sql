@@ -1,0 +1,35 @@
+CREATE TABLE turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    escalation_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX turns_by_customer ON turns (tenant, customer, id);
+CREATE INDEX turns_by_age ON turns (created_at);
+CREATE TABLE facts (
+    tenant TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (tenant, customer, key)
+);
+CREATE TABLE summaries (
+    tenant TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    text TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (tenant, customer)
+);
+CREATE TABLE replies (
+    tenant TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (tenant, customer, idempotency_key)
+);

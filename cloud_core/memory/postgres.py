@@ -1,0 +1,86 @@
+"""PostgreSQL memory backend: several cloud replicas share one database.
+
+Connections come from a psycopg pool in autocommit mode; migrations run under an advisory lock
+so replicas that start together apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from cloud_core.memory import _queries as q
+from cloud_core.memory._migrations import migrations
+from cloud_core.memory.base import CustomerKey, CustomerScope
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["PostgresMemoryStore"]
+
+_MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class PostgresMemoryStore:
+    def __init__(self, url: str, max_connections: int = 8) -> None:
+        self.url = url
+        self._max_connections = max_connections
+        self._pool_or_none: AsyncConnectionPool | None = None
+
+    @property
+    def _pool(self) -> AsyncConnectionPool:
+        if self._pool_or_none is None:
+            raise RuntimeError("the PostgreSQL memory store is not open; call `await store.open()` first")
+        return self._pool_or_none
+
+    async def open(self) -> None:
+        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._max_connections, open=False,
+                                   kwargs={"autocommit": True})
+        await pool.open(wait=True, timeout=10.0)
+        self._pool_or_none = pool
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._pool_or_none is not None:
+            await self._pool_or_none.close()
+            self._pool_or_none = None
+
+    async def _migrate(self) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                               "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            cursor = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            row = await cursor.fetchone()
+            current = int(row[0]) if row else 0
+            for version, statements in migrations("postgres"):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+
+    async def schema_version(self) -> int:
+        rows = await self.fetch("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", ())
+        return int(rows[0][0])
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_pg(sql), tuple(params))
+            return int(cursor.rowcount)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_pg(sql), tuple(params))
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    def customer(self, tenant: str, customer: str) -> CustomerScope:
+        return CustomerScope(self, CustomerKey(tenant, customer))
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))
