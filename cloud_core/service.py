@@ -1,0 +1,226 @@
+"""The ``triage.v1.Escalation`` servicer: memory in, grounded streamed answer out, exactly once per key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from cloud_core.grounding import check_grounding, safe_template
+from cloud_core.llm.base import Finished, GenerationOptions
+from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context
+from cloud_core.slots import GenerationSlots, QueueFull
+from protos.triage.v1 import escalation_pb2 as pb
+from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from cloud_core.llm.base import LLMBackend
+    from cloud_core.memory import CustomerScope, MemoryStore
+    from cloud_core.metrics import CloudMetrics
+    from triage.config import CloudConfig
+
+__all__ = ["EscalationService"]
+
+ANONYMOUS = "(anonymous)"
+"""Customer id under which anonymous shoppers' replies are kept for deduplication (never memory)."""
+_SPECULATION = {pb.SPECULATION_AUTO: "auto", pb.SPECULATION_OFF: "off",
+                pb.SPECULATION_PROMPT_LOOKUP: "prompt_lookup", pb.SPECULATION_DRAFT_MODEL: "draft_model"}
+_FINISH = {"stop": pb.FINISH_REASON_STOP, "length": pb.FINISH_REASON_LENGTH, "cancelled": pb.FINISH_REASON_STOP}
+_CHANNELS = {pb.CHANNEL_CHAT: "chat", pb.CHANNEL_EMAIL: "email", pb.CHANNEL_PHONE: "phone",
+             pb.CHANNEL_INTERNAL: "internal"}
+
+
+def _amount(money: pb.Money) -> str:
+    if not money.currency:
+        return ""
+    units, minor = divmod(abs(money.amount_minor), 100)
+    sign = "-" if money.amount_minor < 0 else ""
+    return f"{sign}{units}.{minor:02d} {money.currency}"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+def _split_sentences(text: str) -> tuple[str, str]:
+    """Complete sentences (with their trailing space) and the unfinished rest."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    if not ends:
+        return "", text
+    return text[:ends[-1]], text[ends[-1]:]
+
+
+def _options(request: pb.EscalateRequest, config: CloudConfig) -> GenerationOptions:
+    o = request.options
+    return GenerationOptions(
+        max_tokens=min(o.max_tokens or config.max_tokens, 1024),
+        temperature=max(0.0, o.temperature),
+        top_p=o.top_p or 1.0,
+        seed=o.seed,
+        stop=tuple(o.stop),
+        speculation=_SPECULATION.get(o.speculation, "auto"),  # type: ignore[arg-type]
+    )
+
+
+class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
+    def __init__(self, backend: LLMBackend, memory: MemoryStore, config: CloudConfig, metrics: CloudMetrics,
+                 policy: str = "") -> None:
+        self.backend = backend
+        self.memory = memory
+        self.config = config
+        self.metrics = metrics
+        self.policy = policy
+        self.slots = GenerationSlots(config.max_concurrent, config.max_queue)
+
+    async def _scope(self, ref: pb.CustomerRef, context: grpc.aio.ServicerContext, *,
+                     anonymous_ok: bool = False) -> CustomerScope:
+        if not ref.tenant:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "customer.tenant is required")
+        if not ref.customer_id and not anonymous_ok:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "customer.customer_id is required")
+        return self.memory.customer(ref.tenant, ref.customer_id or ANONYMOUS)
+
+    async def Escalate(self, request: pb.EscalateRequest,
+                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EscalateEvent]:
+        if not request.idempotency_key:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required")
+        if not request.message.strip():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message is empty")
+        scope = await self._scope(request.customer, context, anonymous_ok=True)
+        stored = await scope.reply(request.idempotency_key)
+        if stored is not None:
+            final = pb.Final.FromString(stored)
+            final.replayed = True
+            self.metrics.escalations.labels("replayed").inc()
+            yield pb.EscalateEvent(final=final)
+            return
+        use_memory = request.use_memory and bool(request.customer.customer_id)
+        try:
+            async with self.slots.slot():
+                async for event in self._answer(request, scope, use_memory):
+                    yield event
+        except QueueFull as exc:
+            self.metrics.queue_rejections.inc()
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+
+    async def _answer(self, request: pb.EscalateRequest, scope: CustomerScope,
+                      use_memory: bool) -> AsyncIterator[pb.EscalateEvent]:
+        summary, facts, turns = "", [], []
+        if use_memory:
+            summary, facts, turns = (await scope.summary(), await scope.facts(),
+                                     await scope.turns(self.config.memory_turns))
+        ctx = request.context
+        case = EscalationInput(
+            tenant=request.customer.tenant, lang=request.lang or "en", message=request.message,
+            conversation=tuple(("assistant" if t.role == pb.ROLE_ASSISTANT else "user", t.text)
+                               for t in request.conversation),
+            intent=request.intent, passages=tuple(p.text for p in request.passages),
+            case=CaseFacts(order_id=ctx.order_id, amount=_amount(ctx.amount),
+                           channel=_CHANNELS.get(ctx.channel, ""), extra=dict(ctx.facts)))
+        prompt = build_prompt(case, summary, facts, turns, self.policy)
+        options = _options(request, self.config)
+        cancel = threading.Event()
+        escalation_id = uuid.uuid4().hex
+        start = time.perf_counter()
+        first = True
+        # Text is released sentence by sentence, each after the guard has checked it: a delta already
+        # sent cannot be taken back. The first ungrounded sentence stops generation; the shopper
+        # then gets the safe template (and a human gets the case), never the invented claim.
+        context_text = grounding_context(prompt)
+        pending = ""
+        ungrounded: tuple[str, ...] = ()
+        finished: Finished | None = None
+        try:
+            async for event in self.backend.stream(prompt, options, cancel):
+                if isinstance(event, Finished):
+                    finished = event
+                    break
+                if first:
+                    self.metrics.ttft.observe(time.perf_counter() - start)
+                    first = False
+                pending += event.text
+                ready, pending = _split_sentences(pending)
+                if not ready:
+                    continue
+                verdict = check_grounding(ready, context_text)
+                if not verdict.grounded:
+                    ungrounded = verdict.ungrounded
+                    cancel.set()
+                    continue
+                if not ungrounded:
+                    yield pb.EscalateEvent(delta=pb.Delta(text=ready))
+        except asyncio.CancelledError:
+            cancel.set()
+            self.metrics.escalations.labels("cancelled").inc()
+            raise
+        assert finished is not None, "the backend ended without a Finished event"
+        if not ungrounded:
+            verdict = check_grounding(finished.text, context_text)
+            ungrounded = verdict.ungrounded
+            if not ungrounded and pending:
+                yield pb.EscalateEvent(delta=pb.Delta(text=pending))
+        usage = finished.usage
+        final = pb.Final(
+            usage=pb.Usage(input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
+                           output_tokens=usage.output_tokens, draft_tokens_proposed=usage.draft_tokens_proposed,
+                           draft_tokens_accepted=usage.draft_tokens_accepted),
+            model_id=finished.model_id, escalation_id=escalation_id)
+        if not ungrounded:
+            final.text = finished.text.strip()
+            final.finish_reason = _FINISH[finished.finish_reason]
+            self.metrics.escalations.labels("answered").inc()
+        else:
+            final.text = safe_template(case.lang)
+            final.finish_reason = pb.FINISH_REASON_GUARDED
+            final.flagged_for_human = True
+            final.ungrounded.extend(ungrounded)
+            self.metrics.guarded.inc()
+            self.metrics.escalations.labels("guarded").inc()
+        for kind, value in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),
+                            ("output", usage.output_tokens)):
+            self.metrics.tokens.labels(kind).inc(value)
+        if usage.draft_tokens_proposed:
+            self.metrics.speculation(usage.draft_tokens_proposed, usage.draft_tokens_accepted)
+        if not await scope.save_reply(request.idempotency_key, final.SerializeToString()):
+            stored = await scope.reply(request.idempotency_key)  # another replica answered first: use its reply
+            if stored is not None:
+                final = pb.Final.FromString(stored)
+                final.replayed = True
+        elif use_memory:
+            await scope.add_turn("shopper", request.message, escalation_id)
+            await scope.add_turn("assistant", final.text, escalation_id)
+            if ctx.order_id:
+                await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
+        yield pb.EscalateEvent(final=final)
+
+    async def GetMemory(self, request: pb.GetMemoryRequest,
+                        context: grpc.aio.ServicerContext) -> pb.CustomerMemory:
+        scope = await self._scope(request.customer, context)
+        turns = await scope.turns(request.max_turns or self.config.memory_turns)
+        roles = {"shopper": pb.ROLE_SHOPPER, "assistant": pb.ROLE_ASSISTANT, "agent": pb.ROLE_AGENT}
+        memory = pb.CustomerMemory(customer=request.customer, summary=await scope.summary())
+        memory.turns.extend(pb.Turn(role=roles.get(t.role, pb.ROLE_UNSPECIFIED), text=t.text) for t in turns)
+        for fact in await scope.facts():
+            item = memory.facts.add(key=fact.key, value=fact.value, source=fact.source)
+            item.recorded_at.FromNanoseconds(int(fact.recorded_at * 1e9))
+        return memory
+
+    async def ExportMemory(self, request: pb.GetMemoryRequest,
+                           context: grpc.aio.ServicerContext) -> pb.MemoryExport:
+        scope = await self._scope(request.customer, context)
+        document: dict[str, Any] = await scope.export()
+        return pb.MemoryExport(customer=request.customer, json=json.dumps(document, ensure_ascii=False).encode())
+
+    async def ForgetCustomer(self, request: pb.ForgetCustomerRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ForgetCustomerResponse:
+        scope = await self._scope(request.customer, context)
+        counts = await scope.forget()
+        return pb.ForgetCustomerResponse(turns_deleted=counts.turns, facts_deleted=counts.facts,
+                                         summaries_deleted=counts.summaries)
