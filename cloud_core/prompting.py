@@ -1,8 +1,9 @@
-"""Building the model's prompt from an escalation: instructions and memory first, the case last.
+"""Building the model's prompt from an escalation: what changes least comes first.
 
-The first message (instructions + this customer's memory) is the shared prefix the prefix cache
-keys on: the same customer's next escalation reuses it. Passages and case facts change per
-request, so they go into the final user message.
+1. instructions + shop policy: the same for every customer (prefix boundary 1);
+2. this customer's facts and summary: the same across the customer's escalations (boundary 2);
+3. earlier turns, the conversation, then the case (passages, order, amount) and the message.
+The prefix cache reuses 1 across customers and 1+2 across one customer's escalations.
 """
 
 from __future__ import annotations
@@ -50,12 +51,9 @@ class EscalationInput(msgspec.Struct, frozen=True):
     case: CaseFacts = CaseFacts()
 
 
-def _memory_block(summary: str, facts: Sequence[Fact], turns: Sequence[StoredTurn]) -> str:
-    lines = []
-    if summary:
-        lines.append(f"Summary of earlier contacts: {summary}")
-    lines += [f"- {fact.key}: {fact.value}" for fact in facts]
-    lines += [f"- earlier {turn.role}: {turn.text}" for turn in turns]
+def _memory_block(summary: str, facts: Sequence[Fact]) -> str:
+    lines = [f"Summary of earlier contacts: {summary}"] if summary else []
+    lines += [f"- {fact.key.replace('_', ' ')}: {fact.value}" for fact in facts]
     return "\n".join(lines)
 
 
@@ -65,10 +63,15 @@ def build_prompt(case: EscalationInput, summary: str = "", facts: Sequence[Fact]
     system = INSTRUCTIONS.format(tenant=case.tenant, language=language)
     if policy:
         system += f"\n\nShop policies:\n{policy}"
-    memory = _memory_block(summary, facts, turns)
-    if memory:
-        system += f"\n\nWhat we know about this customer:\n{memory}"
     messages = [ChatMessage("system", system)]
+    boundaries = [1]
+    memory = _memory_block(summary, facts)
+    if memory:
+        messages.append(ChatMessage("system", f"What we know about this customer:\n{memory}"))
+        boundaries.append(2)
+    if turns:
+        earlier = "\n".join(f"- {turn.role}: {turn.text}" for turn in turns)
+        messages.append(ChatMessage("system", f"Earlier messages of this customer:\n{earlier}"))
     for role, text in case.conversation:
         messages.append(ChatMessage("assistant" if role == "assistant" else "user", text))
     details = [f"Relevant help article: {p}" for p in case.passages]
@@ -81,7 +84,7 @@ def build_prompt(case: EscalationInput, summary: str = "", facts: Sequence[Fact]
         details.append(f"Topic: {case.intent.replace('_', ' ')}")
     final = "\n".join([*details, f"Customer: {case.message}"]) if details else case.message
     messages.append(ChatMessage("user", final))
-    return Prompt(tuple(messages), shared_prefix=1)
+    return Prompt(tuple(messages), prefix_boundaries=tuple(boundaries))
 
 
 def grounding_context(prompt: Prompt) -> str:

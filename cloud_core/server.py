@@ -7,9 +7,10 @@ import ipaddress
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -17,7 +18,6 @@ from cloud_core.auth import BearerAuthInterceptor
 from cloud_core.metrics import CloudMetrics
 from cloud_core.service import EscalationService
 from protos.triage.v1 import escalation_pb2 as pb
-from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from cloud_core.llm.base import LLMBackend
@@ -81,6 +81,55 @@ def create_backend(config: CloudConfig) -> LLMBackend:
     return OnnxBackend(OnnxLM(folder, threads=config.threads), prefix_cache_bytes=config.prefix_cache_mb << 20)
 
 
+_METHODS: dict[str, tuple[Any, Any, bool]] = {  # name -> (request type, response type, server-streaming)
+    "Escalate": (pb.EscalateRequest, pb.EscalateEvent, True),
+    "GetMemory": (pb.GetMemoryRequest, pb.CustomerMemory, False),
+    "ExportMemory": (pb.GetMemoryRequest, pb.MemoryExport, False),
+    "ForgetCustomer": (pb.ForgetCustomerRequest, pb.ForgetCustomerResponse, False),
+}
+
+
+def _escalation_handler(service: EscalationService) -> grpc.GenericRpcHandler:
+    """The Escalation service with requests parsed in the handler, not by grpc.
+
+    grpc answers a request it cannot deserialize with UNKNOWN and logs a traceback; parsing here
+    turns a malformed protobuf into INVALID_ARGUMENT with the parser's reason, and nothing else.
+    """
+
+    def unary(name: str, request_type: Any) -> Any:
+        method = getattr(service, name)
+
+        async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+            return await method(await _parse(request_type, raw, context), context)
+
+        return handle
+
+    def streaming(name: str, request_type: Any) -> Any:
+        method = getattr(service, name)
+
+        async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+            async for event in method(await _parse(request_type, raw, context), context):
+                yield event
+
+        return handle
+
+    handlers = {}
+    for name, (request_type, response_type, stream) in _METHODS.items():
+        factory = grpc.unary_stream_rpc_method_handler if stream else grpc.unary_unary_rpc_method_handler
+        behaviour = streaming(name, request_type) if stream else unary(name, request_type)
+        handlers[name] = factory(behaviour, request_deserializer=None,
+                                 response_serializer=response_type.SerializeToString)
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+
+
+async def _parse(request_type: Any, raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+    try:
+        return request_type.FromString(raw)
+    except DecodeError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"malformed {request_type.DESCRIPTOR.full_name} protobuf: {exc}")
+
+
 class CloudServer:
     """One running cloud core: gRPC port, model backend and memory store."""
 
@@ -89,6 +138,7 @@ class CloudServer:
         if not config.tokens() and not _is_loopback(config.host):
             raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.auth_tokens is empty: set "
                                     "TRIAGE_CLOUD__AUTH_TOKENS before listening beyond loopback")
+        credentials = _credentials(config)
         self.config = config
         self.backend = backend
         self.memory = memory
@@ -97,14 +147,13 @@ class CloudServer:
         self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,
                                       maximum_concurrent_rpcs=config.max_concurrent + config.max_queue + 64)
         self.service = EscalationService(backend, memory, config, self.metrics)
-        pb_grpc.add_EscalationServicer_to_server(self.service, self.server)
+        self.server.add_generic_rpc_handlers((_escalation_handler(self.service),))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.server)
         address = f"{config.host}:{config.port}"
-        credentials = _credentials(config)
         self.port = (self.server.add_secure_port(address, credentials) if credentials
                      else self.server.add_insecure_port(address))
         if self.port == 0:

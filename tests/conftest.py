@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -102,3 +103,30 @@ def llm(llm_folder):
     from cloud_core.llm.onnx import OnnxLM
 
     return OnnxLM(llm_folder, threads=2)
+
+
+PG_BASE = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL schema on the machine's real server, dropped afterwards.
+
+    Skips with the reason where no server runs; in CI (``CI`` set) that is a failure instead.
+    """
+    import uuid
+
+    import psycopg
+
+    schema = f"triage_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL is not reachable at {PG_BASE} ({exc}); set TRIAGE_TEST_POSTGRES"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " - CI must run the PostgreSQL tests")
+        pytest.skip(reason)
+    yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

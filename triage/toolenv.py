@@ -35,10 +35,14 @@ class ToolEnvError(RuntimeError):
 class ToolEnv:
     """A virtualenv holding exactly ``requirements``, created on first use."""
 
-    def __init__(self, name: str, requirements: list[str], cache: ArtifactCache | None = None) -> None:
+    def __init__(self, name: str, requirements: list[str], cache: ArtifactCache | None = None,
+                 build_env: dict[str, str] | None = None) -> None:
         self.name = name
         self.requirements = list(requirements)
-        digest = hashlib.sha256("\n".join([sys.version, *self.requirements]).encode()).hexdigest()
+        self.build_env = dict(build_env or {})
+        """Environment for pip (e.g. ``CMAKE_ARGS``); part of the hash, and pip's wheel cache is bypassed."""
+        settings = [f"{k}={v}" for k, v in sorted(self.build_env.items())]
+        digest = hashlib.sha256("\n".join([sys.version, *self.requirements, *settings]).encode()).hexdigest()
         self.root = (cache or ArtifactCache()).root / "envs" / f"{name}-{digest[:16]}"
 
     @property
@@ -59,9 +63,9 @@ class ToolEnv:
                             "first time only, this takes minutes"):
             venv.EnvBuilder(with_pip=True).create(self.root)
             cmd = [str(self.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                   *self.requirements]
+                   *(["--no-cache-dir"] if self.build_env else []), *self.requirements]
             result = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                                    env={**os.environ, "PIP_NO_INPUT": "1"})
+                                    env={**os.environ, "PIP_NO_INPUT": "1", **self.build_env})
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-15:])
             raise ToolEnvError(f"pip could not install the {self.name} tools into {self.root}:\n{tail}\n"

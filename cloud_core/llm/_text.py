@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from cloud_core.llm.base import ChatMessage
 
-__all__ = ["IncrementalText", "render_chatml", "shared_prefix_text"]
+__all__ = ["IncrementalText", "render_chatml", "turn_texts"]
 
 
 def _turn(message: ChatMessage) -> str:
@@ -23,9 +23,9 @@ def render_chatml(messages: Sequence[ChatMessage]) -> str:
     return "".join(_turn(m) for m in messages) + "<|im_start|>assistant\n"
 
 
-def shared_prefix_text(messages: Sequence[ChatMessage], shared: int) -> str:
-    """The text of the first ``shared`` turns, cut right after the last one's ``<|im_end|>\\n``."""
-    return "".join(_turn(m) for m in messages[:shared])
+def turn_texts(messages: Sequence[ChatMessage]) -> list[str]:
+    """Each message as rendered, then the assistant's open turn: the chunks prefill runs over."""
+    return [_turn(m) for m in messages] + ["<|im_start|>assistant\n"]
 
 
 class IncrementalText:

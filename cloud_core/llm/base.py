@@ -25,14 +25,16 @@ class ChatMessage(msgspec.Struct, frozen=True):
 
 
 class Prompt(msgspec.Struct, frozen=True):
-    """A chat prompt whose first ``shared_prefix`` messages are the same across many requests.
+    """A chat prompt whose leading messages are shared with other requests.
 
-    The shared prefix (system prompt, policies, customer memory) is what the prefix cache keys
-    on; everything after it is specific to one request.
+    ``prefix_boundaries`` are message counts, shortest first: e.g. ``(1, 2)`` says the first
+    message (instructions and shop policy) is shared by every customer and the first two
+    (plus this customer's facts and summary) by this customer's escalations. The prefix cache
+    keys on the token prefix up to each boundary; what follows is specific to one request.
     """
 
     messages: tuple[ChatMessage, ...]
-    shared_prefix: int = 1
+    prefix_boundaries: tuple[int, ...] = (1,)
 
 
 class GenerationOptions(msgspec.Struct, frozen=True):

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from cloud_core.llm._text import IncrementalText, render_chatml, shared_prefix_text
+from cloud_core.llm._text import IncrementalText, turn_texts
 from cloud_core.llm.base import Finished, GenerationOptions, LLMError, Prompt, TextDelta, Usage
 from cloud_core.llm.kv import KVCache, PrefixCache, prefix_key
 from cloud_core.llm.speculation import AdaptiveSpeculation, Drafter, PromptLookupDrafter
@@ -125,41 +125,58 @@ class OnnxBackend:
     async def close(self) -> None:
         return None
 
-    def encode_prompt(self, prompt: Prompt) -> tuple[list[int], int]:
-        """Token ids of the whole prompt and how many of them form the shared prefix."""
-        full = render_chatml(prompt.messages)
-        prefix = shared_prefix_text(prompt.messages, prompt.shared_prefix)
-        prefix_ids = self.lm.tokenizer.encode(prefix, add_special_tokens=False).ids if prefix else []
-        rest_ids = self.lm.tokenizer.encode(full[len(prefix):], add_special_tokens=False).ids
-        return prefix_ids + rest_ids, len(prefix_ids)
+    def encode_prompt(self, prompt: Prompt) -> tuple[list[int], list[int]]:
+        """Token ids of the whole prompt and the token offsets of its prefix boundaries.
 
-    def _prefill(self, ids: list[int], prefix_len: int, usage: Usage,
+        Each message is tokenized on its own: ChatML turns start and end with special tokens, so
+        tokenizing per turn gives the same ids as the whole text while making the boundaries exact.
+        """
+        chunks = turn_texts(prompt.messages)
+        ids: list[int] = []
+        offsets: list[int] = []
+        for index, chunk in enumerate(chunks):
+            ids += self.lm.tokenizer.encode(chunk, add_special_tokens=False).ids
+            if index + 1 in prompt.prefix_boundaries and index + 1 < len(prompt.messages) + 1:
+                offsets.append(len(ids))
+        return ids, sorted(set(offsets))
+
+    def _prefill(self, ids: list[int], boundaries: list[int], usage: Usage,
                  use_cache: bool) -> tuple[np.ndarray, KVCache]:
+        """Prefill in chunks that end at every prefix boundary, reusing the longest cached one.
+
+        The chunking is the same with or without a cache hit, so the result is bit-identical.
+        """
         cache = self.lm.empty_cache()
-        if prefix_len:
-            key = prefix_key(self.model_id, ids[:prefix_len])
-            cached = self.prefix_cache.get(key) if use_cache else None
-            if cached is None:
-                _, cached = self.lm.forward(ids[:prefix_len], cache)
-                if use_cache:
-                    self.prefix_cache.put(key, cached)
-            else:
-                usage.cached_input_tokens = prefix_len
-            cache = cached
-        return self.lm.forward(ids[prefix_len:], cache)
+        keys = [prefix_key(self.model_id, ids[:end]) for end in boundaries]
+        start = 0
+        if use_cache:
+            for end, key in reversed(list(zip(boundaries, keys, strict=True))):
+                hit = self.prefix_cache.get(key)
+                if hit is not None:
+                    cache, start = hit, end
+                    usage.cached_input_tokens = end
+                    break
+        for end, key in zip(boundaries, keys, strict=True):
+            if end <= start:
+                continue
+            _, cache = self.lm.forward(ids[start:end], cache)
+            if use_cache:
+                self.prefix_cache.put(key, cache)
+            start = end
+        return self.lm.forward(ids[start:], cache)
 
     def generate(self, prompt: Prompt, options: GenerationOptions, cancel: threading.Event | None = None,
                  use_prefix_cache: bool = True, stats: StepStats | None = None) -> Iterator[TextDelta | Finished]:
         """Blocking generator; run it in a worker thread (``stream`` does)."""
         stats = stats or StepStats()
-        ids, prefix_len = self.encode_prompt(prompt)
+        ids, boundaries = self.encode_prompt(prompt)
         budget = self.lm.context_window - len(ids)
         if budget <= 0:
             raise LLMError(f"prompt of {len(ids)} tokens does not fit the {self.lm.context_window}-token context")
         max_tokens = min(options.max_tokens, budget)
         usage = Usage(input_tokens=len(ids))
         start = time.perf_counter()
-        logits, cache = self._prefill(ids, prefix_len, usage, use_prefix_cache)
+        logits, cache = self._prefill(ids, boundaries, usage, use_prefix_cache)
         stats.prefill_s = time.perf_counter() - start
         rng = np.random.default_rng(options.seed)
         text = IncrementalText(self.lm.tokenizer, options.stop)
@@ -204,6 +221,7 @@ class OnnxBackend:
                 if self.on_speculation is not None:
                     self.on_speculation(len(drafts), n_ok)
             else:
+                adaptive.tick()
                 logits, cache = self.lm.forward([next_token], cache)
                 next_token = _sample(logits[-1], options, rng)
             stats.decode_steps += 1
@@ -220,7 +238,7 @@ class OnnxBackend:
         rest = text.flush()
         if rest:
             yield TextDelta(rest)
-        stats.speculation_disabled = not adaptive.enabled
+        stats.speculation_disabled = adaptive.pauses > 0
         usage.output_tokens = len(output)
         yield Finished(text=text.text, finish_reason=finish, usage=usage, model_id=self.model_id)  # type: ignore[arg-type]
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from cloud_core.llm._text import render_chatml
 from cloud_core.llm.base import Finished, GenerationOptions, LLMError, Prompt, TextDelta, Usage
 
 if TYPE_CHECKING:
@@ -33,6 +34,23 @@ class OpenAICompatBackend:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def _count_prompt(self, prompt: Prompt) -> int:
+        """Prompt tokens by the server's tokenizer: vLLM's /tokenize, else llama-cpp-python's extras."""
+        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        root = self.base_url.removesuffix("/v1")
+        attempts: list[tuple[str, dict[str, Any], str]] = [
+            (f"{root}/tokenize", {"model": self.model_id, "messages": messages}, "count"),
+            (f"{root}/extras/tokenize/count", {"input": render_chatml(prompt.messages)}, "count"),
+        ]
+        for url, body, field in attempts:
+            try:
+                response = await self._client.post(url, json=body)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200 and field in response.json():
+                return int(response.json()[field])
+        return sum(len(m.content) for m in prompt.messages) // 4  # last resort: about 4 characters a token
 
     def _body(self, prompt: Prompt, options: GenerationOptions) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -57,6 +75,7 @@ class OpenAICompatBackend:
         text: list[str] = []
         usage = Usage()
         finish = "stop"
+        chunks = 0
         try:
             async with self._client.stream("POST", "/chat/completions", json=self._body(prompt, options)) as response:
                 if response.status_code != 200:
@@ -75,6 +94,7 @@ class OpenAICompatBackend:
                     for choice in chunk.get("choices") or []:
                         piece = (choice.get("delta") or {}).get("content") or ""
                         if piece:
+                            chunks += 1
                             text.append(piece)
                             yield TextDelta(piece)
                         if choice.get("finish_reason"):
@@ -88,6 +108,11 @@ class OpenAICompatBackend:
                     timings = chunk.get("timings") or {}
                     if "cache_n" in timings:  # llama.cpp reports its prefix reuse here
                         usage.cached_input_tokens = int(timings["cache_n"])
+            if not usage.input_tokens:
+                # Some servers (llama-cpp-python) send no usage when streaming: they stream one token
+                # per chunk, and the prompt is counted with the server's own tokenizer.
+                usage.output_tokens = chunks
+                usage.input_tokens = await self._count_prompt(prompt)
         except httpx.HTTPError as exc:
             raise LLMError(f"cannot reach the model server at {self.base_url}: {exc}") from exc
         yield Finished(text="".join(text), finish_reason=finish, usage=usage,  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ class PromptLookupDrafter:
     proposes the tokens that followed it.
     """
 
-    def __init__(self, max_ngram: int = 3, min_ngram: int = 1) -> None:
+    def __init__(self, max_ngram: int = 4, min_ngram: int = 2) -> None:
         self.max_ngram = max_ngram
         self.min_ngram = min_ngram
 
@@ -48,29 +48,48 @@ class PromptLookupDrafter:
 
 
 class AdaptiveSpeculation:
-    """Per-answer switch: after a warm-up, speculation stays on only while enough drafts are accepted.
+    """Per-answer switch: speculation runs only while it pays, and backs off when it does not.
 
-    A verify step over ``k`` drafts costs a little more than one plain step (and a rejected draft
-    costs a cache crop); below about 1.5 accepted tokens per verify step it loses (measured with bench/llm.py), so it is
-    switched off for the rest of the answer. Steps where the drafter finds nothing cost nothing
-    and do not count.
+    On this runtime a verify pass over k drafts costs about two plain steps whatever k is (the
+    multi-row int4 kernel dequantizes its weights), so a verify step must be accepted for more
+    than about one token to win. Over each window of ``window`` verify steps, if fewer than
+    ``min_accepted_per_step`` tokens per step were accepted, drafting pauses for ``cooldown``
+    plain steps, doubling on every further failure: an answer that never quotes stops paying
+    for drafts almost at once, one that starts quoting later still gets them.
     """
 
-    def __init__(self, k: int = 8, warmup_steps: int = 4, min_accepted_per_step: float = 1.5) -> None:
+    def __init__(self, k: int = 8, window: int = 3, min_accepted_per_step: float = 1.2, cooldown: int = 8) -> None:
         self.k = k
-        self.warmup_steps = warmup_steps
+        self.window = window
         self.min_accepted_per_step = min_accepted_per_step
-        self.steps = 0
+        self.cooldown = cooldown
         self.proposed = 0
         self.accepted = 0
-        self.enabled = True
+        self._window_steps = 0
+        self._window_accepted = 0
+        self._paused_for = 0
+        self.pauses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._paused_for == 0
+
+    def tick(self) -> None:
+        """One plain decoding step passed."""
+        if self._paused_for:
+            self._paused_for -= 1
 
     def record(self, proposed: int, accepted: int) -> None:
-        self.steps += 1
         self.proposed += proposed
         self.accepted += accepted
-        if self.steps >= self.warmup_steps and self.accepted / self.steps < self.min_accepted_per_step:
-            self.enabled = False
+        self._window_steps += 1
+        self._window_accepted += accepted
+        if self._window_steps < self.window:
+            return
+        if self._window_accepted / self._window_steps < self.min_accepted_per_step:
+            self._paused_for = self.cooldown << min(self.pauses, 6)
+            self.pauses += 1
+        self._window_steps = self._window_accepted = 0
 
 
 class ModelDrafter:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,44 +13,14 @@ from hypothesis import strategies as st
 from cloud_core.memory import _queries as q
 from cloud_core.memory import open_store
 
-PG_BASE = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_url() -> tuple[str, str]:
-    import psycopg
-
-    schema = f"triage_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL is not reachable at {PG_BASE} ({exc}); set TRIAGE_TEST_POSTGRES"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " — CI must run the PostgreSQL backend tests")
-        pytest.skip(reason)
-    return f"{PG_BASE}?options=-csearch_path%3D{schema}", schema
-
-
-def _drop(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def store(request, tmp_path):
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/memory.db"
-    else:
-        url, schema = _postgres_url()
+    url = f"sqlite:///{tmp_path}/memory.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     memory = open_store(url)
     await memory.open()
     yield memory
     await memory.close()
-    if schema:
-        _drop(schema)
 
 
 async def test_turns_come_back_oldest_first_and_bounded(store):

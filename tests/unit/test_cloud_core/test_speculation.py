@@ -10,6 +10,10 @@ def test_prompt_lookup_proposes_what_followed_the_last_ngram():
     assert PromptLookupDrafter().propose(tokens, k=3) == [8, 9, 10]
 
 
+def test_a_single_repeated_token_is_too_weak_a_match_to_draft_from():
+    assert PromptLookupDrafter().propose([4, 9, 9, 1, 2, 3, 9], k=3) == []
+
+
 def test_prompt_lookup_prefers_the_longest_match():
     tokens = [1, 7, 50, 2, 3, 7, 60, 61, 2, 3, 7]
     assert PromptLookupDrafter().propose(tokens, k=2) == [60, 61]
@@ -19,12 +23,23 @@ def test_prompt_lookup_has_nothing_for_new_text():
     assert PromptLookupDrafter().propose([1, 2, 3, 4], k=4) == []
 
 
-def test_speculation_stays_on_while_it_pays_and_switches_off_when_it_does_not():
-    paying = AdaptiveSpeculation(k=8, warmup_steps=4)
+def test_speculation_stays_on_while_it_pays():
+    paying = AdaptiveSpeculation(k=8, window=3)
     for _ in range(10):
         paying.record(8, 6)
-    assert paying.enabled
-    losing = AdaptiveSpeculation(k=8, warmup_steps=4)
-    for _ in range(4):
-        losing.record(8, 0)
-    assert not losing.enabled
+    assert paying.enabled and paying.pauses == 0
+
+
+def test_speculation_backs_off_longer_each_time_it_does_not_pay():
+    losing = AdaptiveSpeculation(k=8, window=3, cooldown=4)
+    pauses = []
+    for _ in range(3):
+        for _ in range(3):
+            losing.record(8, 0)
+        assert not losing.enabled
+        steps = 0
+        while not losing.enabled:
+            losing.tick()
+            steps += 1
+        pauses.append(steps)
+    assert pauses == [4, 8, 16]

@@ -1,0 +1,132 @@
+"""Cloud LLM runtimes side by side on the same prompts: our ONNX int4 loop, transformers fp32, llama.cpp.
+
+Each runtime runs in its own process (peak RSS is its own) on the same machine in the same run:
+decode tokens/s, time to first token at ~300 and ~1,200 prompt tokens, TTFT when a 1k-token
+shared prefix is cached, prompt-lookup speed-up on answers that quote their context, peak RSS.
+Ratios are what to read; absolute times move with the machine's load.
+
+Usage: python bench/llm.py [--threads 2] [--repeats 3] [--out docs/llm_bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from bench.peers import LLAMA_CPP_ENV  # noqa: E402
+from cloud_core.llm.build import EXPORT_ENV, build_model, fetch_gguf, hf_folder  # noqa: E402
+
+SECTIONS = [
+    "Returns: items can be returned within 30 days of delivery in their original packaging, with the receipt.",
+    "Refunds are paid within 10 business days to the original payment method once the return is inspected.",
+    "Standard delivery takes 3 to 5 business days; express delivery takes 1 business day and costs 9.90 EUR.",
+    "Orders above 50 EUR ship for free within the EU. Customs duties outside the EU are paid by the customer.",
+    "Damaged items must be reported within 48 hours of delivery with photos of the item and of the packaging.",
+    "A parcel that has not arrived 10 business days after dispatch is investigated with the carrier.",
+    "Chargebacks: please contact us first; a chargeback freezes the order until the bank decides.",
+    "Gift cards are valid for 3 years and cannot be exchanged for cash. Vouchers cannot be combined.",
+    "Invoices are available in the account under Orders; a corrected invoice can be issued within 14 days.",
+    "Customer service is open Monday to Friday from 9:00 to 18:00 and answers e-mails within 24 hours.",
+    "Price matching: we match the price of an identical item sold by an EU retailer within 7 days of purchase.",
+    "Warranty: electronics have a 2-year warranty; the warranty does not cover water damage or misuse.",
+]
+QUESTIONS = [
+    "My parcel has not arrived after two weeks, what can you do?",
+    "The jacket I received is torn, how do I get a replacement?",
+    "I was charged twice for order A-1001, please help.",
+    "Can I still return the shoes I bought last month?",
+    "Why has my refund not arrived yet?",
+]
+# Answers that quote their context: the model copies long runs of the message or policy.
+_MESSAGE = ("I ordered a blue winter jacket in size M with order number A-1001 on 3 March and it arrived damaged: "
+            "the zip is broken and there is a hole in the left sleeve.")
+QUOTING = [
+    f"Correct the grammar of this text:\n{_MESSAGE}",
+    f"Make a bullet list of the facts in this message:\n{_MESSAGE}",
+    f"Summarize: {SECTIONS[0]} {SECTIONS[1]}",
+]
+
+
+def _system(tokenizer, target: int) -> str:
+    text = "You are the support assistant of Demo Shop. Answer using only these policies."
+    index = 0
+    while len(tokenizer.encode(text, add_special_tokens=False).ids) < target:
+        text += f"\n{index + 1}. {SECTIONS[index % len(SECTIONS)]}"
+        index += 1
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-tokens", type=int, default=96)
+    parser.add_argument("--runtimes", default="onnx,hf,llamacpp")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    from tokenizers import Tokenizer
+
+    console = Console(stderr=True)
+    model = build_model()
+    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
+    systems = {"300": _system(tokenizer, 270), "1200": _system(tokenizer, 1170)}
+    spec = {
+        "root": str(ROOT), "threads": args.threads, "repeats": args.repeats, "decode_tokens": args.decode_tokens,
+        "onnx_model": str(model), "hf_model": str(hf_folder()), "gguf": str(fetch_gguf()),
+        "systems": systems, "questions": QUESTIONS, "quoting": QUOTING,
+        "neutral_system": "You are a helpful assistant.",
+    }
+    pythons = {"onnx": Path(sys.executable), "hf": EXPORT_ENV.ensure(), "llamacpp": LLAMA_CPP_ENV.ensure()}
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        for runtime in args.runtimes.split(","):
+            out = Path(tmp) / f"{runtime}.json"
+            with console.status(f"measuring {runtime}"):
+                done = subprocess.run([str(pythons[runtime]), "-I" if runtime != "onnx" else "-u",
+                                       str(ROOT / "bench" / "_llm_runner.py"), "--runtime", runtime, "--spec",
+                                       str(spec_file), "--out", str(out)], capture_output=True, text=True,
+                                      check=False)
+            if done.returncode != 0:
+                console.print(f"[red]{runtime} failed[/red]: {done.stderr[-2000:]}")
+                continue
+            results[runtime] = json.loads(out.read_text())
+
+    names = {"onnx": "ours: ONNX int4 (MatMulNBits)", "hf": "transformers fp32", "llamacpp": "llama.cpp Q4_1"}
+    table = Table(title=f"cloud LLM runtimes, SmolLM2-135M-Instruct, {args.threads} threads")
+    for column in ("runtime", "decode tok/s", "TTFT 300", "TTFT 1200", "TTFT 1200 cached", "prompt lookup",
+                   "peak RSS"):
+        table.add_column(column, justify="right" if column != "runtime" else "left")
+    for runtime, r in results.items():
+        lookup = (f"{r['prompt_lookup_speedup']:.2f}x{'' if r['prompt_lookup_identical'] else ' (differs)'}"
+                  if "prompt_lookup_speedup" in r else "-")
+        cached = f"{r['ttft_1200_cached_ms']:.0f} ms" if "ttft_1200_cached_ms" in r else "-"
+        table.add_row(names[runtime], f"{r['decode_300_tok_s']:.1f}", f"{r['ttft_300_ms']:.0f} ms",
+                      f"{r['ttft_1200_ms']:.0f} ms", cached, lookup, f"{r['peak_rss_mb']:.0f} MB")
+    Console().print(table)
+    summary = {}
+    if "onnx" in results and "llamacpp" in results:
+        summary["decode_vs_llamacpp"] = results["onnx"]["decode_300_tok_s"] / results["llamacpp"]["decode_300_tok_s"]
+    if "onnx" in results:
+        summary["cached_prefix_ttft_ratio"] = results["onnx"]["ttft_1200_cached_ms"] / results["onnx"]["ttft_1200_ms"]
+        summary["prompt_lookup_speedup"] = results["onnx"]["prompt_lookup_speedup"]
+    for key, value in summary.items():
+        Console().print(f"{key}: {value:.2f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"threads": args.threads, "results": results, "summary": summary},
+                                             indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
