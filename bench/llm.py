@@ -114,7 +114,7 @@ def main() -> None:
         cached = f"{r['ttft_1200_cached_ms']:.0f} ms" if "ttft_1200_cached_ms" in r else "-"
         table.add_row(names[runtime], f"{r['decode_300_tok_s']:.1f}", f"{r['ttft_300_ms']:.0f} ms",
                       f"{r['ttft_1200_ms']:.0f} ms", cached, lookup, f"{r['peak_rss_mb']:.0f} MB")
-    Console().print(table)
+    Console(width=160).print(table)
     summary = {}
     if "onnx" in results and "llamacpp" in results:
         summary["decode_vs_llamacpp"] = results["onnx"]["decode_300_tok_s"] / results["llamacpp"]["decode_300_tok_s"]
