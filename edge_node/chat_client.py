@@ -15,9 +15,11 @@ __all__ = ["ask"]
 
 
 async def ask(
-    url: str, texts: list[str], storefront: str = "demo", timeout: float = 30.0
+    url: str, texts: list[str], storefront: str = "demo", timeout: float = 90.0
 ) -> AsyncIterator[dict[str, object]]:
-    """Send each text in one session and yield its final answer (or error) frame."""
+    """Send each text in one session and yield its answer frames: a ``queued`` notice, if any, then
+    the final answer (or error). A message still queued after ``timeout`` seconds is left to the
+    outbox; the next text is sent."""
     async with websockets.connect(url, open_timeout=timeout) as ws:
         await ws.send(json.dumps({"type": "hello", "storefront": storefront, "token": "", "session": None,
                                   "last_seq": 0}))
@@ -28,7 +30,11 @@ async def ask(
             msg_id = f"cli-{n}"
             await ws.send(json.dumps({"type": "message", "id": msg_id, "text": text}))
             while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                try:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                except TimeoutError:
+                    break
                 if frame.get("type") in ("answer", "error") and frame.get("reply_to") in (msg_id, None):
                     yield frame
-                    break
+                    if frame.get("source") != "queued":
+                        break

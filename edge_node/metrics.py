@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["EdgeMetrics"]
 
@@ -26,6 +26,16 @@ class EdgeMetrics:
         )
         self.sessions = Counter("triage_edge_sessions", "Sessions opened or resumed", ["kind"],
                                 registry=self.registry)
+        self.escalations = Counter("triage_edge_escalations", "Escalations by outcome", ["outcome"],
+                                   registry=self.registry)
+        self.cloud_tokens = Counter("triage_edge_cloud_tokens", "Cloud tokens by kind", ["kind"],
+                                    registry=self.registry)
+        self.cost = Counter("triage_edge_cost_usd", "Priced cost by tier (edge, cloud)", ["tier"],
+                            registry=self.registry)
+        self.cloud_latency = Histogram("triage_edge_cloud_answer_seconds", "Escalation attempt to final answer",
+                                       buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=self.registry)
+        self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",
+                                  registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,18 +1,22 @@
-"""One edge node: a loaded bundle and the policy that turns a message into an answer."""
+"""One edge node: a loaded bundle, the policy that turns a message into an answer, and its store."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from edge_node.escalation.relay import Escalator
 from edge_node.knowledge import Knowledge, load_knowledge
 from edge_node.metrics import EdgeMetrics
 from edge_node.router import Decision, Router
-from edge_node.sessions import SessionRegistry
+from edge_node.store import EdgeStore
 from edge_node.understanding import Analysis, Understanding
+from triage.config import CostConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
     from pathlib import Path
 
     from triage.config import EdgeConfig
@@ -24,7 +28,6 @@ __all__ = ["EdgeService", "Reply"]
 class Reply:
     analysis: Analysis
     decision: Decision
-    source: str
     elapsed_s: float
 
 
@@ -32,19 +35,47 @@ class Reply:
 class EdgeService:
     knowledge: Knowledge
     config: EdgeConfig
+    cost: CostConfig = field(default_factory=CostConfig)
     understanding: Understanding = field(init=False)
     router: Router = field(init=False)
     metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
-    sessions: SessionRegistry = field(init=False)
+    store: EdgeStore = field(init=False)
+    escalator: Escalator = field(init=False)
 
     def __post_init__(self) -> None:
         self.understanding = Understanding(self.knowledge, self.config.langid)
         self.router = Router(self.knowledge.catalog, self.knowledge.calibration)
-        self.sessions = SessionRegistry(self.config.max_sessions)
+        self.store = EdgeStore(self.config.store)
+        self.escalator = Escalator(self.store, None, self.config, self.cost, self.metrics)
 
     @classmethod
-    def from_bundle(cls, bundle: Path, config: EdgeConfig) -> EdgeService:
-        return cls(load_knowledge(bundle, threads=config.encoder_threads), config)
+    def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None) -> EdgeService:
+        return cls(load_knowledge(bundle, threads=config.encoder_threads), config, cost or CostConfig())
+
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""
+        await self.store.open()
+        if self.config.cloud:
+            from edge_node.escalation.client import CloudClient
+
+            self.escalator.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca)
+        self.escalator.start()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.escalator.stop()
+        await self.store.close()
+
+    def track(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run an escalation beyond the connection that started it: a shopper who leaves still gets
+        the answer on their next visit. Cancelled only when the edge shuts down (the outbox keeps it)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def storefront(self) -> str:
@@ -54,7 +85,5 @@ class EdgeService:
         started = time.perf_counter()
         analysis = self.understanding.analyze(text, previous_lang)
         decision = self.router.decide(analysis)
-        # Without a cloud tier attached, an escalation is acknowledged honestly as queued.
-        source = "queued" if decision.kind == "escalate" else "edge"
         self.metrics.decisions.labels(decision.kind, decision.lang).inc()
-        return Reply(analysis, decision, source, time.perf_counter() - started)
+        return Reply(analysis, decision, time.perf_counter() - started)

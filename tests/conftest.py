@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,8 +49,21 @@ def free_port() -> int:
 class EdgeProcess:
     """A real ``triage edge`` process on a free loopback port."""
 
-    def __init__(self, bundle: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, bundle: Path, env: dict[str, str] | None = None, *, store: Path | None = None,
+                 cloud: str = "", port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.bundle = bundle
+        self.store = store or Path(tempfile.mkdtemp(prefix="edge-store-")) / "edge.db"
+        self.cloud = cloud
+        self.extra_env = env or {}
+        self.start()
+
+    def start(self) -> None:
+        """Start (or restart, after ``kill``) the process on the same port and store."""
+        env = {**os.environ, "TRIAGE_EDGE__STORE": str(self.store), "TRIAGE_EDGE__CLOUD": self.cloud,
+               "TRIAGE_EDGE__OUTBOX_RETRY_S": "0.3", "TRIAGE_EDGE__OUTBOX_MAX_BACKOFF_S": "1.0",
+               "TRIAGE_EDGE__BREAKER_RESET_S": "1.0", **self.extra_env}
+        bundle = self.bundle
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/v1/chat"
         self.proc = subprocess.Popen(
@@ -70,6 +84,13 @@ class EdgeProcess:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("edge did not become ready within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as when a machine dies."""
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -130,3 +151,57 @@ def postgres_url():
     yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+CLOUD_TOKEN = "edge-to-cloud-test-token"
+
+
+class CloudProcess:
+    """A real ``triage cloud`` process on a fixed loopback port, restartable after ``kill``."""
+
+    def __init__(self, model_dir: Path, memory: Path, port: int | None = None, max_tokens: int = 40) -> None:
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.model_dir = model_dir
+        self.memory = memory
+        self.max_tokens = max_tokens
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> CloudProcess:
+        env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(self.model_dir),
+               "TRIAGE_CLOUD__MAX_TOKENS": str(self.max_tokens), "TRIAGE_CLOUD__GRACE_S": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "triage.cli", "cloud", "--port", str(self.port), "--memory",
+             f"sqlite:///{self.memory}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                assert self.proc is not None and self.proc.poll() is None, "the cloud core exited"
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        return
+                except grpc.RpcError:
+                    time.sleep(0.2)
+        raise RuntimeError(f"the cloud core did not become healthy within {timeout} s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -34,15 +34,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_edge(bundle: Path, host: str, port: int) -> None:
+def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None) -> None:
+    import msgspec
     import uvicorn
 
     from edge_node.gateway import create_app
     from edge_node.service import EdgeService
     from triage.config import load_config
 
-    config = load_config().edge
-    edge = EdgeService.from_bundle(bundle, config)
+    full = load_config()
+    config = full.edge if cloud is None else msgspec.structs.replace(full.edge, cloud=cloud)
+    edge = EdgeService.from_bundle(bundle, config, full.cost)
     _err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
                f"(websocket ws://{host}:{port}/v1/chat)")
     uvicorn.run(create_app(edge), host=host, port=port, log_level="warning", ws_max_size=65536,
@@ -53,7 +55,7 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     from triage.config import load_config
 
     config = load_config().edge
-    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port)
+    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port, args.cloud)
     return 0
 
 
@@ -145,8 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=None)
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
-    p.add_argument("--cloud", default=None,
-                   help="cloud core address; not used yet: escalations are answered as queued")
+    p.add_argument("--cloud", default=None, help="cloud core host:port (else [edge] cloud); empty queues escalations")
     p.set_defaults(run=_cmd_edge)
 
     p = sub.add_parser("cloud", help="serve the cloud core (gRPC), or build its model")

@@ -15,7 +15,7 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CloudConfig", "Config", "ConfigError", "EdgeConfig", "load_config"]
+__all__ = ["CloudConfig", "Config", "ConfigError", "CostConfig", "EdgeConfig", "ModelPrice", "load_config"]
 
 
 class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,6 +37,55 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     encoder_threads: int = 1
     langid: Literal["py3langid", "langdetect"] = "py3langid"
     """Language identifier backend; see ``edge_node/langid.py`` for why py3langid is the default."""
+    store: str = "var/edge.db"
+    """SQLite file of accepted messages, numbered frames, the escalation outbox and the cost ledger;
+    replicas on one host that share it can resume each other's sessions."""
+    cloud: str = ""
+    """``host:port`` of the cloud core; empty keeps escalations queued in the outbox."""
+    cloud_token: str = ""
+    """Bearer token for the cloud core."""
+    cloud_tls_ca: str = ""
+    """PEM CA to verify the cloud core's certificate; empty speaks plaintext (loopback only)."""
+    escalation_timeout_s: float = 60.0
+    """Deadline of one escalation attempt (whole answer stream)."""
+    queued_after_s: float = 4.0
+    """Without a cloud answer after this long, the shopper is told the question is queued."""
+    outbox_retry_s: float = 0.5
+    """First retry delay of a failed escalation; doubles per attempt up to ``outbox_max_backoff_s``."""
+    outbox_max_backoff_s: float = 10.0
+    breaker_failures: int = 3
+    """Consecutive cloud failures that open the circuit (escalations are queued at once)."""
+    breaker_reset_s: float = 5.0
+    """Time the circuit stays open before one trial call."""
+    conversation_turns: int = 8
+    """Earlier shopper messages sent to the cloud with an escalation."""
+
+
+class ModelPrice(msgspec.Struct, forbid_unknown_fields=True):
+    input_per_1m: float = 0.15
+    cached_input_per_1m: float = 0.075
+    output_per_1m: float = 0.60
+
+
+class CostConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """Prices for the cost ledger (USD)."""
+
+    edge_per_1k_messages: float = 0.002
+    """Edge compute per 1,000 messages (a CPU core's share)."""
+    default_model: ModelPrice = msgspec.field(default_factory=ModelPrice)
+    models: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
+    """Per-model prices by the cloud's model id; others use ``default_model``."""
+    all_cloud_input_tokens: int = 700
+    """Prompt tokens assumed per message for the all-cloud baseline when none was measured."""
+    all_cloud_output_tokens: int = 90
+
+    def cloud_cost(self, model: str, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        price = self.models.get(model, self.default_model)
+        return ((input_tokens - cached_tokens) * price.input_per_1m + cached_tokens * price.cached_input_per_1m
+                + output_tokens * price.output_per_1m) / 1e6
+
+    def edge_cost(self, messages: int = 1) -> float:
+        return self.edge_per_1k_messages * messages / 1000
 
 
 class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +133,7 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
     cloud: CloudConfig = msgspec.field(default_factory=CloudConfig)
+    cost: CostConfig = msgspec.field(default_factory=CostConfig)
 
 
 class ConfigError(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -9,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from litestar import Litestar, MediaType, Response, WebSocket, get, websocket
 
+from edge_node.escalation.context import build_request
 from edge_node.gateway.protocol import (
     Answer,
+    Delta,
     ErrorCode,
     ErrorFrame,
     FrameError,
@@ -24,10 +28,12 @@ from edge_node.gateway.protocol import (
     decode_client_frame,
 )
 from edge_node.gateway.ratelimit import TokenBucket
+from edge_node.store import LedgerEntry
 
 if TYPE_CHECKING:
+    from edge_node.router import Decision
     from edge_node.service import EdgeService
-    from edge_node.sessions import Session
+    from protos.triage.v1 import escalation_pb2 as pb
 
 __all__ = ["create_app"]
 
@@ -39,23 +45,45 @@ def _static(name: str) -> bytes:
 
 
 class _Connection:
-    """State of one websocket: its session once greeted, and its rate limiter."""
+    """State of one websocket: its session once greeted, its rate limiter, and what it has sent.
+
+    Numbered frames are never sent directly: they are appended to the store and then pumped from
+    it in seq order, so a live answer, a replay after resume and an answer another replica stored
+    all take the same path and each frame reaches the shopper once per connection.
+    """
 
     def __init__(self, socket: WebSocket[Any, Any, Any], edge: EdgeService) -> None:
         self.socket = socket
         self.edge = edge
-        self.session: Session | None = None
+        self.session: str | None = None
+        self.lang: str | None = None
+        self.sent_seq = 0
         self.bucket = TokenBucket(edge.config.rate_per_s, edge.config.rate_burst)
+        self._pump_lock = asyncio.Lock()
+        self.wake = asyncio.Event()
+        self.closed = False
 
-    async def send(self, frame: ServerFrame, *, numbered: bool = False) -> None:
-        data = _encoder.encode(frame)
-        if numbered and self.session is not None:
-            self.session.record(data)
-        await self.socket.send_text(data.decode())
+    async def send(self, frame: ServerFrame) -> None:
+        if not self.closed:
+            await self.socket.send_text(_encoder.encode(frame).decode())
 
     async def error(self, code: ErrorCode, message: str, reply_to: str | None = None) -> None:
         self.edge.metrics.messages.labels(code).inc()
         await self.send(ErrorFrame(code=code, message=message, reply_to=reply_to))
+
+    async def pump(self) -> None:
+        """Send every stored frame of this session after the last one this connection sent."""
+        if self.session is None:
+            return
+        async with self._pump_lock:
+            for frame in await self.edge.store.frames_after(self.session, self.sent_seq):
+                if self.closed:
+                    return
+                await self.socket.send_text(frame.data.decode())
+                self.sent_seq = frame.seq
+
+    async def on_delta(self, reply_to: str, text: str) -> None:
+        await self.send(Delta(reply_to=reply_to, text=text))
 
     async def on_raw(self, event: dict[str, Any]) -> None:
         limit = self.edge.config.max_frame_bytes
@@ -88,15 +116,15 @@ class _Connection:
         if hello.storefront != self.edge.storefront:
             await self.error("unauthorized", f"unknown storefront {hello.storefront!r}")
             return
-        session, resumed = self.edge.sessions.open(hello.session)
+        store = self.edge.store
+        session, seq, lang, resumed = await store.open_session(self.edge.storefront, hello.session)
         self.session = session
-        if hello.lang and session.lang is None:
-            session.lang = hello.lang
+        self.lang = lang or hello.lang
+        self.sent_seq = min(max(hello.last_seq, 0), seq) if resumed else 0
+        self.edge.escalator.listeners[session] = self.on_delta
         self.edge.metrics.sessions.labels("resumed" if resumed else "new").inc()
-        await self.send(Welcome(session=session.id, seq=session.seq))
-        if resumed:
-            for data in session.missed(hello.last_seq):
-                await self.socket.send_text(data.decode())
+        await self.send(Welcome(session=session, seq=seq))
+        await self.pump()
 
     async def on_message(self, message: Message) -> None:
         started = time.perf_counter()
@@ -115,32 +143,102 @@ class _Connection:
             await self.error("too_large", f"message is longer than {self.edge.config.max_text_chars} "
                              "characters; shorten it", message.id)
             return
-        reply = self.edge.reply(text, session.lang)
-        session.lang = reply.decision.lang
-        if reply.source != "edge":
-            await self.send(Typing(reply_to=message.id))
-        session.seq += 1
+        store = self.edge.store
+        earlier = [t for _, t in await store.conversation(session, self.edge.config.conversation_turns)]
+        if not await store.accept(session, message.id, text):
+            await self.pump()  # a resend of a message we already have: its answer comes from the store
+            return
+        reply = self.edge.reply(text, self.lang)
         d = reply.decision
-        await self.send(
-            Answer(reply_to=message.id, seq=session.seq, text=d.text, lang=d.lang, intent=d.intent,
-                   source=reply.source,  # type: ignore[arg-type]
-                   confidence=round(d.confidence, 4), decision=d.kind, options=d.options),
-            numbered=True,
-        )
-        self.edge.metrics.messages.labels("answered").inc()
-        self.edge.metrics.latency.observe(time.perf_counter() - started)
+        if d.lang != self.lang:
+            self.lang = d.lang
+            await store.set_lang(session, d.lang)
+        await store.classify(session, message.id, d.lang, d.intent, d.kind)
+        edge_ms = reply.elapsed_s * 1000
+        self.edge.metrics.cost.labels("edge").inc(self.edge.cost.edge_cost())
+        if d.kind != "escalate":
+            await self._store_answer(message.id, d, "edge", final=True)
+            await store.record(LedgerEntry(session, message.id, d.kind, "edge", edge_ms,
+                                           cost_usd=self.edge.cost.edge_cost()))
+            await self.pump()
+            self.edge.metrics.messages.labels("answered").inc()
+            self.edge.metrics.latency.observe(time.perf_counter() - started)
+            return
+        await store.record(LedgerEntry(session, message.id, "escalate", "edge", edge_ms,
+                                       cost_usd=self.edge.cost.edge_cost()))
+        await self.send(Typing(reply_to=message.id))
+        request = build_request(self.edge.knowledge.catalog, await store.customer(session), text, reply.analysis,
+                                d, earlier)
+        self.edge.metrics.messages.labels("escalated").inc()
+        self.edge.track(self._escalate(message.id, d, request))
+
+    async def _store_answer(self, reply_to: str, d: Decision, source: str, *, final: bool) -> None:
+        def encode(seq: int) -> bytes:
+            return _encoder.encode(Answer(
+                reply_to=reply_to, seq=seq, text=d.text, lang=d.lang, intent=d.intent,
+                source=source,  # type: ignore[arg-type]
+                confidence=round(d.confidence, 4), decision=d.kind, options=d.options))
+
+        assert self.session is not None
+        await self.edge.store.append_frame(self.session, reply_to, final, encode)
+
+    async def _escalate(self, reply_to: str, d: Decision, request: pb.EscalateRequest) -> None:
+        """Try the cloud now; tell the shopper honestly when the answer will come later."""
+        assert self.session is not None
+        session = self.session
+        attempt = asyncio.ensure_future(self.edge.escalator.submit(session, reply_to, request))
+        done, _ = await asyncio.wait({attempt}, timeout=self.edge.config.queued_after_s)
+        answered = attempt in done and attempt.result()
+        if not answered and not await self.edge.store.has_final(session, reply_to):
+            await self._store_answer(reply_to, d, "queued", final=False)
+            self.edge.metrics.messages.labels("queued").inc()
+        await self.pump()
+        if not done:
+            await attempt
+            await self.pump()
+
+    async def poll(self) -> None:
+        """Pick up frames stored by the outbox worker or by another replica sharing the store."""
+        while not self.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+            self.wake.clear()
+            if self.session is not None and not self.closed:
+                await self.pump()
 
 
 def create_app(edge: EdgeService) -> Litestar:
+    connections: dict[str, set[_Connection]] = {}
+
+    def notify(session: str) -> None:
+        for connection in connections.get(session, ()):
+            connection.wake.set()
+
+    edge.escalator.notify = notify
+
     @websocket("/v1/chat")
     async def chat(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
         connection = _Connection(socket, edge)
-        while True:
-            event = await socket.receive()
-            if event["type"] == "websocket.disconnect":
-                return
-            await connection.on_raw(dict(event))
+        poller = asyncio.ensure_future(connection.poll())
+        try:
+            while True:
+                event = await socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    return
+                before = connection.session
+                await connection.on_raw(dict(event))
+                if connection.session != before and connection.session is not None:
+                    if before is not None:
+                        connections.get(before, set()).discard(connection)
+                    connections.setdefault(connection.session, set()).add(connection)
+        finally:
+            connection.closed = True
+            poller.cancel()
+            if connection.session is not None:
+                connections.get(connection.session, set()).discard(connection)
+                if edge.escalator.listeners.get(connection.session) == connection.on_delta:
+                    del edge.escalator.listeners[connection.session]
 
     @get("/healthz", media_type=MediaType.JSON)
     async def healthz() -> dict[str, str]:
@@ -150,7 +248,8 @@ def create_app(edge: EdgeService) -> Litestar:
     async def readyz() -> dict[str, object]:
         manifest = edge.knowledge.manifest
         return {"status": "ready", "storefront": manifest.storefront, "catalog_hash": manifest.catalog_hash,
-                "languages": manifest.languages}
+                "languages": manifest.languages, "cloud": edge.config.cloud or None,
+                "circuit": edge.escalator.breaker.state, "outbox_depth": await edge.store.outbox_depth()}
 
     @get("/metrics")
     async def metrics() -> Response[bytes]:
@@ -164,4 +263,5 @@ def create_app(edge: EdgeService) -> Litestar:
     async def widget() -> Response[bytes]:
         return Response(_static("widget.js"), media_type="application/javascript")
 
-    return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget], debug=False)
+    return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget], debug=False,
+                    on_startup=[edge.start], on_shutdown=[edge.stop])

@@ -54,7 +54,6 @@ def test_order_tracking_is_an_action(edge_service: EdgeService) -> None:
 def test_disputes_escalate(edge_service: EdgeService, text: str) -> None:
     reply = edge_service.reply(text, None)
     assert reply.decision.kind == "escalate"
-    assert reply.source == "queued"
 
 
 @pytest.mark.parametrize("text", ["what's the weather like in Paris tomorrow", "write me a poem about cats"])

@@ -1,0 +1,1 @@
+"""Edge -> cloud escalation: the gRPC client, its circuit breaker, and the durable outbox relay."""

@@ -1,0 +1,167 @@
+"""The durable escalation path: outbox first, then the cloud, then exactly one final answer.
+
+An escalation is written to the store's outbox before the cloud is called. An attempt streams
+the cloud's deltas to the shopper if they are connected here, and stores the final answer and
+marks the outbox item done in the store. A failed attempt (cloud down, slow, killed mid-stream,
+circuit open) leaves the item for the worker, which retries it with backoff under the same
+idempotency key; the cloud core replays a reply it already produced instead of generating again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import grpc
+import msgspec
+
+from edge_node.escalation.breaker import CircuitBreaker
+from edge_node.gateway.protocol import Answer
+from edge_node.store import LedgerEntry
+from protos.triage.v1 import escalation_pb2 as pb
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from edge_node.escalation.client import CloudClient
+    from edge_node.metrics import EdgeMetrics
+    from edge_node.store import EdgeStore
+    from triage.config import CostConfig, EdgeConfig
+
+__all__ = ["Escalator", "Pending"]
+
+log = logging.getLogger(__name__)
+_encoder = msgspec.json.Encoder()
+_PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+              grpc.StatusCode.UNIMPLEMENTED}
+
+
+
+class Pending(msgspec.Struct, frozen=True):
+    """What the relay needs to know about an escalated message besides the request itself."""
+
+    lang: str
+    intent: str | None
+
+
+class Escalator:
+    def __init__(self, store: EdgeStore, client: CloudClient | None, config: EdgeConfig, cost: CostConfig,
+                 metrics: EdgeMetrics) -> None:
+        self.store = store
+        self.client = client
+        self.config = config
+        self.cost = cost
+        self.metrics = metrics
+        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        self.listeners: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        """session -> delta sink of a shopper connected to this replica."""
+        self.notify: Callable[[str], None] = lambda session: None
+        """Called after a final answer was stored, so a local connection sends it at once."""
+        self._worker: asyncio.Task[None] | None = None
+
+    def key(self, session: str, client_id: str) -> str:
+        return f"{session}:{client_id}"
+
+    async def submit(self, session: str, client_id: str, request: pb.EscalateRequest) -> bool:
+        """Enqueue durably, then try at once; True when the final answer is stored."""
+        key = self.key(session, client_id)
+        request.idempotency_key = key
+        await self.store.enqueue(key, session, client_id, request.SerializeToString())
+        self.metrics.escalations.labels("submitted").inc()
+        return await self.attempt(key)
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self.config.outbox_max_backoff_s, self.config.outbox_retry_s * 2 ** max(0, attempts - 1)))
+
+    async def attempt(self, key: str) -> bool:
+        item = await self.store.claim(key, lease_s=self.config.escalation_timeout_s + 5)
+        if item is None:
+            return False
+        if self.client is None:
+            await self.store.retry_later(key, self._backoff(item.attempts), "no cloud core configured")
+            return False
+        if not self.breaker.allow():
+            await self.store.retry_later(key, self._backoff(item.attempts), "circuit open")
+            self.metrics.escalations.labels("circuit_open").inc()
+            return False
+        request = pb.EscalateRequest.FromString(item.request)
+        sink = self.listeners.get(item.session)
+        final: pb.Final | None = None
+        started = time.perf_counter()
+        try:
+            async for event in self.client.escalate(request, self.config.escalation_timeout_s):
+                if event.HasField("delta"):
+                    sink = self.listeners.get(item.session)
+                    if sink is not None:
+                        await sink(item.client_id, event.delta.text)
+                elif event.HasField("final"):
+                    final = event.final
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if code in _PERMANENT:
+                log.error("escalation %s refused by the cloud core: %s %s", key, code.name, exc.details())
+            self.breaker.failure()
+            self.metrics.escalations.labels(f"error_{code.name.lower()}").inc()
+            await self.store.retry_later(key, self._backoff(item.attempts), f"{code.name}: {exc.details()}")
+            return False
+        if final is None:
+            self.breaker.failure()
+            await self.store.retry_later(key, self._backoff(item.attempts), "stream ended without a final event")
+            return False
+        self.breaker.success()
+        await self._deliver(item.session, item.client_id, request, final, time.perf_counter() - started)
+        await self.store.done(key)
+        return True
+
+    async def _deliver(self, session: str, client_id: str, request: pb.EscalateRequest, final: pb.Final,
+                       elapsed_s: float) -> None:
+        def encode(seq: int) -> bytes:
+            return _encoder.encode(Answer(
+                reply_to=client_id, seq=seq, text=final.text, lang=request.lang, intent=request.intent or None,
+                source="cloud", confidence=1.0, decision="escalate"))
+
+        stored = await self.store.append_frame(session, client_id, True, encode)
+        if stored is None:
+            return  # another worker stored this message's final answer first
+        usage = final.usage
+        await self.store.record(LedgerEntry(
+            session=session, client_id=client_id, decision="escalate", source="cloud", edge_ms=0.0,
+            input_tokens=usage.input_tokens, cached_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens, model=final.model_id,
+            cost_usd=self.cost.cloud_cost(final.model_id, usage.input_tokens, usage.cached_input_tokens,
+                                          usage.output_tokens)))
+        self.metrics.escalations.labels("guarded" if final.flagged_for_human else "answered").inc()
+        for kind, value in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),
+                            ("output", usage.output_tokens)):
+            self.metrics.cloud_tokens.labels(kind).inc(value)
+        self.metrics.cloud_latency.observe(elapsed_s)
+        self.notify(session)
+
+    async def run_worker(self, interval_s: float = 0.25) -> None:
+        """Retry due outbox items forever (one replica or several: the lease keeps them apart)."""
+        while True:
+            try:
+                for key in await self.store.due():
+                    await self.attempt(key)
+                self.metrics.outbox_depth.set(await self.store.outbox_depth())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken item must not stop the worker; it is logged and retried
+                log.exception("outbox worker iteration failed")
+            await asyncio.sleep(interval_s)
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self.run_worker())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        if self.client is not None:
+            await self.client.close()
