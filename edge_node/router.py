@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from edge_node.phrases import phrase
+from edge_node.signals import ConversationSignals, dispute_signals
 
 if TYPE_CHECKING:
     from edge_node.understanding import Analysis
     from triage.bundle.layout import Calibration
     from triage.catalog import Catalog
 
-__all__ = ["Decision", "DecisionKind", "Router"]
+__all__ = ["Decision", "DecisionKind", "Router", "escalation_threshold", "hardness"]
 
 DecisionKind = Literal["answer", "action", "clarify", "escalate"]
 
@@ -31,20 +32,66 @@ class Decision(msgspec.Struct, frozen=True):
     reason: str = ""
 
 
-class Router:
-    """Edge policy: answer what the catalog answers in the shopper's language, escalate the rest."""
+_NO_CONVERSATION = ConversationSignals(repeated=False, wants_human=False, frustration=0, rising_frustration=False,
+                                       follow_up=False)
 
-    def __init__(self, catalog: Catalog, calibration: Calibration) -> None:
+
+def escalation_threshold(cost_quality: float) -> float:
+    """The one knob: 0 escalates only near-certain disputes, 1 escalates anything with a hint of one."""
+    return 0.95 - 0.9 * min(1.0, max(0.0, cost_quality))
+
+
+def hardness(a: Analysis, conversation: ConversationSignals) -> tuple[float, list[str]]:
+    """How much a message needs the big model, in [0, 1], and why."""
+    score, why = a.cloud_probability, []
+    if a.cloud_probability >= 0.5:
+        why.append(f"dispute intent p={a.cloud_probability:.2f}")
+    dispute = dispute_signals(a.text)
+    if dispute.words:
+        score = max(score, 0.8)
+        why.append("dispute words: " + ", ".join(sorted(set(dispute.words))))
+    if dispute.amount and dispute.order_id:
+        score = max(score, 0.6)
+        why.append("amount and order id")
+    if conversation.wants_human:
+        score = 1.0
+        why.append("asks for a human")
+    if conversation.repeated:
+        score = max(score, 0.7)
+        why.append("repeated question")
+    if conversation.rising_frustration:
+        score = max(score, 0.7)
+        why.append("rising frustration")
+    if conversation.follow_up:
+        score = max(score, 0.75)
+        why.append("follow-up that needs the previous turn")
+    return score, why
+
+
+class Router:
+    """Edge policy: answer what the catalog answers in the shopper's language, escalate the rest.
+
+    Escalation is one comparison: the message's hardness (dispute-intent probability, dispute
+    words, amount + order id, asking for a human, a repeated question, rising frustration, a
+    follow-up) against the threshold set by ``cost_quality``. Language coverage is absolute: with
+    no answer written in the shopper's language, the message escalates whatever the knob says.
+    """
+
+    def __init__(self, catalog: Catalog, calibration: Calibration, cost_quality: float | None = None) -> None:
         self.catalog = catalog
         self.calibration = calibration
+        self.cost_quality = calibration.cost_quality if cost_quality is None else cost_quality
         self._default_lang = catalog.storefront.default_language
 
     def _label(self, intent: str) -> str:
         found = self.catalog.intent(intent)
         return found.description or intent.replace("_", " ")
 
-    def decide(self, a: Analysis) -> Decision:
+    def decide(self, a: Analysis, conversation: ConversationSignals | None = None) -> Decision:
         lang = a.lang
+        score, why = hardness(a, conversation or _NO_CONVERSATION)
+        if score >= escalation_threshold(self.cost_quality):
+            return self._escalate(a, "; ".join(why) or "hard message", score)
         if a.faq_id is not None and (a.intent is None or a.faq_similarity >= a.intent_similarity):
             answer = self.catalog.faq(a.faq_id).answers.get(lang)
             if answer is None:
@@ -56,8 +103,6 @@ class Router:
             )
             return Decision("clarify", fallback, lang, None, a.intent_probability, reason="out of scope")
         intent = self.catalog.intent(a.intent)
-        if intent.tier == "cloud":
-            return self._escalate(a, "cloud-tier intent")
         margin = a.intent_probability - a.runner_up_probability
         if a.runner_up and a.runner_up != "oos" and margin < self.calibration.clarify_margin:
             options = [self._label(a.intent), self._label(a.runner_up)]
@@ -71,6 +116,7 @@ class Router:
         return Decision(kind, answer, lang, intent.name, a.intent_probability, action=intent.action,
                         reason="intent")
 
-    def _escalate(self, a: Analysis, reason: str) -> Decision:
+    def _escalate(self, a: Analysis, reason: str, confidence: float | None = None) -> Decision:
         text = phrase("handoff", a.lang, self._default_lang)
-        return Decision("escalate", text, a.lang, a.intent, a.intent_probability, reason=reason)
+        return Decision("escalate", text, a.lang, a.intent,
+                        a.intent_probability if confidence is None else confidence, reason=reason)

@@ -11,12 +11,13 @@ from edge_node.escalation.relay import Escalator
 from edge_node.knowledge import Knowledge, load_knowledge
 from edge_node.metrics import EdgeMetrics
 from edge_node.router import Decision, Router
+from edge_node.signals import conversation_signals
 from edge_node.store import EdgeStore
 from edge_node.understanding import Analysis, Understanding
 from triage.config import CostConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Sequence
     from pathlib import Path
 
     from triage.config import EdgeConfig
@@ -44,7 +45,8 @@ class EdgeService:
 
     def __post_init__(self) -> None:
         self.understanding = Understanding(self.knowledge, self.config.langid)
-        self.router = Router(self.knowledge.catalog, self.knowledge.calibration)
+        knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
+        self.router = Router(self.knowledge.catalog, self.knowledge.calibration, knob)
         self.store = EdgeStore(self.config.store)
         self.escalator = Escalator(self.store, None, self.config, self.cost, self.metrics)
 
@@ -81,9 +83,10 @@ class EdgeService:
     def storefront(self) -> str:
         return self.knowledge.catalog.storefront.id
 
-    def reply(self, text: str, previous_lang: str | None) -> Reply:
+    def reply(self, text: str, previous_lang: str | None, earlier: Sequence[str] = ()) -> Reply:
+        """Analyse and route one message; ``earlier`` are the shopper's previous messages, oldest first."""
         started = time.perf_counter()
         analysis = self.understanding.analyze(text, previous_lang)
-        decision = self.router.decide(analysis)
+        decision = self.router.decide(analysis, conversation_signals(text, earlier))
         self.metrics.decisions.labels(decision.kind, decision.lang).inc()
         return Reply(analysis, decision, time.perf_counter() - started)

@@ -33,6 +33,8 @@ class Analysis(msgspec.Struct, frozen=True):
     faq_similarity: float
     out_of_scope: bool
     elapsed_ms: float
+    cloud_probability: float = 0.0
+    """Head probability mass on the catalog's cloud-tier intents: how much this looks like a dispute."""
 
 
 class Understanding:
@@ -49,6 +51,8 @@ class Understanding:
             if ex.kind == "intent":
                 rows.setdefault(ex.target, []).append(i)
         self._intent_rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
+        tiers = {intent.name: intent.tier for intent in knowledge.catalog.intents}
+        self._cloud_mask = np.asarray([tiers.get(c) == "cloud" for c in knowledge.head.classes], dtype=bool)
 
     def _similarity_to_intent(self, vector: np.ndarray, intent: str) -> float:
         rows = self._intent_rows.get(intent)
@@ -95,4 +99,5 @@ class Understanding:
             faq_similarity=faq_sim,
             out_of_scope=out_of_scope and faq_id is None,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            cloud_probability=float(probs[self._cloud_mask].sum()),
         )

@@ -116,6 +116,44 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from edge_node.calibrate import analyse, calibrate_bundle, choose, expected_tiers, sweep
+    from edge_node.evaluate import read_rows
+    from edge_node.knowledge import load_knowledge
+    from edge_node.understanding import Understanding
+
+    bundle = Path(args.bundle)
+    knowledge = load_knowledge(bundle)
+    rows = read_rows(Path(args.data))
+    expected = expected_tiers(rows, knowledge.catalog)
+    if "cloud" not in expected:
+        raise ValueError(f"{args.data} has no row that should escalate: add \"expect\": \"cloud\" rows or use "
+                         "labels of the catalog's cloud-tier intents")
+    points = sweep(knowledge, analyse(Understanding(knowledge), rows), expected)
+    best = choose(points, args.target_escalation_recall)
+    calibrate_bundle(bundle, knowledge, best.cost_quality)
+    if args.json:
+        import msgspec
+
+        print(msgspec.json.encode({"chosen": best, "curve": points}).decode())
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"router trade-off on {args.data} ({len(rows)} rows)")
+        for col in ("cost_quality", "threshold", "edge share", "escalation recall", "escalation precision"):
+            table.add_column(col, justify="right")
+        for p in points[::5] if best in points[::5] else [*points[::5], best]:
+            mark = " <" if p == best else ""
+            table.add_row(f"{p.cost_quality:.2f}{mark}", f"{p.threshold:.3f}", f"{p.edge_share:.3f}",
+                          f"{p.escalation_recall:.3f}", f"{p.escalation_precision:.3f}")
+        Console().print(table)
+    met = best.escalation_recall >= args.target_escalation_recall
+    _err.print(f"[{'green' if met else 'yellow'}]cost_quality = {best.cost_quality:.2f}[/] written into {bundle}: "
+               f"edge share {best.edge_share:.1%}, escalation recall {best.escalation_recall:.1%}"
+               + ("" if met else f" (target {args.target_escalation_recall:.0%} not reachable)"))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from triage.bundle.build import build_bundle
 
@@ -163,6 +201,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("calibrate", help="fit the router's cost_quality knob on labelled data into a bundle")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--data", required=True, help="JSONL rows {text, label[, expect]}")
+    p.add_argument("--target-escalation-recall", type=float, default=0.98)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_calibrate)
 
     p = sub.add_parser("chat", help="send messages to a running edge and print the replies")
     p.add_argument("--url", default="ws://127.0.0.1:8080/v1/chat")

@@ -59,6 +59,9 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Time the circuit stays open before one trial call."""
     conversation_turns: int = 8
     """Earlier shopper messages sent to the cloud with an escalation."""
+    cost_quality: float = -1.0
+    """The router's trade-off knob in [0, 1] (0 cheapest, 1 safest); negative uses the bundle's
+    calibrated value (``triage calibrate``)."""
 
 
 class ModelPrice(msgspec.Struct, forbid_unknown_fields=True):

@@ -148,7 +148,7 @@ class _Connection:
         if not await store.accept(session, message.id, text):
             await self.pump()  # a resend of a message we already have: its answer comes from the store
             return
-        reply = self.edge.reply(text, self.lang)
+        reply = self.edge.reply(text, self.lang, earlier)
         d = reply.decision
         if d.lang != self.lang:
             self.lang = d.lang

@@ -61,3 +61,23 @@ def test_out_of_scope_gets_a_clarifying_fallback(edge_service: EdgeService, text
     reply = edge_service.reply(text, None)
     assert reply.decision.kind == "clarify"
     assert reply.decision.intent is None
+
+
+def test_the_conversation_can_make_an_easy_message_hard(edge_service: EdgeService) -> None:
+    assert edge_service.reply("Where is my order?", None).decision.kind != "escalate"
+    earlier = ["Where is my order?", "I still don't know where my order is"]
+    repeated = edge_service.reply("Where is my order?", "en", earlier)
+    assert repeated.decision.kind == "escalate" and "repeated question" in repeated.decision.reason
+    human = edge_service.reply("Can I talk to a real person please", "en", ["Where is my order?"])
+    assert human.decision.kind == "escalate" and "human" in human.decision.reason
+    follow_up = edge_service.reply("and what about the other one?", "en", ["How do I return the shoes?"])
+    assert follow_up.decision.kind == "escalate"
+
+
+def test_the_knob_at_zero_keeps_borderline_disputes_at_the_edge(demo_bundle) -> None:
+    from edge_node.router import Router
+
+    service = EdgeService.from_bundle(demo_bundle, EdgeConfig())
+    analysis = service.understanding.analyze("Order A-10023 shows 59.90 EUR, is that the final price?")
+    assert Router(service.knowledge.catalog, service.knowledge.calibration, 1.0).decide(analysis).kind == "escalate"
+    assert Router(service.knowledge.catalog, service.knowledge.calibration, 0.0).decide(analysis).kind != "escalate"
