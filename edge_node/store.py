@@ -9,6 +9,7 @@ replicas on one host share the file; WAL lets their readers run beside the singl
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from pathlib import Path
@@ -78,6 +79,8 @@ class EdgeStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db: aiosqlite.Connection | None = None
+        self._write = asyncio.Lock()
+        """One connection serves every coroutine: a write must not land inside another's transaction."""
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -105,6 +108,10 @@ class EdgeStore:
             row = await cursor.fetchone()
         return tuple(row) if row is not None else None
 
+    async def _exec(self, sql: str, params: tuple[Any, ...]) -> int:
+        async with self._write, self.db.execute(sql, params) as cursor:
+            return int(cursor.rowcount)
+
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         async with self.db.execute(sql, params) as cursor:
             return [tuple(r) for r in await cursor.fetchall()]
@@ -120,12 +127,12 @@ class EdgeStore:
                 return resume, int(row[0]), row[1], True
         session = secrets.token_urlsafe(12)
         now = time.time()
-        await self.db.execute("INSERT INTO sessions (id, storefront, customer, created_at, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?)", (session, storefront, customer, now, now))
+        await self._exec("INSERT INTO sessions (id, storefront, customer, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (session, storefront, customer, now, now))
         return session, 0, None, False
 
     async def set_lang(self, session: str, lang: str) -> None:
-        await self.db.execute("UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?", (lang, time.time(), session))
+        await self._exec("UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?", (lang, time.time(), session))
 
     async def customer(self, session: str) -> str:
         row = await self._one("SELECT customer FROM sessions WHERE id = ?", (session,))
@@ -134,13 +141,12 @@ class EdgeStore:
     # messages -----------------------------------------------------------------------------------
     async def accept(self, session: str, client_id: str, text: str) -> bool:
         """Record an accepted message; False when this session already sent that message id."""
-        async with self.db.execute("INSERT INTO messages (session, client_id, text, received_at) VALUES (?, ?, ?, ?) "
-                                   "ON CONFLICT DO NOTHING", (session, client_id, text, time.time())) as cursor:
-            return cursor.rowcount == 1
+        return await self._exec("INSERT INTO messages (session, client_id, text, received_at) VALUES (?, ?, ?, ?) "
+                                "ON CONFLICT DO NOTHING", (session, client_id, text, time.time())) == 1
 
     async def classify(self, session: str, client_id: str, lang: str, intent: str | None, decision: str) -> None:
-        await self.db.execute("UPDATE messages SET lang = ?, intent = ?, decision = ? "
-                              "WHERE session = ? AND client_id = ?", (lang, intent, decision, session, client_id))
+        await self._exec("UPDATE messages SET lang = ?, intent = ?, decision = ? "
+                         "WHERE session = ? AND client_id = ?", (lang, intent, decision, session, client_id))
 
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
         """(client_id, text) of the session's last ``limit`` messages, oldest first."""
@@ -155,6 +161,10 @@ class EdgeStore:
         Returns None when ``final`` and that message already has its final answer (a retry that
         raced another worker): the shopper never gets two final answers.
         """
+        async with self._write:
+            return await self._append_frame(session, reply_to, final, encode)
+
+    async def _append_frame(self, session: str, reply_to: str, final: bool, encode: Any) -> StoredFrame | None:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -181,6 +191,11 @@ class EdgeStore:
                                (session, seq))
         return [StoredFrame(int(s), bytes(f)) for s, f in rows]
 
+    async def has_answer(self, session: str, reply_to: str) -> bool:
+        """Any numbered frame (final or queued) answers this message already."""
+        found = await self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?", (session, reply_to))
+        return found is not None
+
     async def has_final(self, session: str, reply_to: str) -> bool:
         return await self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
                                (session, reply_to)) is not None
@@ -188,16 +203,17 @@ class EdgeStore:
     # outbox -------------------------------------------------------------------------------------
     async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
         now = time.time()
-        await self.db.execute("INSERT INTO outbox (key, session, client_id, request, state, next_attempt_at, "
-                              "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
-                              (key, session, client_id, request, now, now))
+        await self._exec("INSERT INTO outbox (key, session, client_id, request, state, next_attempt_at, "
+                         "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                         (key, session, client_id, request, now, now))
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
         """Take one pending item for ``lease_s`` seconds; None when done or leased by another worker."""
         now = time.time()
-        row = await self._one("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? "
-                              "AND state = 'pending' AND lease_until < ? "
-                              "RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now))
+        async with self._write:
+            row = await self._one("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? "
+                                  "AND state = 'pending' AND lease_until < ? "
+                                  "RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now))
         return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
 
     async def due(self, limit: int = 16) -> list[str]:
@@ -207,11 +223,11 @@ class EdgeStore:
         return [str(r[0]) for r in rows]
 
     async def retry_later(self, key: str, delay_s: float, error: str) -> None:
-        await self.db.execute("UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ? WHERE key = ?",
-                              (time.time() + delay_s, error[:500], key))
+        await self._exec("UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ? WHERE key = ?",
+                         (time.time() + delay_s, error[:500], key))
 
     async def done(self, key: str) -> None:
-        await self.db.execute("UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
+        await self._exec("UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
 
     async def outbox_depth(self) -> int:
         row = await self._one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", ())
@@ -219,8 +235,8 @@ class EdgeStore:
 
     # ledger -------------------------------------------------------------------------------------
     async def record(self, entry: LedgerEntry) -> None:
-        await self.db.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                              (*msgspec.structs.astuple(entry), time.time()))
+        await self._exec("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (*msgspec.structs.astuple(entry), time.time()))
 
     async def ledger(self) -> list[LedgerEntry]:
         rows = await self._all("SELECT session, client_id, decision, source, edge_ms, input_tokens, cached_tokens, "

@@ -154,6 +154,56 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_cost_report(report: object, as_json: bool, title: str) -> None:
+    import msgspec
+
+    data = msgspec.to_builtins(report)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value))
+    Console().print(table)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from edge_node.report import report_from_ledger
+    from edge_node.store import EdgeStore
+    from triage.config import load_config
+
+    async def run() -> object:
+        store = EdgeStore(args.store)
+        await store.open()
+        try:
+            return report_from_ledger(await store.ledger(), load_config().cost)
+        finally:
+            await store.close()
+
+    _print_cost_report(asyncio.run(run()), args.json, f"cost report from {args.store}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from edge_node.replay import read_traffic, replay
+    from triage.config import load_config
+
+    traffic = read_traffic(Path(args.data), args.turns)
+    if args.limit:
+        traffic = traffic[: args.limit]
+    report, unanswered = asyncio.run(replay(args.url, traffic, load_config().cost, args.storefront,
+                                            args.concurrency, args.timeout))
+    _print_cost_report(report, args.json, f"triage replay {args.data} ({len(traffic)} conversations)")
+    if unanswered:
+        _err.print(f"[red]{unanswered} messages got no final answer within {args.timeout} s[/red]")
+        return 1
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from triage.bundle.build import build_bundle
 
@@ -208,6 +258,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-escalation-recall", type=float, default=0.98)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_calibrate)
+
+    p = sub.add_parser("report", help="cost per 1,000 conversations, edge share and savings from an edge store")
+    p.add_argument("--store", default="var/edge.db")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser("replay", help="drive a running stack with a traffic file and report cost and latency")
+    p.add_argument("--url", default="ws://127.0.0.1:8080/v1/chat")
+    p.add_argument("--data", required=True, help="JSONL rows {text[, conversation]}")
+    p.add_argument("--turns", type=int, default=3, help="messages per conversation when rows carry no conversation")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--limit", type=int, default=0, help="play only the first N conversations")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one final answer")
+    p.add_argument("--storefront", default="demo")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_replay)
 
     p = sub.add_parser("chat", help="send messages to a running edge and print the replies")
     p.add_argument("--url", default="ws://127.0.0.1:8080/v1/chat")

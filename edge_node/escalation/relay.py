@@ -127,12 +127,14 @@ class Escalator:
         if stored is None:
             return  # another worker stored this message's final answer first
         usage = final.usage
+        cost = self.cost.cloud_cost(final.model_id, usage.input_tokens, usage.cached_input_tokens,
+                                    usage.output_tokens)
         await self.store.record(LedgerEntry(
             session=session, client_id=client_id, decision="escalate", source="cloud", edge_ms=0.0,
             input_tokens=usage.input_tokens, cached_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens, model=final.model_id,
-            cost_usd=self.cost.cloud_cost(final.model_id, usage.input_tokens, usage.cached_input_tokens,
-                                          usage.output_tokens)))
+            output_tokens=usage.output_tokens, model=final.model_id, cost_usd=cost))
+        self.metrics.cost.labels("cloud").inc(cost)
+        self.metrics.escalations.labels("delivered").inc()
         self.metrics.escalations.labels("guarded" if final.flagged_for_human else "answered").inc()
         for kind, value in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),
                             ("output", usage.output_tokens)):

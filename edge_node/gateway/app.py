@@ -145,8 +145,8 @@ class _Connection:
             return
         store = self.edge.store
         earlier = [t for _, t in await store.conversation(session, self.edge.config.conversation_turns)]
-        if not await store.accept(session, message.id, text):
-            await self.pump()  # a resend of a message we already have: its answer comes from the store
+        if not await store.accept(session, message.id, text) and await store.has_answer(session, message.id):
+            await self.pump()  # a resend of a message already answered: the answer comes from the store
             return
         reply = self.edge.reply(text, self.lang, earlier)
         d = reply.decision

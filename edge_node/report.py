@@ -1,0 +1,64 @@
+"""The cost report: what the traffic cost, how much the edge served, and the all-cloud baseline.
+
+The baseline prices every message as a cloud answer at the mean measured cost of this run's cloud
+answers (or, with none measured, at the configured typical prompt and answer size).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+if TYPE_CHECKING:
+    from edge_node.store import LedgerEntry
+    from triage.config import CostConfig
+
+__all__ = ["CostReport", "cost_report", "report_from_ledger"]
+
+
+class CostReport(msgspec.Struct):
+    conversations: int
+    messages: int
+    edge_answered: int
+    escalated: int
+    edge_share: float
+    cloud_input_tokens: int
+    cloud_cached_input_tokens: int
+    cloud_output_tokens: int
+    cost_usd: float
+    cost_per_1k_conversations: float
+    all_cloud_cost_per_1k_conversations: float
+    savings: float
+    """1 - cost / all-cloud cost."""
+    latency_ms: dict[str, dict[str, float]] = {}
+
+
+def cost_report(conversations: int, messages: int, escalated: int, edge_cost: float, cloud_cost: float,
+                cloud_answers: int, tokens: tuple[int, int, int], cost: CostConfig) -> CostReport:
+    if cloud_answers:
+        per_cloud_answer = cloud_cost / cloud_answers
+    else:
+        per_cloud_answer = cost.cloud_cost("", cost.all_cloud_input_tokens, 0, cost.all_cloud_output_tokens)
+    total = edge_cost + cloud_cost
+    all_cloud = messages * per_cloud_answer
+    per_1k = 1000 / conversations if conversations else 0.0
+    return CostReport(
+        conversations=conversations, messages=messages, edge_answered=messages - escalated, escalated=escalated,
+        edge_share=round((messages - escalated) / messages, 4) if messages else 0.0,
+        cloud_input_tokens=tokens[0], cloud_cached_input_tokens=tokens[1], cloud_output_tokens=tokens[2],
+        cost_usd=round(total, 6), cost_per_1k_conversations=round(total * per_1k, 4),
+        all_cloud_cost_per_1k_conversations=round(all_cloud * per_1k, 4),
+        savings=round(1 - total / all_cloud, 4) if all_cloud else 0.0)
+
+
+def report_from_ledger(entries: list[LedgerEntry], cost: CostConfig) -> CostReport:
+    edge_entries = [e for e in entries if e.source == "edge"]
+    cloud_entries = [e for e in entries if e.source == "cloud"]
+    return cost_report(
+        conversations=len({e.session for e in entries}), messages=len(edge_entries),
+        escalated=sum(e.decision == "escalate" for e in edge_entries),
+        edge_cost=sum(e.cost_usd for e in edge_entries), cloud_cost=sum(e.cost_usd for e in cloud_entries),
+        cloud_answers=len(cloud_entries),
+        tokens=(sum(e.input_tokens for e in cloud_entries), sum(e.cached_tokens for e in cloud_entries),
+                sum(e.output_tokens for e in cloud_entries)), cost=cost)
