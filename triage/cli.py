@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -204,14 +205,57 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_demo_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
+    """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
+    import os
+    import time
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from cloud_core.llm.build import build_model
+
+    model = build_model()  # first run: minutes (model export), then cached
+    env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model)}
+    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "cloud", "--host", "127.0.0.1", "--port", str(port),
+                             "--memory", "sqlite:///var/memory.db"], env=env)
+    deadline = time.monotonic() + 120
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, _err.status("starting the cloud core"):
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the cloud core exited with {proc.returncode}; see its output above")
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return proc
+            except grpc.RpcError:
+                time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError(f"the cloud core did not become healthy on port {port} within 120 s")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import secrets
+
     from triage.bundle.build import build_bundle
 
     bundle = Path(args.bundle)
     build_bundle(Path(args.catalog), bundle)
-    _err.print(f"[bold green]demo[/bold green]: open http://{args.host}:{args.port}/ and chat with the widget "
-               "(Ctrl-C to stop)")
-    _serve_edge(bundle, args.host, args.port)
+    cloud = None
+    if not args.no_cloud:
+        token = secrets.token_urlsafe(24)
+        cloud = _start_demo_cloud(args.cloud_port, token)
+        import os
+
+        os.environ["TRIAGE_EDGE__CLOUD_TOKEN"] = token
+    _err.print(f"[bold green]demo[/bold green]: open http://{args.host}:{args.port}/ and chat with the widget; "
+               f"disputes go to the cloud core on 127.0.0.1:{args.cloud_port} (Ctrl-C to stop)")
+    try:
+        _serve_edge(bundle, args.host, args.port, None if cloud is None else f"127.0.0.1:{args.cloud_port}")
+    finally:
+        if cloud is not None:
+            cloud.terminate()
+            cloud.wait(15)
     return 0
 
 
@@ -286,6 +330,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default="var/bundle")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--cloud-port", type=int, default=50051)
+    p.add_argument("--no-cloud", action="store_true", help="edge only: escalations stay queued in the outbox")
     p.set_defaults(run=_cmd_demo)
     return parser
 
