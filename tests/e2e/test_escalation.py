@@ -14,6 +14,7 @@ import time
 import pytest
 import websockets
 
+from protos.triage.v1 import escalation_pb2 as pb
 from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -131,9 +132,10 @@ async def test_with_the_cloud_down_the_shopper_is_told_queued_and_gets_the_answe
         demo_bundle, cloud, tmp_path):
     edge = _edge(demo_bundle, cloud, tmp_path)
     shopper = Shopper(edge.ws_url)
+    secret = "my card 4111 1111 1111 1111 and jane@example.com"
     try:
         await shopper.connect()
-        await shopper.send("m1", DISPUTES[1])
+        await shopper.send("m1", f"{DISPUTES[1]}, {secret}")
         queued = await shopper.until(lambda f: f["type"] == "answer" and f["reply_to"] == "m1", timeout=15)
         assert queued["source"] == "queued"
         cloud.start()
@@ -143,6 +145,12 @@ async def test_with_the_cloud_down_the_shopper_is_told_queued_and_gets_the_answe
         await shopper.close()
         edge.stop()
     assert _store_counts(tmp_path / "edge.db") == (1, 1, 0)
+    with sqlite3.connect(tmp_path / "edge.db") as db:
+        raw = db.execute("SELECT text FROM messages").fetchone()[0]
+        sent = pb.EscalateRequest.FromString(db.execute("SELECT request FROM outbox").fetchone()[0])
+    assert secret in raw, "the edge keeps the shopper's own words"
+    assert "4111" not in sent.message and "jane@example.com" not in sent.message
+    assert "[card number]" in sent.message and "[e-mail]" in sent.message
 
 
 async def test_a_cloud_killed_mid_stream_and_restarted_still_answers_exactly_once(demo_bundle, cloud, tmp_path):

@@ -1,0 +1,25 @@
+"""The circuit breaker opens after repeated failures, lets one trial through later, and closes on success."""
+
+from __future__ import annotations
+
+import time
+
+from edge_node.escalation.breaker import CircuitBreaker
+
+
+def test_the_breaker_opens_tries_once_and_closes():
+    breaker = CircuitBreaker(failures_to_open=2, reset_after_s=0.05)
+    assert breaker.allow()
+    breaker.failure()
+    assert breaker.state == "closed" and breaker.allow()
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    time.sleep(0.06)
+    assert breaker.state == "half_open"
+    assert breaker.allow() and not breaker.allow(), "exactly one trial call in half-open state"
+    breaker.failure()
+    assert breaker.state == "open"
+    time.sleep(0.06)
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()
