@@ -38,11 +38,16 @@ class Knowledge:
     path: Path
 
 
-def load_knowledge(bundle: Path, *, threads: int = 1) -> Knowledge:
-    """Load a bundle after checking every checksum; raises ``BundleError`` when it is not intact."""
+def load_knowledge(bundle: Path, *, threads: int = 1, keys: dict[str, bytes] | None = None) -> Knowledge:
+    """Load a bundle after checking every checksum (and its signature when ``keys`` are given);
+    raises ``BundleError`` when it is not intact or not signed by a trusted key."""
     import faiss
 
     bundle = Path(bundle)
+    if keys:
+        from triage.bundle.signing import verify_signature
+
+        verify_signature(bundle, keys)
     manifest = verify_bundle(bundle)
     with np.load(bundle / HEAD_FILE, allow_pickle=False) as arrays:
         head = IntentHead.from_arrays(dict(arrays))

@@ -14,6 +14,8 @@ from edge_node.router import Decision, Router
 from edge_node.signals import conversation_signals
 from edge_node.store import EdgeStore
 from edge_node.understanding import Analysis, Understanding
+from triage.bundle.manifest import BundleError
+from triage.bundle.signing import parse_keys
 from triage.config import CostConfig
 
 if TYPE_CHECKING:
@@ -52,7 +54,28 @@ class EdgeService:
 
     @classmethod
     def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None) -> EdgeService:
-        return cls(load_knowledge(bundle, threads=config.encoder_threads), config, cost or CostConfig())
+        keys = parse_keys(config.bundle_keys)
+        return cls(load_knowledge(bundle, threads=config.encoder_threads, keys=keys), config, cost or CostConfig())
+
+    async def reload(self, bundle: Path) -> Knowledge:
+        """Load a new bundle beside the running one and swap it in at once when it is ready.
+
+        Loading (checksums, signature, encoder session, index) runs in a worker thread while the
+        old bundle keeps answering; the swap is three assignments with no await in between, so a
+        message is analysed by the old bundle or the new one, never by a mix. Open websockets and
+        their sessions are untouched. A bundle that fails to load leaves the old one in place.
+        """
+        keys = parse_keys(self.config.bundle_keys)
+        knowledge = await asyncio.to_thread(load_knowledge, bundle, threads=self.config.encoder_threads, keys=keys)
+        if knowledge.catalog.storefront.id != self.storefront:
+            raise BundleError(f"{bundle} is for storefront {knowledge.catalog.storefront.id!r}, this edge serves "
+                              f"{self.storefront!r}")
+        understanding = await asyncio.to_thread(Understanding, knowledge, self.config.langid)
+        knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
+        router = Router(knowledge.catalog, knowledge.calibration, knob)
+        self.knowledge, self.understanding, self.router = knowledge, understanding, router
+        self.metrics.reloads.inc()
+        return knowledge
 
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+T = TypeVar("T")
 
 __all__ = ["EdgeStore", "LedgerEntry", "OutboxItem", "StoredFrame"]
 
@@ -75,6 +81,23 @@ class LedgerEntry(msgspec.Struct, frozen=True):
     cost_usd: float = 0.0
 
 
+async def _retry_locked(operation: Callable[[], Awaitable[T]], attempts: int = 40) -> T:
+    """Run a write, retrying while another replica holds the database lock.
+
+    Replicas sharing the file take turns writing; SQLite's busy timeout covers most waits, but a
+    write that would have to upgrade a snapshot another process changed fails at once with
+    "database is locked". The write is retried (it has not happened), with a growing pause.
+    """
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(0.2, 0.005 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
 class EdgeStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -109,7 +132,11 @@ class EdgeStore:
         return tuple(row) if row is not None else None
 
     async def _exec(self, sql: str, params: tuple[Any, ...]) -> int:
-        async with self._write, self.db.execute(sql, params) as cursor:
+        async with self._write:
+            return await _retry_locked(lambda: self._exec_now(sql, params))
+
+    async def _exec_now(self, sql: str, params: tuple[Any, ...]) -> int:
+        async with self.db.execute(sql, params) as cursor:
             return int(cursor.rowcount)
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -162,7 +189,7 @@ class EdgeStore:
         raced another worker): the shopper never gets two final answers.
         """
         async with self._write:
-            return await self._append_frame(session, reply_to, final, encode)
+            return await _retry_locked(lambda: self._append_frame(session, reply_to, final, encode))
 
     async def _append_frame(self, session: str, reply_to: str, final: bool, encode: Any) -> StoredFrame | None:
         db = self.db
@@ -211,9 +238,9 @@ class EdgeStore:
         """Take one pending item for ``lease_s`` seconds; None when done or leased by another worker."""
         now = time.time()
         async with self._write:
-            row = await self._one("UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? "
-                                  "AND state = 'pending' AND lease_until < ? "
-                                  "RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now))
+            row = await _retry_locked(lambda: self._one(
+                "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
+                "AND lease_until < ? RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now)))
         return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
 
     async def due(self, limit: int = 16) -> list[str]:

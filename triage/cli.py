@@ -205,6 +205,60 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from triage.config import load_config
+    from triage.deploy import fleet as fleet_ops
+    from triage.deploy.regions import load_regions
+
+    config = load_config().deploy
+    fleet = load_regions(Path(args.file or config.regions))
+    if args.action == "build":
+        from triage.deploy.bundles import build_region_bundle, bundle_size
+
+        key_id, key, _ = fleet_ops.signing_key(fleet, config.signing_key)
+        regions = [args.region] if args.region else sorted(fleet.regions)
+        for name in regions:
+            bundle = build_region_bundle(fleet, name, key_id, key)
+            _err.print(f"[green]{name}[/green]: {bundle} ({bundle_size(bundle) / 1e6:.2f} MB, "
+                       f"languages {', '.join(fleet.region(name).languages)}, signed by {key_id})")
+        return 0
+    if args.action == "up":
+        names = args.regions.split(",") if args.regions else sorted(fleet.regions)
+        statuses = fleet_ops.up(fleet, names, config.signing_key, args.model_dir or "")
+    elif args.action == "status":
+        statuses = fleet_ops.status(fleet)
+    elif args.action == "down":
+        fleet_ops.down(fleet)
+        _err.print("fleet stopped")
+        return 0
+    else:
+        if not (args.region and args.bundle):
+            raise ValueError("rollout needs --region and --bundle")
+        result = fleet_ops.rollout(fleet, args.region, Path(args.bundle), gate_timeout_s=args.gate_timeout)
+        print(msgspec.json.format(msgspec.json.encode(result)).decode())
+        if result.failed:
+            _err.print(f"[red]rollout stopped at {result.failed}[/red]: {result.reason} "
+                       f"({'rolled back' if result.rolled_back else 'ROLLBACK FAILED: check the replica'})")
+            return 1
+        _err.print(f"[green]rolled out[/green] to {', '.join(result.updated)}")
+        return 0
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(statuses)).decode())
+    else:
+        from rich.table import Table
+
+        table = Table(title="fleet")
+        for col in ("name", "kind", "region", "address", "pid", "restarts", "ready", "build"):
+            table.add_column(col)
+        for st in statuses:
+            table.add_row(st.name, st.kind, st.region, st.address, str(st.pid), str(st.restarts),
+                          "yes" if st.ready else "NO", st.build_key[:12])
+        Console().print(table)
+    return 0 if all(st.ready for st in statuses) else 1
+
+
 def _start_demo_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
     """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
     import os
@@ -295,6 +349,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("deploy", help="regional bundles, a local fleet, rolling updates")
+    p.add_argument("action", choices=["build", "up", "status", "down", "rollout"])
+    p.add_argument("--file", default=None, help="regions file (default [deploy] regions: deploy/regions.toml)")
+    p.add_argument("--region", default=None, help="build/rollout: one region")
+    p.add_argument("--regions", default=None, help="up: comma-separated regions (default: all)")
+    p.add_argument("--bundle", default=None, help="rollout: the new bundle")
+    p.add_argument("--gate-timeout", type=float, default=60.0, help="rollout: seconds a replica has to pass")
+    p.add_argument("--model-dir", default=None, help="up: cloud model folder (default: the cached build)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_deploy)
 
     p = sub.add_parser("calibrate", help="fit the router's cost_quality knob on labelled data into a bundle")
     p.add_argument("--bundle", required=True)

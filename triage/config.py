@@ -15,7 +15,9 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CloudConfig", "Config", "ConfigError", "CostConfig", "EdgeConfig", "ModelPrice", "load_config"]
+__all__ = [
+    "CloudConfig", "Config", "ConfigError", "CostConfig", "DeployConfig", "EdgeConfig", "ModelPrice", "load_config",
+]
 
 
 class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,6 +61,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Time the circuit stays open before one trial call."""
     conversation_turns: int = 8
     """Earlier shopper messages sent to the cloud with an escalation."""
+    bundle_keys: str = ""
+    """Trusted bundle signing keys, ``id=secret,id2=secret``; when set, unsigned or altered bundles
+    are refused at start and on reload."""
+    admin_token: str = ""
+    """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
     cost_quality: float = -1.0
     """The router's trade-off knob in [0, 1] (0 cheapest, 1 safest); negative uses the bundle's
     calibrated value (``triage calibrate``)."""
@@ -133,10 +140,17 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
         return frozenset(t.strip() for t in self.auth_tokens.split(",") if t.strip())
 
 
+class DeployConfig(msgspec.Struct, forbid_unknown_fields=True):
+    signing_key: str = ""
+    """``id=secret`` used by ``triage deploy build`` to sign bundles (the edges trust it via bundle_keys)."""
+    regions: str = "deploy/regions.toml"
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
     cloud: CloudConfig = msgspec.field(default_factory=CloudConfig)
     cost: CostConfig = msgspec.field(default_factory=CostConfig)
+    deploy: DeployConfig = msgspec.field(default_factory=DeployConfig)
 
 
 class ConfigError(ValueError):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import logging
 import time
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import Litestar, MediaType, Response, WebSocket, get, websocket
+from litestar import Litestar, MediaType, Request, Response, WebSocket, get, post, websocket
 
 from edge_node.escalation.context import build_request
 from edge_node.gateway.protocol import (
@@ -29,6 +32,7 @@ from edge_node.gateway.protocol import (
 )
 from edge_node.gateway.ratelimit import TokenBucket
 from edge_node.store import LedgerEntry
+from triage.bundle.manifest import BundleError
 
 if TYPE_CHECKING:
     from edge_node.router import Decision
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
     from protos.triage.v1 import escalation_pb2 as pb
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("triage.edge")
 
 _encoder = msgspec.json.Encoder()
 
@@ -227,7 +233,11 @@ def create_app(edge: EdgeService) -> Litestar:
                 if event["type"] == "websocket.disconnect":
                     return
                 before = connection.session
-                await connection.on_raw(dict(event))
+                try:
+                    await connection.on_raw(dict(event))
+                except Exception:  # one failed frame must not cost the shopper the connection
+                    log.exception("failed to handle a frame of session %s", connection.session)
+                    await connection.error("internal", "the edge could not handle this message; please send it again")
                 if connection.session != before and connection.session is not None:
                     if before is not None:
                         connections.get(before, set()).discard(connection)
@@ -244,10 +254,27 @@ def create_app(edge: EdgeService) -> Litestar:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @post("/admin/bundle", media_type=MediaType.JSON, status_code=200)
+    async def reload_bundle(request: Request[Any, Any, Any], data: dict[str, str]) -> Response[dict[str, object]]:
+        token = edge.config.admin_token
+        presented = request.headers.get("authorization", "")
+        if not token or not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
+            return Response({"error": "unauthorized: send 'Authorization: Bearer <[edge] admin_token>'"},
+                            status_code=401)
+        path = data.get("path")
+        if not path:
+            return Response({"error": "send {\"path\": \"/path/to/bundle\"}"}, status_code=400)
+        try:
+            knowledge = await edge.reload(Path(path))
+        except (BundleError, OSError, ValueError) as exc:
+            return Response({"error": str(exc), "serving": str(edge.knowledge.path)}, status_code=409)
+        return Response({"status": "swapped", "build_key": knowledge.manifest.build_key, "path": str(knowledge.path)})
+
     @get("/readyz", media_type=MediaType.JSON)
     async def readyz() -> dict[str, object]:
         manifest = edge.knowledge.manifest
         return {"status": "ready", "storefront": manifest.storefront, "catalog_hash": manifest.catalog_hash,
+                "build_key": manifest.build_key, "bundle": str(edge.knowledge.path),
                 "languages": manifest.languages, "cloud": edge.config.cloud or None,
                 "circuit": edge.escalator.breaker.state, "outbox_depth": await edge.store.outbox_depth()}
 
@@ -263,5 +290,5 @@ def create_app(edge: EdgeService) -> Litestar:
     async def widget() -> Response[bytes]:
         return Response(_static("widget.js"), media_type="application/javascript")
 
-    return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget], debug=False,
+    return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget, reload_bundle], debug=False,
                     on_startup=[edge.start], on_shutdown=[edge.stop])

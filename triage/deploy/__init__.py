@@ -1,0 +1,1 @@
+"""``triage deploy``: regional bundles, a local fleet, health-gated rolling updates."""
