@@ -255,14 +255,18 @@ def create_app(edge: EdgeService) -> Litestar:
         return {"status": "ok"}
 
     @post("/admin/bundle", media_type=MediaType.JSON, status_code=200)
-    async def reload_bundle(request: Request[Any, Any, Any], data: dict[str, str]) -> Response[dict[str, object]]:
+    async def reload_bundle(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
         token = edge.config.admin_token
         presented = request.headers.get("authorization", "")
         if not token or not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
             return Response({"error": "unauthorized: send 'Authorization: Bearer <[edge] admin_token>'"},
                             status_code=401)
-        path = data.get("path")
-        if not path:
+        try:
+            data = await request.json()
+        except (ValueError, msgspec.DecodeError):
+            data = None
+        path = data.get("path") if isinstance(data, dict) else None
+        if not path or not isinstance(path, str):
             return Response({"error": "send {\"path\": \"/path/to/bundle\"}"}, status_code=400)
         try:
             knowledge = await edge.reload(Path(path))

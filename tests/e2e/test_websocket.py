@@ -140,3 +140,8 @@ def test_triage_chat_prints_the_answers(edge: EdgeProcess) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert out.stdout.startswith("[de edge") and "4,95" in out.stdout
+
+
+def test_bundle_reload_is_refused_without_the_admin_token(edge: EdgeProcess) -> None:
+    response = httpx.post(edge.url + "/admin/bundle", json={"path": "/tmp"}, headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401 and "admin_token" in response.json()["error"]
