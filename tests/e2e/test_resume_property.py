@@ -35,59 +35,57 @@ async def _recv_numbered(ws, count: int, timeout: float = 10.0) -> list[dict]:
     return frames
 
 
+class _Client:
+    """What the widget keeps across reconnects: its session, the last seq seen, every frame by seq."""
+
+    def __init__(self) -> None:
+        self.session: str | None = None
+        self.last_seq = 0
+        self.received: dict[int, dict] = {}
+        self.texts: dict[str, str] = {}
+
+    def take(self, frames: list[dict]) -> None:
+        for frame in frames:
+            assert frame["seq"] == self.last_seq + 1, f"expected seq {self.last_seq + 1}, got {frame['seq']}"
+            self.last_seq = frame["seq"]
+            assert self.received.setdefault(frame["seq"], frame) == frame, "a seq came back with other content"
+
+    def unanswered(self) -> list[str]:
+        answered = {f["reply_to"] for f in self.received.values() if f["type"] == "answer"}
+        return [m for m in self.texts if m not in answered]
+
+    async def resume(self, ws) -> int:
+        """hello, the replay of what was missed, then the re-send of messages still without an answer."""
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": self.session,
+                                  "last_seq": self.last_seq}))
+        welcome = json.loads(await ws.recv())
+        self.session = self.session or welcome["session"]
+        assert welcome["session"] == self.session
+        self.take(await _recv_numbered(ws, welcome["seq"] - self.last_seq))
+        missing = self.unanswered()
+        for msg_id in missing:
+            await ws.send(json.dumps({"type": "message", "id": msg_id, "text": self.texts[msg_id]}))
+        return len(missing)
+
+
 async def _scenario(url: str, plan: list[tuple[int, int, int]]) -> None:
-    session, last_seq, sent, received = None, 0, 0, {}
-    texts: dict[str, str] = {}
-
-    def unanswered() -> list[str]:
-        answered = {f["reply_to"] for f in received.values() if f["type"] == "answer"}
-        return [m for m in texts if m not in answered]
-
+    client = _Client()
     for n_send, n_read, forget in plan:
         async with websockets.connect(url) as ws:
-            await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": session,
-                                      "last_seq": last_seq}))
-            welcome = json.loads(await ws.recv())
-            session = session or welcome["session"]
-            assert welcome["session"] == session
-            pending = welcome["seq"] - last_seq  # frames stored after what this client saw: replayed first
-            for frame in await _recv_numbered(ws, pending):
-                assert frame["seq"] == last_seq + 1
-                last_seq = frame["seq"]
-                assert received.setdefault(frame["seq"], frame) == frame
-            resent = unanswered()
-            for msg_id in resent:
-                await ws.send(json.dumps({"type": "message", "id": msg_id, "text": texts[msg_id]}))
+            resent = await client.resume(ws)
             for _ in range(n_send):
-                msg_id = f"m{sent}"
-                texts[msg_id] = TEXTS[sent % len(TEXTS)]
-                await ws.send(json.dumps({"type": "message", "id": msg_id, "text": texts[msg_id]}))
-                sent += 1
-            frames = await _recv_numbered(ws, min(n_read, n_send + len(resent)))
-            for frame in frames:
-                assert frame["seq"] == last_seq + 1, f"expected seq {last_seq + 1}, got {frame['seq']}"
-                last_seq = frame["seq"]
-                assert received.setdefault(frame["seq"], frame) == frame, "a seq came back with other content"
-        last_seq = max(0, last_seq - forget)
-    async with websockets.connect(url) as ws:  # final reconnect collects everything still owed
-        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": session, "last_seq": last_seq}))
-        welcome = json.loads(await ws.recv())
-        for frame in await _recv_numbered(ws, welcome["seq"] - last_seq):
-            assert frame["seq"] == last_seq + 1
-            last_seq = frame["seq"]
-            assert received.setdefault(frame["seq"], frame) == frame
-        missing = unanswered()
-        for msg_id in missing:
-            await ws.send(json.dumps({"type": "message", "id": msg_id, "text": texts[msg_id]}))
-        for frame in await _recv_numbered(ws, len(missing)):
-            assert frame["seq"] == last_seq + 1
-            last_seq = frame["seq"]
-            assert received.setdefault(frame["seq"], frame) == frame
+                msg_id = f"m{len(client.texts)}"
+                client.texts[msg_id] = TEXTS[len(client.texts) % len(TEXTS)]
+                await ws.send(json.dumps({"type": "message", "id": msg_id, "text": client.texts[msg_id]}))
+            client.take(await _recv_numbered(ws, min(n_read, n_send + resent)))
+        client.last_seq = max(0, client.last_seq - forget)
+    async with websockets.connect(url) as ws:  # the final reconnect collects everything still owed
+        client.take(await _recv_numbered(ws, await client.resume(ws)))
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv())["type"] == "pong", "a frame arrived twice"
-    assert sorted(received) == list(range(1, len(received) + 1))
-    answers = [f["reply_to"] for f in received.values() if f["type"] == "answer"]
-    assert sorted(answers) == sorted(f"m{i}" for i in range(sent)), "a message lost or answered twice"
+    assert sorted(client.received) == list(range(1, len(client.received) + 1))
+    answers = [f["reply_to"] for f in client.received.values() if f["type"] == "answer"]
+    assert sorted(answers) == sorted(client.texts), "a message lost or answered twice"
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
