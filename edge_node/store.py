@@ -147,9 +147,9 @@ class EdgeStore:
     async def open_session(self, storefront: str, resume: str | None,
                            customer: str = "") -> tuple[str, int, str | None, bool]:
         """(session id, current seq, language, resumed) — a known id resumes, anything else starts anew."""
-        if resume:
-            row = await self._one("SELECT seq, lang FROM sessions WHERE id = ? AND storefront = ?",
-                                  (resume, storefront))
+        if resume:  # only the same customer (or the same anonymous shopper) may resume a session
+            row = await self._one("SELECT seq, lang FROM sessions WHERE id = ? AND storefront = ? AND customer = ?",
+                                  (resume, storefront, customer))
             if row is not None:
                 return resume, int(row[0]), row[1], True
         session = secrets.token_urlsafe(12)

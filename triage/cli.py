@@ -259,6 +259,17 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0 if all(st.ready for st in statuses) else 1
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from triage.config import load_config
+    from triage.session_token import mint_token
+
+    secret = args.secret or load_config().edge.session_secret
+    if not secret:
+        raise ValueError("no session secret: set TRIAGE_EDGE__SESSION_SECRET (the edge's) or pass --secret")
+    print(mint_token(secret, args.storefront, args.customer, args.ttl))
+    return 0
+
+
 def _start_demo_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
     """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
     import os
@@ -360,6 +371,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", default=None, help="up: cloud model folder (default: the cached build)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_deploy)
+
+    p = sub.add_parser("token", help="mint a customer session token for the widget (development)")
+    p.add_argument("--storefront", default="demo")
+    p.add_argument("--customer", required=True)
+    p.add_argument("--ttl", type=int, default=3600, help="seconds")
+    p.add_argument("--secret", default=None, help="default: [edge] session_secret")
+    p.set_defaults(run=_cmd_token)
 
     p = sub.add_parser("calibrate", help="fit the router's cost_quality knob on labelled data into a bundle")
     p.add_argument("--bundle", required=True)

@@ -61,6 +61,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Time the circuit stays open before one trial call."""
     conversation_turns: int = 8
     """Earlier shopper messages sent to the cloud with an escalation."""
+    session_secret: str = ""
+    """HMAC secret shared with the shop's backend for customer session tokens (``triage token``);
+    empty: every shopper is anonymous (no customer memory)."""
+    allowed_origins: str = ""
+    """Comma-separated page origins allowed to open the chat (``https://shop.example``); empty: any."""
     bundle_keys: str = ""
     """Trusted bundle signing keys, ``id=secret,id2=secret``; when set, unsigned or altered bundles
     are refused at start and on reload."""

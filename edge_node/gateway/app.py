@@ -33,6 +33,7 @@ from edge_node.gateway.protocol import (
 from edge_node.gateway.ratelimit import TokenBucket
 from edge_node.store import LedgerEntry
 from triage.bundle.manifest import BundleError
+from triage.session_token import TokenError, verify_token
 
 if TYPE_CHECKING:
     from edge_node.router import Decision
@@ -123,13 +124,21 @@ class _Connection:
             await self.error("unauthorized", f"unknown storefront {hello.storefront!r}")
             return
         store = self.edge.store
-        session, seq, lang, resumed = await store.open_session(self.edge.storefront, hello.session)
+        customer = ""
+        secret = self.edge.config.session_secret
+        if hello.token and secret:
+            try:
+                customer = verify_token(secret, hello.token, self.edge.storefront)
+            except TokenError as exc:  # the shopper still chats, anonymously and without memory
+                self.edge.metrics.sessions.labels("bad_token").inc()
+                log.info("anonymous session: %s", exc)
+        session, seq, lang, resumed = await store.open_session(self.edge.storefront, hello.session, customer)
         self.session = session
         self.lang = lang or hello.lang
         self.sent_seq = min(max(hello.last_seq, 0), seq) if resumed else 0
         self.edge.escalator.listeners[session] = self.on_delta
         self.edge.metrics.sessions.labels("resumed" if resumed else "new").inc()
-        await self.send(Welcome(session=session, seq=seq))
+        await self.send(Welcome(session=session, seq=seq, authenticated=bool(customer)))
         await self.pump()
 
     async def on_message(self, message: Message) -> None:
@@ -222,9 +231,18 @@ def create_app(edge: EdgeService) -> Litestar:
 
     edge.escalator.notify = notify
 
+    allowed = {o.strip().rstrip("/") for o in edge.config.allowed_origins.split(",") if o.strip()}
+
     @websocket("/v1/chat")
     async def chat(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
+        origin = socket.headers.get("origin", "")
+        if allowed and origin.rstrip("/") not in allowed:
+            edge.metrics.messages.labels("bad_origin").inc()
+            await socket.send_text(_encoder.encode(ErrorFrame(
+                code="unauthorized", message=f"origin {origin or '(none)'} may not open this chat")).decode())
+            await socket.close(code=4403)
+            return
         connection = _Connection(socket, edge)
         poller = asyncio.ensure_future(connection.poll())
         try:

@@ -47,6 +47,8 @@ ClientFrame = Hello | Message | Ping
 class Welcome(msgspec.Struct, tag="welcome", tag_field="type"):
     session: str
     seq: int
+    authenticated: bool = False
+    """True when the hello carried a valid customer session token (memory on)."""
 
 
 class Typing(msgspec.Struct, tag="typing", tag_field="type"):

@@ -145,3 +145,43 @@ def test_triage_chat_prints_the_answers(edge: EdgeProcess) -> None:
 def test_bundle_reload_is_refused_without_the_admin_token(edge: EdgeProcess) -> None:
     response = httpx.post(edge.url + "/admin/bundle", json={"path": "/tmp"}, headers={"Authorization": "Bearer x"})
     assert response.status_code == 401 and "admin_token" in response.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def secured_edge(demo_bundle):
+    from tests.conftest import EdgeProcess
+
+    process = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__SESSION_SECRET": "a-shop-backend-secret",
+                                        "TRIAGE_EDGE__ALLOWED_ORIGINS": "https://shop.example"})
+    yield process
+    process.stop()
+
+
+async def test_a_signed_customer_token_authenticates_and_anyone_else_is_anonymous(secured_edge) -> None:
+    import subprocess
+    import sys
+
+    token = subprocess.run([sys.executable, "-m", "triage.cli", "token", "--customer", "c-42", "--secret",
+                            "a-shop-backend-secret"], capture_output=True, text=True, check=True).stdout.strip()
+    origin = {"Origin": "https://shop.example"}
+    async with websockets.connect(secured_edge.ws_url, additional_headers=origin) as ws:
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": token}))
+        signed_in = json.loads(await ws.recv(10))
+        assert signed_in["authenticated"] is True
+    async with websockets.connect(secured_edge.ws_url, additional_headers=origin) as ws:
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": token[:-3] + "abc"}))
+        anonymous = json.loads(await ws.recv(10))
+        assert anonymous["authenticated"] is False
+    async with websockets.connect(secured_edge.ws_url, additional_headers=origin) as ws:
+        # The customer's session cannot be resumed without the customer's token.
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": signed_in["session"]}))
+        assert json.loads(await ws.recv(10))["session"] != signed_in["session"]
+
+
+async def test_a_page_from_another_origin_cannot_open_the_chat(secured_edge) -> None:
+    async with websockets.connect(secured_edge.ws_url, additional_headers={"Origin": "https://evil.example"}) as ws:
+        frame = json.loads(await ws.recv(10))
+        assert frame["code"] == "unauthorized" and "evil.example" in frame["message"]
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv(10)
+        assert closed.value.rcvd.code == 4403
