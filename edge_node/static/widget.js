@@ -48,7 +48,7 @@
     "--bu:var(--triage-bubble,#2a303b);--mu:#9aa3b2}}" +
     ".w{position:fixed;inset-inline-end:20px;bottom:20px;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;gap:10px;color:var(--fg)}" +
     ".w[dir=rtl]{align-items:flex-start}" +
-    ".l{width:56px;height:56px;border-radius:50%;border:0;background:var(--a);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);font-size:24px}" +
+    ".l{width:56px;height:56px;border-radius:50%;border:0;background:var(--a);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center}" +
     ".l:focus-visible,.f button:focus-visible,.q button:focus-visible,.f textarea:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}" +
     ".p{width:min(360px,calc(100vw - 40px));height:min(520px,calc(100vh - 110px));display:flex;flex-direction:column;" +
     "background:var(--bg);border-radius:var(--r);box-shadow:0 10px 40px rgba(0,0,0,.25);overflow:hidden}" +
@@ -102,7 +102,8 @@
     w.innerHTML = '<div class="p" role="dialog" hidden><div class="h"><span></span><button type="button" class="x">×</button></div>' +
       '<div class="b" role="alert" hidden></div><div class="m" role="log" aria-live="polite" aria-relevant="additions"></div>' +
       '<div class="n" aria-live="polite"></div><div class="q"></div><form class="f"><textarea rows="1"></textarea>' +
-      '<button type="submit"></button></form></div><button type="button" class="l">💬</button>';
+      '<button type="submit"></button></form></div><button type="button" class="l"><svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true">' +
+      '<path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>';
     root.appendChild(style);
     root.appendChild(w);
     this.el = {
@@ -150,6 +151,7 @@
     if (!el) {
       el = document.createElement("div");
       el.className = "g " + (m.who === "user" ? "u" : "s");
+      el.setAttribute("dir", "auto");  // an English answer in an Arabic widget keeps its own direction
       this.el.list.appendChild(el);
       if (m.key) this.bubbles[m.key] = el;
     }
@@ -239,6 +241,7 @@
       this.backoff = 500;
       this.banner(false);
       this.save();
+      if (!this.host.readyAt) this.host.readyAt = performance.now();
       this.host.setAttribute("data-ready", "");
       this.host.dispatchEvent(new CustomEvent("triage:ready", {bubbles: true}));
       this.flush();
