@@ -21,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 WIDGET = ROOT / "edge_node" / "static" / "widget.js"
+ANSWERS = "document.querySelector('triage-chat').shadowRoot.querySelectorAll('.g.s')"
 
 
 def _ensure_chromium() -> str:
@@ -76,8 +77,7 @@ def _ask(page, text, timeout=20_000):
     box = page.locator("triage-chat textarea")
     box.fill(text)
     box.press("Enter")
-    page.wait_for_function(f"document.querySelector('triage-chat').shadowRoot.querySelectorAll('.g.s').length > {before}",
-                           timeout=timeout)
+    page.wait_for_function(f"{ANSWERS}.length > {before}", timeout=timeout)
     return page.locator("triage-chat .g.s").last.inner_text()
 
 
@@ -85,7 +85,8 @@ def test_the_widget_is_small_and_ready_quickly(browser, stack, tmp_path):
     size, gzipped = len(WIDGET.read_bytes()), len(gzip.compress(WIDGET.read_bytes()))
     page = _open(browser, stack.url + "/")
     ready_ms = page.evaluate("document.querySelector('triage-chat').readyAt")
-    print(f"widget.js {size / 1024:.1f} KiB ({gzipped / 1024:.1f} KiB gzipped), ready {ready_ms:.0f} ms after navigation")
+    print(f"widget.js {size / 1024:.1f} KiB ({gzipped / 1024:.1f} KiB gzipped), ready {ready_ms:.0f} ms "
+          "after navigation")
     assert size < 30 * 1024
     assert ready_ms < 5000
     assert page.locator("triage-chat .p").is_hidden()
@@ -144,8 +145,7 @@ def test_the_edge_restarted_mid_conversation_loses_and_doubles_nothing(browser, 
         box.press("Enter")
         time.sleep(1.0)
         edge.start()
-        page.wait_for_function("document.querySelector('triage-chat').shadowRoot.querySelectorAll('.g.s').length >= 2",
-                               timeout=30_000)
+        page.wait_for_function(f"{ANSWERS}.length >= 2", timeout=30_000)
         page.wait_for_selector("triage-chat .b", state="hidden", timeout=10_000)
         time.sleep(1.0)
         texts = page.locator("triage-chat .g").all_inner_texts()
