@@ -86,6 +86,8 @@ _METHODS: dict[str, tuple[Any, Any, bool]] = {  # name -> (request type, respons
     "GetMemory": (pb.GetMemoryRequest, pb.CustomerMemory, False),
     "ExportMemory": (pb.GetMemoryRequest, pb.MemoryExport, False),
     "ForgetCustomer": (pb.ForgetCustomerRequest, pb.ForgetCustomerResponse, False),
+    "Resolve": (pb.ResolveRequest, pb.Resolution, False),
+    "ListResolutions": (pb.ListResolutionsRequest, pb.Resolution, True),
 }
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from cloud_core.llm.base import LLMBackend
     from cloud_core.memory import CustomerScope, MemoryStore
+    from cloud_core.memory.base import StoredResolution
     from cloud_core.metrics import CloudMetrics
     from triage.config import CloudConfig
 
@@ -67,6 +68,15 @@ def _options(request: pb.EscalateRequest, config: CloudConfig) -> GenerationOpti
         stop=tuple(o.stop),
         speculation=_SPECULATION.get(o.speculation, "auto"),  # type: ignore[arg-type]
     )
+
+
+def _resolution(tenant: str, r: StoredResolution) -> pb.Resolution:
+    out = pb.Resolution(tenant=tenant, escalation_id=r.escalation_id, message=r.message, lang=r.lang, intent=r.intent,
+                        edge_could_answer=r.edge_could_answer, resolved_by=r.resolved_by, flagged=r.flagged,
+                        guarded=r.guarded)
+    out.answers.update(r.answers)
+    out.resolved_at.FromNanoseconds(int(r.resolved_at * 1e9))
+    return out
 
 
 class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
@@ -188,17 +198,43 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             self.metrics.tokens.labels(kind).inc(value)
         if usage.draft_tokens_proposed:
             self.metrics.speculation(usage.draft_tokens_proposed, usage.draft_tokens_accepted)
+        final.personal = use_memory or bool(ctx.order_id or ctx.amount.currency or ctx.facts)
         if not await scope.save_reply(request.idempotency_key, final.SerializeToString()):
             stored = await scope.reply(request.idempotency_key)  # another replica answered first: use its reply
             if stored is not None:
                 final = pb.Final.FromString(stored)
                 final.replayed = True
-        elif use_memory:
+        else:
+            await scope.record_escalation(escalation_id, request.message, case.lang, request.intent, final.text,
+                                          guarded=bool(ungrounded), personal=final.personal)
+        if final.escalation_id == escalation_id and use_memory:
             await scope.add_turn("shopper", request.message, escalation_id)
             await scope.add_turn("assistant", final.text, escalation_id)
             if ctx.order_id:
                 await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
         yield pb.EscalateEvent(final=final)
+
+    async def Resolve(self, request: pb.ResolveRequest,  # noqa: N802
+                      context: grpc.aio.ServicerContext) -> pb.Resolution:
+        if not request.tenant or not request.escalation_id or not request.intent:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant, escalation_id and intent are required")
+        learning = self.memory.learning(request.tenant)
+        found = await learning.resolve(request.escalation_id, request.intent, dict(request.answers),
+                                       edge_could_answer=request.edge_could_answer,
+                                       resolved_by=request.resolved_by or "unknown", flagged=request.flagged)
+        if not found:
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"tenant {request.tenant!r} has no escalation {request.escalation_id!r}")
+        stored = next(r for r in await learning.resolutions() if r.escalation_id == request.escalation_id)
+        return _resolution(request.tenant, stored)
+
+    async def ListResolutions(self, request: pb.ListResolutionsRequest,  # noqa: N802
+                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.Resolution]:
+        if not request.tenant:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant is required")
+        since = request.since.ToNanoseconds() / 1e9 if request.HasField("since") else 0.0
+        for stored in await self.memory.learning(request.tenant).resolutions(since):
+            yield _resolution(request.tenant, stored)
 
     async def GetMemory(self, request: pb.GetMemoryRequest,
                         context: grpc.aio.ServicerContext) -> pb.CustomerMemory:

@@ -28,11 +28,27 @@ DELETE_FACTS = "DELETE FROM facts WHERE tenant = ? AND customer = ?"
 DELETE_SUMMARY = "DELETE FROM summaries WHERE tenant = ? AND customer = ?"
 DELETE_REPLIES = "DELETE FROM replies WHERE tenant = ? AND customer = ?"
 
+DELETE_ESCALATIONS = "DELETE FROM escalations WHERE tenant = ? AND customer = ?"
+INSERT_ESCALATION = ("INSERT INTO escalations (id, tenant, customer, message, lang, intent, answer, guarded, personal, "
+                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+
+# Learning is tenant-wide by design (an internal service distils a shop's resolved cases); the
+# messages are redacted at the edge and a forgotten customer's escalations are deleted with them.
+UPSERT_RESOLUTION = ("INSERT INTO resolutions (escalation_id, tenant, intent, answers, edge_could_answer, resolved_by, "
+                     "flagged, resolved_at) SELECT id, tenant, ?, ?, ?, ?, ?, ? FROM escalations "
+                     "WHERE tenant = ? AND id = ? ON CONFLICT (escalation_id) DO UPDATE SET intent = excluded.intent, "
+                     "answers = excluded.answers, edge_could_answer = excluded.edge_could_answer, "
+                     "resolved_by = excluded.resolved_by, flagged = excluded.flagged, resolved_at = excluded.resolved_at")
+SELECT_RESOLUTIONS = ("SELECT r.escalation_id, e.message, e.lang, r.intent, r.answers, r.edge_could_answer, "
+                      "r.resolved_by, r.flagged, e.guarded, r.resolved_at FROM resolutions r JOIN escalations e "
+                      "ON e.id = r.escalation_id WHERE r.tenant = ? AND r.resolved_at >= ? ORDER BY r.resolved_at")
+
 # Retention runs over all customers but returns only a count, never rows.
 PURGE_TURNS = "DELETE FROM turns WHERE created_at < ?"
 PURGE_REPLIES = "DELETE FROM replies WHERE created_at < ?"
 
 CUSTOMER_STATEMENTS = (RECENT_TURNS, ALL_TURNS, SELECT_FACTS, SELECT_SUMMARY, SELECT_REPLY, DELETE_TURNS,
-                       DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES)
+                       DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES, DELETE_ESCALATIONS)
 INSERT_STATEMENTS = (INSERT_TURN, UPSERT_FACT, UPSERT_SUMMARY, INSERT_REPLY)
+TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS)
 GLOBAL_STATEMENTS = (PURGE_TURNS, PURGE_REPLIES)

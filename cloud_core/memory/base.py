@@ -17,7 +17,8 @@ from cloud_core.memory import _queries as q
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "StoredTurn"]
+__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "StoredResolution",
+           "StoredTurn", "TenantLearning"]
 
 
 class CustomerKey(msgspec.Struct, frozen=True):
@@ -112,13 +113,57 @@ class CustomerScope:
             "summary": await self.summary(),
         }
 
+    async def record_escalation(self, escalation_id: str, message: str, lang: str, intent: str, answer: str,
+                                *, guarded: bool, personal: bool) -> None:
+        """Keep what was escalated and answered, so a resolution can later teach the edge."""
+        await self._db.execute(q.INSERT_ESCALATION, (escalation_id, *self._ids, message, lang, intent, answer,
+                                                     int(guarded), int(personal), time.time()))
+
     async def forget(self) -> ForgetCounts:
-        return ForgetCounts(
+        counts = ForgetCounts(
             turns=await self._db.execute(q.DELETE_TURNS, self._ids),
             facts=await self._db.execute(q.DELETE_FACTS, self._ids),
             summaries=await self._db.execute(q.DELETE_SUMMARY, self._ids),
             replies=await self._db.execute(q.DELETE_REPLIES, self._ids),
         )
+        await self._db.execute(q.DELETE_ESCALATIONS, self._ids)
+        return counts
+
+
+class StoredResolution(msgspec.Struct, frozen=True):
+    escalation_id: str
+    message: str
+    lang: str
+    intent: str
+    answers: dict[str, str]
+    edge_could_answer: bool
+    resolved_by: str
+    flagged: bool
+    guarded: bool
+    resolved_at: float
+
+
+class TenantLearning:
+    """Resolutions of one tenant's escalations: written by agents and services, read by distillation."""
+
+    def __init__(self, db: Executor, tenant: str) -> None:
+        if not tenant:
+            raise ValueError("resolutions need a tenant")
+        self._db = db
+        self.tenant = tenant
+
+    async def resolve(self, escalation_id: str, intent: str, answers: dict[str, str], *, edge_could_answer: bool,
+                      resolved_by: str, flagged: bool) -> bool:
+        """False when this tenant has no such escalation."""
+        written = await self._db.execute(q.UPSERT_RESOLUTION, (
+            intent, msgspec.json.encode(answers).decode(), int(edge_could_answer), resolved_by, int(flagged),
+            time.time(), self.tenant, escalation_id))
+        return written >= 1
+
+    async def resolutions(self, since: float = 0.0) -> list[StoredResolution]:
+        rows = await self._db.fetch(q.SELECT_RESOLUTIONS, (self.tenant, since))
+        return [StoredResolution(r[0], r[1], r[2], r[3], msgspec.json.decode(r[4], type=dict[str, str]), bool(r[5]),
+                                 r[6], bool(r[7]), bool(r[8]), float(r[9])) for r in rows]
 
 
 class MemoryStore(Protocol):
@@ -132,6 +177,8 @@ class MemoryStore(Protocol):
     async def close(self) -> None: ...
 
     def customer(self, tenant: str, customer: str) -> CustomerScope: ...
+
+    def learning(self, tenant: str) -> TenantLearning: ...
 
     async def schema_version(self) -> int: ...
 

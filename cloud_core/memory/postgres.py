@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from cloud_core.memory import _queries as q
 from cloud_core.memory._migrations import migrations
-from cloud_core.memory.base import CustomerKey, CustomerScope
+from cloud_core.memory.base import CustomerKey, CustomerScope, TenantLearning
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,6 +81,9 @@ class PostgresMemoryStore:
 
     def customer(self, tenant: str, customer: str) -> CustomerScope:
         return CustomerScope(self, CustomerKey(tenant, customer))
+
+    def learning(self, tenant: str) -> TenantLearning:
+        return TenantLearning(self, tenant)
 
     async def purge_older_than(self, cutoff: float) -> int:
         return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))

@@ -174,6 +174,28 @@ async def test_memory_get_export_and_forget_one_customer(stub):
     assert len(bob.turns) == 2
 
 
+async def test_a_resolution_is_recorded_with_provenance_and_listed_for_distillation(stub):
+    _, final = await _collect(stub.Escalate(_request(key="res-1", message="Do you offer gift wrapping for orders?"),
+                                            metadata=AUTH, timeout=60))
+    assert final.personal  # the request carried an order id and an amount: never cache it
+    resolved = await stub.Resolve(pb.ResolveRequest(
+        tenant="demo", escalation_id=final.escalation_id, intent="gift_wrapping",
+        answers={"en": "Yes, gift wrapping costs 3 EUR per order."}, edge_could_answer=True,
+        resolved_by="agent:maria"), metadata=AUTH, timeout=5)
+    assert resolved.message == "Do you offer gift wrapping for orders?" and resolved.resolved_by == "agent:maria"
+    listed = [r async for r in stub.ListResolutions(pb.ListResolutionsRequest(tenant="demo"), metadata=AUTH,
+                                                     timeout=5)]
+    assert [(r.escalation_id, r.intent, r.lang) for r in listed] == [(final.escalation_id, "gift_wrapping", "en")]
+    assert dict(listed[0].answers) == {"en": "Yes, gift wrapping costs 3 EUR per order."}
+    other_tenant = [r async for r in stub.ListResolutions(pb.ListResolutionsRequest(tenant="other"), metadata=AUTH,
+                                                           timeout=5)]
+    assert other_tenant == []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Resolve(pb.ResolveRequest(tenant="other", escalation_id=final.escalation_id, intent="x"),
+                           metadata=AUTH, timeout=5)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 async def test_bad_requests_name_the_missing_field(stub):
     cases = [(pb.EscalateRequest(message="hi", customer=pb.CustomerRef(tenant="demo")), "idempotency_key"),
              (pb.EscalateRequest(idempotency_key="x", customer=pb.CustomerRef(tenant="demo")), "message"),

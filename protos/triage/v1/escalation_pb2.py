@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triage/v1/escalation.proto\x12\ttriage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0b\x43ustomerRef\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\"3\n\x04Turn\x12\x1d\n\x04role\x18\x01 \x01(\x0e\x32\x0f.triage.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\"#\n\x07Passage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"/\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xd9\x01\n\x0b\x43\x61seContext\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12 \n\x06\x61mount\x18\x02 \x01(\x0b\x32\x10.triage.v1.Money\x12#\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x12.triage.v1.Channel\x12\x11\n\topened_by\x18\x04 \x01(\t\x12\x30\n\x05\x66\x61\x63ts\x18\x05 \x03(\x0b\x32!.triage.v1.CaseContext.FactsEntry\x1a,\n\nFactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x94\x01\n\x11GenerationOptions\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12+\n\x0bspeculation\x18\x06 \x01(\x0e\x32\x16.triage.v1.Speculation\"\xbc\x02\n\x0f\x45scalateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12(\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x0c\n\x04lang\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12%\n\x0c\x63onversation\x18\x05 \x03(\x0b\x32\x0f.triage.v1.Turn\x12\x0e\n\x06intent\x18\x06 \x01(\t\x12$\n\x08passages\x18\x07 \x03(\x0b\x32\x12.triage.v1.Passage\x12\'\n\x07\x63ontext\x18\x08 \x01(\x0b\x32\x16.triage.v1.CaseContext\x12-\n\x07options\x18\t \x01(\x0b\x32\x1c.triage.v1.GenerationOptions\x12\x12\n\nuse_memory\x18\n \x01(\x08\"\x8f\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x02 \x01(\r\x12\x15\n\routput_tokens\x18\x03 \x01(\r\x12\x1d\n\x15\x64raft_tokens_proposed\x18\x04 \x01(\r\x12\x1d\n\x15\x64raft_tokens_accepted\x18\x05 \x01(\r\"\x15\n\x05\x44\x65lta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\xd0\x01\n\x05\x46inal\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1f\n\x05usage\x18\x02 \x01(\x0b\x32\x10.triage.v1.Usage\x12.\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x17.triage.v1.FinishReason\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x19\n\x11\x66lagged_for_human\x18\x05 \x01(\x08\x12\x12\n\nungrounded\x18\x06 \x03(\t\x12\x15\n\rescalation_id\x18\x07 \x01(\t\x12\x10\n\x08replayed\x18\x08 \x01(\x08\"^\n\rEscalateEvent\x12!\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x10.triage.v1.DeltaH\x00\x12!\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x10.triage.v1.FinalH\x00\x42\x07\n\x05\x65vent\"O\n\x10GetMemoryRequest\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x11\n\tmax_turns\x18\x02 \x01(\r\"i\n\nMemoryFact\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12/\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\x0e\x43ustomerMemory\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x1e\n\x05turns\x18\x02 \x03(\x0b\x32\x0f.triage.v1.Turn\x12$\n\x05\x66\x61\x63ts\x18\x03 \x03(\x0b\x32\x15.triage.v1.MemoryFact\x12\x0f\n\x07summary\x18\x04 \x01(\t\"F\n\x0cMemoryExport\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x0c\n\x04json\x18\x02 \x01(\x0c\"A\n\x15\x46orgetCustomerRequest\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\"a\n\x16\x46orgetCustomerResponse\x12\x15\n\rturns_deleted\x18\x01 \x01(\r\x12\x15\n\rfacts_deleted\x18\x02 \x01(\r\x12\x19\n\x11summaries_deleted\x18\x03 \x01(\r*R\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x10\n\x0cROLE_SHOPPER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02\x12\x0e\n\nROLE_AGENT\x10\x03*p\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02\x12\x11\n\rCHANNEL_PHONE\x10\x03\x12\x14\n\x10\x43HANNEL_INTERNAL\x10\x04*t\n\x0bSpeculation\x12\x14\n\x10SPECULATION_AUTO\x10\x00\x12\x13\n\x0fSPECULATION_OFF\x10\x01\x12\x1d\n\x19SPECULATION_PROMPT_LOOKUP\x10\x02\x12\x1b\n\x17SPECULATION_DRAFT_MODEL\x10\x03*z\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x19\n\x15\x46INISH_REASON_GUARDED\x10\x03\x32\xb2\x02\n\nEscalation\x12\x42\n\x08\x45scalate\x12\x1a.triage.v1.EscalateRequest\x1a\x18.triage.v1.EscalateEvent0\x01\x12\x43\n\tGetMemory\x12\x1b.triage.v1.GetMemoryRequest\x1a\x19.triage.v1.CustomerMemory\x12\x44\n\x0c\x45xportMemory\x12\x1b.triage.v1.GetMemoryRequest\x1a\x17.triage.v1.MemoryExport\x12U\n\x0e\x46orgetCustomer\x12 .triage.v1.ForgetCustomerRequest\x1a!.triage.v1.ForgetCustomerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/triage/v1/escalation.proto\x12\ttriage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0b\x43ustomerRef\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\"3\n\x04Turn\x12\x1d\n\x04role\x18\x01 \x01(\x0e\x32\x0f.triage.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\"#\n\x07Passage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"/\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xd9\x01\n\x0b\x43\x61seContext\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12 \n\x06\x61mount\x18\x02 \x01(\x0b\x32\x10.triage.v1.Money\x12#\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x12.triage.v1.Channel\x12\x11\n\topened_by\x18\x04 \x01(\t\x12\x30\n\x05\x66\x61\x63ts\x18\x05 \x03(\x0b\x32!.triage.v1.CaseContext.FactsEntry\x1a,\n\nFactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x94\x01\n\x11GenerationOptions\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\x0c\n\x04seed\x18\x04 \x01(\x04\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12+\n\x0bspeculation\x18\x06 \x01(\x0e\x32\x16.triage.v1.Speculation\"\xbc\x02\n\x0f\x45scalateRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12(\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x0c\n\x04lang\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12%\n\x0c\x63onversation\x18\x05 \x03(\x0b\x32\x0f.triage.v1.Turn\x12\x0e\n\x06intent\x18\x06 \x01(\t\x12$\n\x08passages\x18\x07 \x03(\x0b\x32\x12.triage.v1.Passage\x12\'\n\x07\x63ontext\x18\x08 \x01(\x0b\x32\x16.triage.v1.CaseContext\x12-\n\x07options\x18\t \x01(\x0b\x32\x1c.triage.v1.GenerationOptions\x12\x12\n\nuse_memory\x18\n \x01(\x08\"\x8f\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x02 \x01(\r\x12\x15\n\routput_tokens\x18\x03 \x01(\r\x12\x1d\n\x15\x64raft_tokens_proposed\x18\x04 \x01(\r\x12\x1d\n\x15\x64raft_tokens_accepted\x18\x05 \x01(\r\"\x15\n\x05\x44\x65lta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\xe2\x01\n\x05\x46inal\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1f\n\x05usage\x18\x02 \x01(\x0b\x32\x10.triage.v1.Usage\x12.\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x17.triage.v1.FinishReason\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x19\n\x11\x66lagged_for_human\x18\x05 \x01(\x08\x12\x12\n\nungrounded\x18\x06 \x03(\t\x12\x15\n\rescalation_id\x18\x07 \x01(\t\x12\x10\n\x08replayed\x18\x08 \x01(\x08\x12\x10\n\x08personal\x18\t \x01(\x08\"^\n\rEscalateEvent\x12!\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x10.triage.v1.DeltaH\x00\x12!\n\x05\x66inal\x18\x02 \x01(\x0b\x32\x10.triage.v1.FinalH\x00\x42\x07\n\x05\x65vent\"O\n\x10GetMemoryRequest\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x11\n\tmax_turns\x18\x02 \x01(\r\"i\n\nMemoryFact\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12/\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x91\x01\n\x0e\x43ustomerMemory\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x1e\n\x05turns\x18\x02 \x03(\x0b\x32\x0f.triage.v1.Turn\x12$\n\x05\x66\x61\x63ts\x18\x03 \x03(\x0b\x32\x15.triage.v1.MemoryFact\x12\x0f\n\x07summary\x18\x04 \x01(\t\"F\n\x0cMemoryExport\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\x12\x0c\n\x04json\x18\x02 \x01(\x0c\"A\n\x15\x46orgetCustomerRequest\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.triage.v1.CustomerRef\"a\n\x16\x46orgetCustomerResponse\x12\x15\n\rturns_deleted\x18\x01 \x01(\r\x12\x15\n\rfacts_deleted\x18\x02 \x01(\r\x12\x19\n\x11summaries_deleted\x18\x03 \x01(\r\"\xf1\x01\n\x0eResolveRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x15\n\rescalation_id\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x37\n\x07\x61nswers\x18\x04 \x03(\x0b\x32&.triage.v1.ResolveRequest.AnswersEntry\x12\x19\n\x11\x65\x64ge_could_answer\x18\x05 \x01(\x08\x12\x13\n\x0bresolved_by\x18\x06 \x01(\t\x12\x0f\n\x07\x66lagged\x18\x07 \x01(\x08\x1a.\n\x0c\x41nswersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xca\x02\n\nResolution\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x15\n\rescalation_id\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04lang\x18\x04 \x01(\t\x12\x0e\n\x06intent\x18\x05 \x01(\t\x12\x33\n\x07\x61nswers\x18\x06 \x03(\x0b\x32\".triage.v1.Resolution.AnswersEntry\x12\x19\n\x11\x65\x64ge_could_answer\x18\x07 \x01(\x08\x12\x13\n\x0bresolved_by\x18\x08 \x01(\t\x12\x0f\n\x07\x66lagged\x18\t \x01(\x08\x12\x0f\n\x07guarded\x18\n \x01(\x08\x12/\n\x0bresolved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0c\x41nswersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x16ListResolutionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*R\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x10\n\x0cROLE_SHOPPER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02\x12\x0e\n\nROLE_AGENT\x10\x03*p\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02\x12\x11\n\rCHANNEL_PHONE\x10\x03\x12\x14\n\x10\x43HANNEL_INTERNAL\x10\x04*t\n\x0bSpeculation\x12\x14\n\x10SPECULATION_AUTO\x10\x00\x12\x13\n\x0fSPECULATION_OFF\x10\x01\x12\x1d\n\x19SPECULATION_PROMPT_LOOKUP\x10\x02\x12\x1b\n\x17SPECULATION_DRAFT_MODEL\x10\x03*z\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x19\n\x15\x46INISH_REASON_GUARDED\x10\x03\x32\xbe\x03\n\nEscalation\x12\x42\n\x08\x45scalate\x12\x1a.triage.v1.EscalateRequest\x1a\x18.triage.v1.EscalateEvent0\x01\x12\x43\n\tGetMemory\x12\x1b.triage.v1.GetMemoryRequest\x1a\x19.triage.v1.CustomerMemory\x12\x44\n\x0c\x45xportMemory\x12\x1b.triage.v1.GetMemoryRequest\x1a\x17.triage.v1.MemoryExport\x12U\n\x0e\x46orgetCustomer\x12 .triage.v1.ForgetCustomerRequest\x1a!.triage.v1.ForgetCustomerResponse\x12;\n\x07Resolve\x12\x19.triage.v1.ResolveRequest\x1a\x15.triage.v1.Resolution\x12M\n\x0fListResolutions\x12!.triage.v1.ListResolutionsRequest\x1a\x15.triage.v1.Resolution0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CASECONTEXT_FACTSENTRY']._loaded_options = None
   _globals['_CASECONTEXT_FACTSENTRY']._serialized_options = b'8\001'
-  _globals['_ROLE']._serialized_start=2012
-  _globals['_ROLE']._serialized_end=2094
-  _globals['_CHANNEL']._serialized_start=2096
-  _globals['_CHANNEL']._serialized_end=2208
-  _globals['_SPECULATION']._serialized_start=2210
-  _globals['_SPECULATION']._serialized_end=2326
-  _globals['_FINISHREASON']._serialized_start=2328
-  _globals['_FINISHREASON']._serialized_end=2450
+  _globals['_RESOLVEREQUEST_ANSWERSENTRY']._loaded_options = None
+  _globals['_RESOLVEREQUEST_ANSWERSENTRY']._serialized_options = b'8\001'
+  _globals['_RESOLUTION_ANSWERSENTRY']._loaded_options = None
+  _globals['_RESOLUTION_ANSWERSENTRY']._serialized_options = b'8\001'
+  _globals['_ROLE']._serialized_start=2692
+  _globals['_ROLE']._serialized_end=2774
+  _globals['_CHANNEL']._serialized_start=2776
+  _globals['_CHANNEL']._serialized_end=2888
+  _globals['_SPECULATION']._serialized_start=2890
+  _globals['_SPECULATION']._serialized_end=3006
+  _globals['_FINISHREASON']._serialized_start=3008
+  _globals['_FINISHREASON']._serialized_end=3130
   _globals['_CUSTOMERREF']._serialized_start=81
   _globals['_CUSTOMERREF']._serialized_end=131
   _globals['_TURN']._serialized_start=133
@@ -63,21 +67,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELTA']._serialized_start=1108
   _globals['_DELTA']._serialized_end=1129
   _globals['_FINAL']._serialized_start=1132
-  _globals['_FINAL']._serialized_end=1340
-  _globals['_ESCALATEEVENT']._serialized_start=1342
-  _globals['_ESCALATEEVENT']._serialized_end=1436
-  _globals['_GETMEMORYREQUEST']._serialized_start=1438
-  _globals['_GETMEMORYREQUEST']._serialized_end=1517
-  _globals['_MEMORYFACT']._serialized_start=1519
-  _globals['_MEMORYFACT']._serialized_end=1624
-  _globals['_CUSTOMERMEMORY']._serialized_start=1627
-  _globals['_CUSTOMERMEMORY']._serialized_end=1772
-  _globals['_MEMORYEXPORT']._serialized_start=1774
-  _globals['_MEMORYEXPORT']._serialized_end=1844
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=1846
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=1911
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=1913
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=2010
-  _globals['_ESCALATION']._serialized_start=2453
-  _globals['_ESCALATION']._serialized_end=2759
+  _globals['_FINAL']._serialized_end=1358
+  _globals['_ESCALATEEVENT']._serialized_start=1360
+  _globals['_ESCALATEEVENT']._serialized_end=1454
+  _globals['_GETMEMORYREQUEST']._serialized_start=1456
+  _globals['_GETMEMORYREQUEST']._serialized_end=1535
+  _globals['_MEMORYFACT']._serialized_start=1537
+  _globals['_MEMORYFACT']._serialized_end=1642
+  _globals['_CUSTOMERMEMORY']._serialized_start=1645
+  _globals['_CUSTOMERMEMORY']._serialized_end=1790
+  _globals['_MEMORYEXPORT']._serialized_start=1792
+  _globals['_MEMORYEXPORT']._serialized_end=1862
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=1864
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=1929
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=1931
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=2028
+  _globals['_RESOLVEREQUEST']._serialized_start=2031
+  _globals['_RESOLVEREQUEST']._serialized_end=2272
+  _globals['_RESOLVEREQUEST_ANSWERSENTRY']._serialized_start=2226
+  _globals['_RESOLVEREQUEST_ANSWERSENTRY']._serialized_end=2272
+  _globals['_RESOLUTION']._serialized_start=2275
+  _globals['_RESOLUTION']._serialized_end=2605
+  _globals['_RESOLUTION_ANSWERSENTRY']._serialized_start=2226
+  _globals['_RESOLUTION_ANSWERSENTRY']._serialized_end=2272
+  _globals['_LISTRESOLUTIONSREQUEST']._serialized_start=2607
+  _globals['_LISTRESOLUTIONSREQUEST']._serialized_end=2690
+  _globals['_ESCALATION']._serialized_start=3133
+  _globals['_ESCALATION']._serialized_end=3579
 # @@protoc_insertion_point(module_scope)

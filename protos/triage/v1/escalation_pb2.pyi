@@ -170,7 +170,7 @@ class Delta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Final(_message.Message):
-    __slots__ = ("text", "usage", "finish_reason", "model_id", "flagged_for_human", "ungrounded", "escalation_id", "replayed")
+    __slots__ = ("text", "usage", "finish_reason", "model_id", "flagged_for_human", "ungrounded", "escalation_id", "replayed", "personal")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,7 @@ class Final(_message.Message):
     UNGROUNDED_FIELD_NUMBER: _ClassVar[int]
     ESCALATION_ID_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_FIELD_NUMBER: _ClassVar[int]
     text: str
     usage: Usage
     finish_reason: FinishReason
@@ -187,7 +188,8 @@ class Final(_message.Message):
     ungrounded: _containers.RepeatedScalarFieldContainer[str]
     escalation_id: str
     replayed: bool
-    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., model_id: _Optional[str] = ..., flagged_for_human: _Optional[bool] = ..., ungrounded: _Optional[_Iterable[str]] = ..., escalation_id: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    personal: bool
+    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., model_id: _Optional[str] = ..., flagged_for_human: _Optional[bool] = ..., ungrounded: _Optional[_Iterable[str]] = ..., escalation_id: _Optional[str] = ..., replayed: _Optional[bool] = ..., personal: _Optional[bool] = ...) -> None: ...
 
 class EscalateEvent(_message.Message):
     __slots__ = ("delta", "final")
@@ -252,3 +254,69 @@ class ForgetCustomerResponse(_message.Message):
     facts_deleted: int
     summaries_deleted: int
     def __init__(self, turns_deleted: _Optional[int] = ..., facts_deleted: _Optional[int] = ..., summaries_deleted: _Optional[int] = ...) -> None: ...
+
+class ResolveRequest(_message.Message):
+    __slots__ = ("tenant", "escalation_id", "intent", "answers", "edge_could_answer", "resolved_by", "flagged")
+    class AnswersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_ID_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_COULD_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    escalation_id: str
+    intent: str
+    answers: _containers.ScalarMap[str, str]
+    edge_could_answer: bool
+    resolved_by: str
+    flagged: bool
+    def __init__(self, tenant: _Optional[str] = ..., escalation_id: _Optional[str] = ..., intent: _Optional[str] = ..., answers: _Optional[_Mapping[str, str]] = ..., edge_could_answer: _Optional[bool] = ..., resolved_by: _Optional[str] = ..., flagged: _Optional[bool] = ...) -> None: ...
+
+class Resolution(_message.Message):
+    __slots__ = ("tenant", "escalation_id", "message", "lang", "intent", "answers", "edge_could_answer", "resolved_by", "flagged", "guarded", "resolved_at")
+    class AnswersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    EDGE_COULD_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_FIELD_NUMBER: _ClassVar[int]
+    GUARDED_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    escalation_id: str
+    message: str
+    lang: str
+    intent: str
+    answers: _containers.ScalarMap[str, str]
+    edge_could_answer: bool
+    resolved_by: str
+    flagged: bool
+    guarded: bool
+    resolved_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant: _Optional[str] = ..., escalation_id: _Optional[str] = ..., message: _Optional[str] = ..., lang: _Optional[str] = ..., intent: _Optional[str] = ..., answers: _Optional[_Mapping[str, str]] = ..., edge_could_answer: _Optional[bool] = ..., resolved_by: _Optional[str] = ..., flagged: _Optional[bool] = ..., guarded: _Optional[bool] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListResolutionsRequest(_message.Message):
+    __slots__ = ("tenant", "since")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, tenant: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

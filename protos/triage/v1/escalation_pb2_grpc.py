@@ -54,6 +54,16 @@ class EscalationStub:
                 request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerRequest.SerializeToString,
                 response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerResponse.FromString,
                 _registered_method=True)
+        self.Resolve = channel.unary_unary(
+                '/triage.v1.Escalation/Resolve',
+                request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ResolveRequest.SerializeToString,
+                response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
+                _registered_method=True)
+        self.ListResolutions = channel.unary_stream(
+                '/triage.v1.Escalation/ListResolutions',
+                request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.SerializeToString,
+                response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
+                _registered_method=True)
 
 
 class EscalationServicer:
@@ -88,6 +98,20 @@ class EscalationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Resolve(self, request, context):
+        """An internal service or a human agent closes an escalation with its outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResolutions(self, request, context):
+        """Resolutions recorded since a point in time, oldest first (what `triage distill` learns from).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EscalationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +134,16 @@ def add_EscalationServicer_to_server(servicer, server):
                     servicer.ForgetCustomer,
                     request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerRequest.FromString,
                     response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerResponse.SerializeToString,
+            ),
+            'Resolve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resolve,
+                    request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ResolveRequest.FromString,
+                    response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.SerializeToString,
+            ),
+            'ListResolutions': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListResolutions,
+                    request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.FromString,
+                    response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +254,60 @@ class Escalation:
             '/triage.v1.Escalation/ForgetCustomer',
             protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerRequest.SerializeToString,
             protos_dot_triage_dot_v1_dot_escalation__pb2.ForgetCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resolve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/triage.v1.Escalation/Resolve',
+            protos_dot_triage_dot_v1_dot_escalation__pb2.ResolveRequest.SerializeToString,
+            protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResolutions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/triage.v1.Escalation/ListResolutions',
+            protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.SerializeToString,
+            protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
             options,
             channel_credentials,
             insecure,

@@ -115,6 +115,8 @@ def test_every_customer_statement_is_bound_to_tenant_and_customer():
         assert re.search(r"WHERE tenant = \? AND customer = \?", statement), statement
     for statement in q.INSERT_STATEMENTS:
         assert re.search(r"\(tenant, customer,", statement), statement
+    for statement in q.TENANT_STATEMENTS:
+        assert re.search(r"tenant = \?", statement), statement
     for statement in q.GLOBAL_STATEMENTS:
         assert statement.startswith("DELETE"), f"a cross-customer statement may only delete: {statement}"
 
