@@ -214,7 +214,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                 await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
         yield pb.EscalateEvent(final=final)
 
-    async def Resolve(self, request: pb.ResolveRequest,  # noqa: N802
+    async def Resolve(self, request: pb.ResolveRequest,
                       context: grpc.aio.ServicerContext) -> pb.Resolution:
         if not request.tenant or not request.escalation_id or not request.intent:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant, escalation_id and intent are required")
@@ -228,7 +228,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         stored = next(r for r in await learning.resolutions() if r.escalation_id == request.escalation_id)
         return _resolution(request.tenant, stored)
 
-    async def ListResolutions(self, request: pb.ListResolutionsRequest,  # noqa: N802
+    async def ListResolutions(self, request: pb.ListResolutionsRequest,
                               context: grpc.aio.ServicerContext) -> AsyncIterator[pb.Resolution]:
         if not request.tenant:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant is required")
