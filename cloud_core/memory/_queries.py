@@ -38,7 +38,8 @@ UPSERT_RESOLUTION = ("INSERT INTO resolutions (escalation_id, tenant, intent, an
                      "flagged, resolved_at) SELECT id, tenant, ?, ?, ?, ?, ?, ? FROM escalations "
                      "WHERE tenant = ? AND id = ? ON CONFLICT (escalation_id) DO UPDATE SET intent = excluded.intent, "
                      "answers = excluded.answers, edge_could_answer = excluded.edge_could_answer, "
-                     "resolved_by = excluded.resolved_by, flagged = excluded.flagged, resolved_at = excluded.resolved_at")
+                     "resolved_by = excluded.resolved_by, flagged = excluded.flagged, "
+                     "resolved_at = excluded.resolved_at")
 SELECT_RESOLUTIONS = ("SELECT r.escalation_id, e.message, e.lang, r.intent, r.answers, r.edge_could_answer, "
                       "r.resolved_by, r.flagged, e.guarded, r.resolved_at FROM resolutions r JOIN escalations e "
                       "ON e.id = r.escalation_id WHERE r.tenant = ? AND r.resolved_at >= ? ORDER BY r.resolved_at")
