@@ -259,6 +259,38 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0 if all(st.ready for st in statuses) else 1
 
 
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from triage.catalog import load_catalog
+    from triage.config import load_config
+    from triage.learning.distill import apply_to_folder, catalog_diff, fetch_resolutions, propose
+
+    folder = Path(args.catalog)
+    catalog = load_catalog(folder)
+    token = args.token or load_config().edge.cloud_token
+    resolutions = fetch_resolutions(getattr(args, "from"), token, args.tenant or catalog.storefront.id)
+    after, changes = propose(catalog, resolutions)
+    for change in changes:
+        _err.print(f"{change.kind:8} {change.intent:24} {change.lang}  {change.text[:70]!r}  ({change.source})")
+    learned = [c for c in changes if c.kind != "skipped"]
+    if not learned:
+        _err.print("nothing to learn")
+        return 0
+    print(catalog_diff(folder, after), end="")
+    if not args.apply:
+        _err.print(f"{len(learned)} changes proposed; review the diff, then run again with --apply")
+        return 0
+    apply_to_folder(after, folder)
+    load_catalog(folder)  # the written catalog must load, or nothing is claimed
+    _err.print(f"[green]applied[/green] {len(learned)} changes to {folder}")
+    if args.out:
+        from triage.bundle.build import build_bundle
+
+        bundle = build_bundle(folder, Path(args.out))
+        _err.print(f"[green]bundle ready[/green] at {bundle}: roll it out with `triage deploy rollout` or point "
+                   "`triage edge --bundle` at it")
+    return 0
+
+
 def _cmd_token(args: argparse.Namespace) -> int:
     from triage.config import load_config
     from triage.session_token import mint_token
@@ -371,6 +403,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", default=None, help="up: cloud model folder (default: the cached build)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_deploy)
+
+    p = sub.add_parser("distill", help="turn resolved escalations into catalog changes and a new bundle")
+    p.add_argument("--from", required=True, help="cloud core host:port")
+    p.add_argument("--catalog", required=True)
+    p.add_argument("--tenant", default=None, help="default: the catalog's storefront id")
+    p.add_argument("--token", default=None, help="cloud bearer token (default [edge] cloud_token)")
+    p.add_argument("--apply", action="store_true", help="write the changes (default: print the diff only)")
+    p.add_argument("--out", default=None, help="with --apply: build the new bundle here")
+    p.set_defaults(run=_cmd_distill)
 
     p = sub.add_parser("token", help="mint a customer session token for the widget (development)")
     p.add_argument("--storefront", default="demo")

@@ -1,0 +1,79 @@
+"""The learning loop with real processes: an escalation is resolved over gRPC, `triage distill` turns it
+into a new bundle, and the same question is then answered at the edge in the shopper's language."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import grpc
+import httpx
+import msgspec
+import pytest
+
+from protos.triage.v1 import escalation_pb2 as pb
+from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
+from tests.conftest import CLOUD_TOKEN, DEMO_CATALOG, CloudProcess, EdgeProcess
+from tests.e2e.test_escalation import Shopper
+from triage.bundle.build import build_bundle
+from triage.catalog import load_catalog
+from triage.learning.distill import apply_to_folder
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "Welche Zahlungsmethoden akzeptieren Sie?"
+APPROVED = "Wir akzeptieren Visa, Mastercard, PayPal, Klarna und Apple Pay."
+
+
+async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_itself(llm_folder, tmp_path):
+    catalog_dir = tmp_path / "catalog"
+    shutil.copytree(DEMO_CATALOG, catalog_dir)
+    catalog = load_catalog(catalog_dir)
+    payment = catalog.intent("check_payment_methods")
+    no_german = {k: v for k, v in payment.answers.items() if k != "de"}
+    intents = [msgspec.structs.replace(i, answers=no_german) if i.name == payment.name else i for i in catalog.intents]
+    apply_to_folder(msgspec.structs.replace(catalog, intents=intents), catalog_dir)
+    bundle = build_bundle(catalog_dir, tmp_path / "bundle-1")
+    cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=32).start()
+    edge = EdgeProcess(bundle, {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__ADMIN_TOKEN": "admin-token"},
+                       store=tmp_path / "edge.db", cloud=cloud.address)
+    shopper = Shopper(edge.ws_url)
+    try:
+        await shopper.connect()
+        await shopper.send("m1", QUESTION)
+        first = await shopper.until(lambda f: f["type"] == "answer" and f["reply_to"] == "m1"
+                                    and f["source"] != "queued", timeout=90)
+        assert first["source"] == "cloud", "without a German answer the edge escalates"
+
+        with sqlite3.connect(tmp_path / "memory.db") as db:  # the agent's inbox: escalations of this tenant
+            (escalation_id,) = db.execute("SELECT id FROM escalations WHERE tenant = 'demo'").fetchone()
+        async with grpc.aio.insecure_channel(cloud.address) as channel:
+            await pb_grpc.EscalationStub(channel).Resolve(pb.ResolveRequest(
+                tenant="demo", escalation_id=escalation_id, intent="check_payment_methods", answers={"de": APPROVED},
+                edge_could_answer=True, resolved_by="agent:maria"),
+                metadata=(("authorization", f"Bearer {CLOUD_TOKEN}"),), timeout=10)
+
+        distilled = await asyncio.to_thread(subprocess.run, [
+            sys.executable, "-m", "triage.cli", "distill", "--from", cloud.address, "--catalog", str(catalog_dir),
+            "--token", CLOUD_TOKEN, "--apply", "--out", str(tmp_path / "bundle-2")],
+            capture_output=True, text=True, check=False, timeout=300)
+        assert distilled.returncode == 0, distilled.stderr
+        assert f"+de = \"{APPROVED}\"" in distilled.stdout  # the reviewable diff
+        swapped = httpx.post(edge.url + "/admin/bundle", json={"path": str(tmp_path / "bundle-2")},
+                             headers={"Authorization": "Bearer admin-token"}, timeout=120)
+        assert swapped.status_code == 200, swapped.text
+
+        # The next shopper who asks (a fresh session: for the first one it would be a repeated question)
+        later = Shopper(edge.ws_url)
+        await later.connect()
+        await later.send("m1", QUESTION)
+        second = await later.until(lambda f: f["type"] == "answer" and f["reply_to"] == "m1", timeout=30)
+        await later.close()
+        assert (second["source"], second["lang"], second["text"]) == ("edge", "de", APPROVED)
+    finally:
+        await shopper.close()
+        edge.stop()
+        cloud.stop()
