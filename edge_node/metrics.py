@@ -34,6 +34,8 @@ class EdgeMetrics:
                             registry=self.registry)
         self.cloud_latency = Histogram("triage_edge_cloud_answer_seconds", "Escalation attempt to final answer",
                                        buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=self.registry)
+        self.cache = Counter("triage_edge_semantic_cache", "Semantic cache events (hit, miss, stored)", ["event"],
+                             registry=self.registry)
         self.reloads = Counter("triage_edge_bundle_reloads", "Bundles swapped in while serving",
                                registry=self.registry)
         self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 from edge_node.escalation.relay import Escalator
 from edge_node.knowledge import Knowledge, load_knowledge
 from edge_node.metrics import EdgeMetrics
+from edge_node.redaction import redact
 from edge_node.router import Decision, Router
-from edge_node.signals import conversation_signals
+from edge_node.semantic_cache import SemanticCache
+from edge_node.signals import conversation_signals, dispute_signals
 from edge_node.store import EdgeStore
 from edge_node.understanding import Analysis, Understanding
+from protos.triage.v1 import escalation_pb2 as pb
 from triage.bundle.manifest import BundleError
 from triage.bundle.signing import parse_keys
 from triage.config import CostConfig
@@ -51,6 +54,9 @@ class EdgeService:
         self.router = Router(self.knowledge.catalog, self.knowledge.calibration, knob)
         self.store = EdgeStore(self.config.store)
         self.escalator = Escalator(self.store, None, self.config, self.cost, self.metrics)
+        self.escalator.on_answer = self._remember
+        self.cache = SemanticCache(self.config.cache_min_similarity, self.config.cache_ttl_s, self.config.cache_entries)
+        self.cache.invalidate(self.knowledge.manifest.catalog_hash)
 
     @classmethod
     def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None) -> EdgeService:
@@ -74,6 +80,8 @@ class EdgeService:
         knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
         router = Router(knowledge.catalog, knowledge.calibration, knob)
         self.knowledge, self.understanding, self.router = knowledge, understanding, router
+        if knowledge.manifest.catalog_hash != self.cache.catalog_hash:
+            self.cache.invalidate(knowledge.manifest.catalog_hash)  # a new catalog may change the right answers
         self.metrics.reloads.inc()
         return knowledge
 
@@ -105,6 +113,23 @@ class EdgeService:
     @property
     def storefront(self) -> str:
         return self.knowledge.catalog.storefront.id
+
+    def cacheable(self, text: str, earlier: Sequence[str], customer: str) -> bool:
+        """Only generic questions of anonymous shoppers: no dispute, no conversation context, nothing redacted."""
+        if not self.config.cache_enabled or customer or redact(text) != text or dispute_signals(text).any:
+            return False
+        c = conversation_signals(text, earlier)
+        return not (c.repeated or c.wants_human or c.rising_frustration or c.follow_up)
+
+    def _remember(self, request: pb.EscalateRequest, final: pb.Final) -> None:
+        if (final.personal or final.flagged_for_human or final.finish_reason == pb.FINISH_REASON_GUARDED
+                or request.customer.customer_id or request.conversation
+                or any(mark in request.message for mark in ("[card number]", "[IBAN]", "[e-mail]"))
+                or not self.cacheable(request.message, (), "")):
+            return
+        vector = self.knowledge.encoder.encode_one(request.message)
+        self.cache.store(vector, request.message, final.text, request.lang)
+        self.metrics.cache.labels("stored").inc()
 
     def reply(self, text: str, previous_lang: str | None, earlier: Sequence[str] = ()) -> Reply:
         """Analyse and route one message; ``earlier`` are the shopper's previous messages, oldest first."""

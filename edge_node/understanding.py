@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -35,6 +35,8 @@ class Analysis(msgspec.Struct, frozen=True):
     elapsed_ms: float
     cloud_probability: float = 0.0
     """Head probability mass on the catalog's cloud-tier intents: how much this looks like a dispute."""
+    embedding: Any = None
+    """The message's unit-length embedding (numpy float32), reused by the semantic answer cache."""
 
 
 class Understanding:
@@ -100,4 +102,5 @@ class Understanding:
             out_of_scope=out_of_scope and faq_id is None,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             cloud_probability=float(probs[self._cloud_mask].sum()),
+            embedding=vector,
         )

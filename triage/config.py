@@ -71,6 +71,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     are refused at start and on reload."""
     admin_token: str = ""
     """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
+    cache_enabled: bool = True
+    """Reuse cloud answers to generic questions (never personal ones) through the guarded semantic cache."""
+    cache_min_similarity: float = 0.8
+    cache_ttl_s: float = 86400.0
+    cache_entries: int = 10000
     cost_quality: float = -1.0
     """The router's trade-off knob in [0, 1] (0 cheapest, 1 safest); negative uses the bundle's
     calibrated value (``triage calibrate``)."""

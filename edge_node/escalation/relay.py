@@ -59,6 +59,8 @@ class Escalator:
         self.listeners: dict[str, Callable[[str, str], Awaitable[None]]] = {}
         """session -> delta sink of a shopper connected to this replica."""
         self.notify: Callable[[str], None] = lambda session: None
+        self.on_answer: Callable[[pb.EscalateRequest, pb.Final], None] = lambda request, final: None
+        """Called with every final cloud answer stored (the edge's semantic cache learns from it)."""
         """Called after a final answer was stored, so a local connection sends it at once."""
         self._worker: asyncio.Task[None] | None = None
 
@@ -140,6 +142,7 @@ class Escalator:
                             ("output", usage.output_tokens)):
             self.metrics.cloud_tokens.labels(kind).inc(value)
         self.metrics.cloud_latency.observe(elapsed_s)
+        self.on_answer(request, final)
         self.notify(session)
 
     async def run_worker(self, interval_s: float = 0.25) -> None:

@@ -31,12 +31,12 @@ from edge_node.gateway.protocol import (
     decode_client_frame,
 )
 from edge_node.gateway.ratelimit import TokenBucket
+from edge_node.router import Decision
 from edge_node.store import LedgerEntry
 from triage.bundle.manifest import BundleError
 from triage.session_token import TokenError, verify_token
 
 if TYPE_CHECKING:
-    from edge_node.router import Decision
     from edge_node.service import EdgeService
     from protos.triage.v1 import escalation_pb2 as pb
 
@@ -179,11 +179,22 @@ class _Connection:
             self.edge.metrics.messages.labels("answered").inc()
             self.edge.metrics.latency.observe(time.perf_counter() - started)
             return
+        customer = await store.customer(session)
+        if self.edge.cacheable(text, earlier, customer):
+            cached = self.edge.cache.lookup(reply.analysis.embedding, text, d.lang)
+            self.edge.metrics.cache.labels("hit" if cached else "miss").inc()
+            if cached is not None:  # a cloud answer to the same generic question, with the same details
+                hit = Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
+                await self._store_answer(message.id, hit, "edge", final=True)
+                await store.record(LedgerEntry(session, message.id, "answer", "edge", edge_ms,
+                                               cost_usd=self.edge.cost.edge_cost()))
+                await self.pump()
+                self.edge.metrics.messages.labels("answered").inc()
+                return
         await store.record(LedgerEntry(session, message.id, "escalate", "edge", edge_ms,
                                        cost_usd=self.edge.cost.edge_cost()))
         await self.send(Typing(reply_to=message.id))
-        request = build_request(self.edge.knowledge.catalog, await store.customer(session), text, reply.analysis,
-                                d, earlier)
+        request = build_request(self.edge.knowledge.catalog, customer, text, reply.analysis, d, earlier)
         self.edge.metrics.messages.labels("escalated").inc()
         self.edge.track(self._escalate(message.id, d, request))
 

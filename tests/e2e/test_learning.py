@@ -77,3 +77,44 @@ async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_it
         await shopper.close()
         edge.stop()
         cloud.stop()
+
+
+async def test_a_cloud_answer_to_a_generic_question_is_reused_at_the_edge_but_never_for_a_negation(
+        llm_folder, tmp_path):
+    catalog_dir = tmp_path / "catalog"
+    shutil.copytree(DEMO_CATALOG, catalog_dir)
+    catalog = load_catalog(catalog_dir)
+    payment = catalog.intent("check_payment_methods")
+    no_german = {k: v for k, v in payment.answers.items() if k != "de"}
+    intents = [msgspec.structs.replace(i, answers=no_german) if i.name == payment.name else i for i in catalog.intents]
+    apply_to_folder(msgspec.structs.replace(catalog, intents=intents), catalog_dir)
+    cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=32).start()
+    edge = EdgeProcess(build_bundle(catalog_dir, tmp_path / "bundle"), {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN},
+                       store=tmp_path / "edge.db", cloud=cloud.address)
+
+    async def ask(text: str) -> dict:
+        shopper = Shopper(edge.ws_url)
+        await shopper.connect()
+        await shopper.send("m1", text)
+        frame = await shopper.until(lambda f: f["type"] == "answer" and f["source"] != "queued", timeout=90)
+        await shopper.close()
+        return frame
+
+    try:
+        first = await ask("Welche Zahlungsmethoden akzeptiert ihr?")
+        assert first["source"] == "cloud"
+        with sqlite3.connect(tmp_path / "memory.db") as db:
+            (guarded,) = db.execute("SELECT guarded FROM escalations").fetchone()
+        paraphrase = await ask("Welche Zahlungsmethoden akzeptiert ihr denn?")
+        print(f"first cloud answer guarded: {bool(guarded)}; paraphrase served by {paraphrase['source']}")
+        if guarded:  # the grounding guard blocked the model's answer: it must never be reused
+            assert paraphrase["source"] == "cloud"
+        else:
+            assert (paraphrase["source"], paraphrase["text"], paraphrase["lang"]) == ("edge", first["text"], "de")
+        negated = await ask("Welche Zahlungsmethoden akzeptiert ihr nicht?")
+        assert negated["source"] == "cloud", "a negated question must never get the cached answer"
+        metrics = httpx.get(edge.url + "/metrics", timeout=5).text
+        assert "triage_edge_semantic_cache_total" in metrics
+    finally:
+        edge.stop()
+        cloud.stop()
