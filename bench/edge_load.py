@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,7 +102,9 @@ def main() -> None:
     url = args.url
     if url is None:
         port = 18080
-        env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000"}
+        store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
+        env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
+               "TRIAGE_EDGE__STORE": str(store)}
         proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", args.bundle,
                                  "--port", str(port)], env=env)
         _wait_ready(port, proc)

@@ -10,17 +10,18 @@ replicas on one host share the file; WAL lets their readers run beside the singl
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiosqlite
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ class LedgerEntry(msgspec.Struct, frozen=True):
     cost_usd: float = 0.0
 
 
-async def _retry_locked(operation: Callable[[], Awaitable[T]], attempts: int = 40) -> T:
+def _retry_locked(operation: Callable[[], T], attempts: int = 60) -> T:
     """Run a write, retrying while another replica holds the database lock.
 
     Replicas sharing the file take turns writing; SQLite's busy timeout covers most waits, but a
@@ -90,188 +91,272 @@ async def _retry_locked(operation: Callable[[], Awaitable[T]], attempts: int = 4
     """
     for attempt in range(attempts):
         try:
-            return await operation()
+            return operation()
         except sqlite3.OperationalError as exc:
             if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                 raise
-            await asyncio.sleep(min(0.2, 0.005 * (attempt + 1)))
+            time.sleep(min(0.2, 0.005 * (attempt + 1)))
     raise AssertionError("unreachable")
 
 
 class EdgeStore:
+    """All statements run on one dedicated thread with one connection: each public call is one hop
+    off the event loop, and a whole message's bookkeeping is one transaction in one hop."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._db: aiosqlite.Connection | None = None
-        self._write = asyncio.Lock()
-        """One connection serves every coroutine: a write must not land inside another's transaction."""
+        self._conn: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-store")
 
-    async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=10000")
-        await db.executescript(_SCHEMA)
-        self._db = db
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(fn, *args))
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
+    def db(self) -> sqlite3.Connection:
+        if self._conn is None:
             raise RuntimeError("the edge store is not open; call `await store.open()` first")
-        return self._db
+        return self._conn
 
-    async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        async with self.db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+    def _open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        _retry_locked(lambda: conn.executescript(_SCHEMA))
+        self._conn = conn
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._run(self._conn.close)
+            self._conn = None
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        row = self.db.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
-    async def _exec(self, sql: str, params: tuple[Any, ...]) -> int:
-        async with self._write:
-            return await _retry_locked(lambda: self._exec_now(sql, params))
+    def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.db.execute(sql, params).fetchall()]
 
-    async def _exec_now(self, sql: str, params: tuple[Any, ...]) -> int:
-        async with self.db.execute(sql, params) as cursor:
-            return int(cursor.rowcount)
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> int:
+        return _retry_locked(lambda: self.db.execute(sql, params).rowcount)
 
-    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self.db.execute(sql, params) as cursor:
-            return [tuple(r) for r in await cursor.fetchall()]
+    def _transaction(self, work: Callable[[], T]) -> T:
+        def attempt() -> T:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                self.db.execute("COMMIT")
+                return result
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+        return _retry_locked(attempt)
 
     # sessions -----------------------------------------------------------------------------------
-    async def open_session(self, storefront: str, resume: str | None,
-                           customer: str = "") -> tuple[str, int, str | None, bool]:
-        """(session id, current seq, language, resumed) — a known id resumes, anything else starts anew."""
+    def _open_session(self, storefront: str, resume: str | None, customer: str) -> tuple[str, int, str | None, bool]:
         if resume:  # only the same customer (or the same anonymous shopper) may resume a session
-            row = await self._one("SELECT seq, lang FROM sessions WHERE id = ? AND storefront = ? AND customer = ?",
-                                  (resume, storefront, customer))
+            row = self._one("SELECT seq, lang FROM sessions WHERE id = ? AND storefront = ? AND customer = ?",
+                            (resume, storefront, customer))
             if row is not None:
                 return resume, int(row[0]), row[1], True
         session = secrets.token_urlsafe(12)
         now = time.time()
-        await self._exec("INSERT INTO sessions (id, storefront, customer, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (session, storefront, customer, now, now))
+        self._exec("INSERT INTO sessions (id, storefront, customer, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                   (session, storefront, customer, now, now))
         return session, 0, None, False
 
-    async def set_lang(self, session: str, lang: str) -> None:
-        await self._exec("UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?", (lang, time.time(), session))
+    async def open_session(self, storefront: str, resume: str | None,
+                           customer: str = "") -> tuple[str, int, str | None, bool]:
+        """(session id, current seq, language, resumed) — a known id resumes, anything else starts anew."""
+        return await self._run(self._open_session, storefront, resume, customer)
 
     async def customer(self, session: str) -> str:
-        row = await self._one("SELECT customer FROM sessions WHERE id = ?", (session,))
+        row = await self._run(self._one, "SELECT customer FROM sessions WHERE id = ?", (session,))
         return str(row[0]) if row else ""
 
     # messages -----------------------------------------------------------------------------------
-    async def accept(self, session: str, client_id: str, text: str) -> bool:
-        """Record an accepted message; False when this session already sent that message id."""
-        return await self._exec("INSERT INTO messages (session, client_id, text, received_at) VALUES (?, ?, ?, ?) "
-                                "ON CONFLICT DO NOTHING", (session, client_id, text, time.time())) == 1
+    def _accept(self, session: str, client_id: str, text: str, limit: int) -> tuple[bool, bool, list[str]]:
+        rows = self._all("SELECT text FROM messages WHERE session = ? AND client_id != ? "
+                         "ORDER BY received_at DESC LIMIT ?", (session, client_id, limit))
+        earlier = [str(r[0]) for r in reversed(rows)]
+        new = self._exec("INSERT INTO messages (session, client_id, text, received_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (session, client_id, text, time.time())) == 1
+        answered = not new and self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
+                                         (session, client_id)) is not None
+        return new, answered, earlier
 
-    async def classify(self, session: str, client_id: str, lang: str, intent: str | None, decision: str) -> None:
-        await self._exec("UPDATE messages SET lang = ?, intent = ?, decision = ? "
-                         "WHERE session = ? AND client_id = ?", (lang, intent, decision, session, client_id))
+    async def accept_message(self, session: str, client_id: str, text: str,
+                             limit: int = 8) -> tuple[bool, bool, list[str]]:
+        """Record an accepted message before anything else happens, in one hop.
+
+        Returns (new, already answered, the session's earlier messages oldest first). A re-sent id
+        is not new; it is reprocessed only when it has no answer yet (the edge may have died between
+        accepting and answering it).
+        """
+        return await self._run(self._accept, session, client_id, text, limit)
+
+    async def accept(self, session: str, client_id: str, text: str) -> bool:
+        return (await self.accept_message(session, client_id, text, 0))[0]
 
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
         """(client_id, text) of the session's last ``limit`` messages, oldest first."""
-        rows = await self._all("SELECT client_id, text FROM messages WHERE session = ? "
+        rows = await self._run(self._all, "SELECT client_id, text FROM messages WHERE session = ? "
                                "ORDER BY received_at DESC LIMIT ?", (session, limit))
         return list(reversed([(str(a), str(b)) for a, b in rows]))
 
+    async def set_lang(self, session: str, lang: str) -> None:
+        await self._run(self._exec, "UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?",
+                        (lang, time.time(), session))
+
+    async def classify(self, session: str, client_id: str, lang: str, intent: str | None, decision: str) -> None:
+        await self._run(self._exec, "UPDATE messages SET lang = ?, intent = ?, decision = ? "
+                        "WHERE session = ? AND client_id = ?", (lang, intent, decision, session, client_id))
+
     # frames -------------------------------------------------------------------------------------
-    async def append_frame(self, session: str, reply_to: str, final: bool, encode: Any) -> StoredFrame | None:
+    def _append_frame_in_tx(self, session: str, reply_to: str, final: bool,
+                            encode: Callable[[int], bytes]) -> StoredFrame | None:
+        if final and self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
+                               (session, reply_to)):
+            return None
+        row = self._one("UPDATE sessions SET seq = seq + 1, updated_at = ? WHERE id = ? RETURNING seq",
+                        (time.time(), session))
+        if row is None:
+            raise KeyError(f"unknown session {session}")
+        seq = int(row[0])
+        data = encode(seq)
+        self.db.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)",
+                        (session, seq, reply_to, int(final), data, time.time()))
+        return StoredFrame(seq, data)
+
+    async def append_frame(self, session: str, reply_to: str, final: bool,
+                           encode: Callable[[int], bytes]) -> StoredFrame | None:
         """Number and store a frame; ``encode(seq) -> bytes`` builds it once the seq is known.
 
         Returns None when ``final`` and that message already has its final answer (a retry that
         raced another worker): the shopper never gets two final answers.
         """
-        async with self._write:
-            return await _retry_locked(lambda: self._append_frame(session, reply_to, final, encode))
+        return await self._run(self._transaction,
+                               lambda: self._append_frame_in_tx(session, reply_to, final, encode))
 
-    async def _append_frame(self, session: str, reply_to: str, final: bool, encode: Any) -> StoredFrame | None:
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            if final and await self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
-                                         (session, reply_to)):
-                await db.execute("ROLLBACK")
-                return None
-            row = await self._one("UPDATE sessions SET seq = seq + 1, updated_at = ? WHERE id = ? RETURNING seq",
-                                  (time.time(), session))
-            if row is None:
-                raise KeyError(f"unknown session {session}")
-            seq = int(row[0])
-            data: bytes = encode(seq)
-            await db.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)",
-                             (session, seq, reply_to, int(final), data, time.time()))
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        return StoredFrame(seq, data)
+    def _finish_in_tx(self, session: str, client_id: str, lang: str, lang_changed: bool, intent: str | None,
+                      decision: str, final: bool, encode: Callable[[int], bytes] | None,
+                      entry: LedgerEntry) -> StoredFrame | None:
+        if lang_changed:
+            self.db.execute("UPDATE sessions SET lang = ? WHERE id = ?", (lang, session))
+        self.db.execute("UPDATE messages SET lang = ?, intent = ?, decision = ? WHERE session = ? AND client_id = ?",
+                        (lang, intent, decision, session, client_id))
+        self.db.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*msgspec.structs.astuple(entry), time.time()))
+        return self._append_frame_in_tx(session, client_id, final, encode) if encode is not None else None
+
+    def _record_in_tx(self, session: str, client_id: str, text: str, lang: str, lang_changed: bool,
+                      intent: str | None, decision: str, final: bool, encode: Callable[[int], bytes] | None,
+                      entry: LedgerEntry) -> tuple[bool, StoredFrame | None]:
+        inserted = self.db.execute(
+            "INSERT INTO messages (session, client_id, text, lang, intent, decision, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (session, client_id, text, lang, intent, decision, time.time())).rowcount == 1
+        if not inserted and self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
+                                      (session, client_id)):
+            return False, None  # a re-sent message that already has its answer
+        return True, self._finish_in_tx(session, client_id, lang, lang_changed, intent, decision, final, encode,
+                                        entry)
+
+    async def record_message(self, session: str, client_id: str, text: str, *, lang: str, lang_changed: bool,
+                             intent: str | None, decision: str, entry: LedgerEntry, final: bool = True,
+                             encode: Callable[[int], bytes] | None = None) -> tuple[bool, StoredFrame | None]:
+        """Accept a routed message, its ledger entry and (for edge answers) its answer frame: one
+        transaction, one hop. Returns (processed, frame); ``processed`` is False for a re-sent id that
+        was already answered, whose answer the caller replays from the store instead.
+
+        Nothing reaches the shopper before this commits, and a shopper's widget re-sends any message
+        it has no answer for, so a message is either stored with its outcome or re-sent: never lost.
+        """
+        return await self._run(self._transaction, lambda: self._record_in_tx(
+            session, client_id, text, lang, lang_changed, intent, decision, final, encode, entry))
+
+    async def finish_message(self, session: str, client_id: str, *, lang: str, lang_changed: bool,
+                             intent: str | None, decision: str, entry: LedgerEntry, final: bool = True,
+                             encode: Callable[[int], bytes] | None = None) -> StoredFrame | None:
+        """The routing outcome of one message, its ledger entry and (for edge answers) its answer frame,
+        in one transaction."""
+        return await self._run(self._transaction, lambda: self._finish_in_tx(
+            session, client_id, lang, lang_changed, intent, decision, final, encode, entry))
 
     async def frames_after(self, session: str, seq: int) -> list[StoredFrame]:
-        rows = await self._all("SELECT seq, frame FROM frames WHERE session = ? AND seq > ? ORDER BY seq",
+        rows = await self._run(self._all, "SELECT seq, frame FROM frames WHERE session = ? AND seq > ? ORDER BY seq",
                                (session, seq))
         return [StoredFrame(int(s), bytes(f)) for s, f in rows]
 
     async def has_answer(self, session: str, reply_to: str) -> bool:
         """Any numbered frame (final or queued) answers this message already."""
-        found = await self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?", (session, reply_to))
+        found = await self._run(self._one, "SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
+                                (session, reply_to))
         return found is not None
 
     async def has_final(self, session: str, reply_to: str) -> bool:
-        return await self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
-                               (session, reply_to)) is not None
+        found = await self._run(self._one, "SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
+                                (session, reply_to))
+        return found is not None
+
+    async def pending_escalations(self, session: str) -> list[str]:
+        rows = await self._run(self._all, "SELECT client_id FROM outbox WHERE session = ? AND state = 'pending'",
+                               (session,))
+        return [str(r[0]) for r in rows]
 
     # outbox -------------------------------------------------------------------------------------
     async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
         now = time.time()
-        await self._exec("INSERT INTO outbox (key, session, client_id, request, state, next_attempt_at, "
-                         "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
-                         (key, session, client_id, request, now, now))
+        await self._run(self._exec, "INSERT INTO outbox (key, session, client_id, request, state, next_attempt_at, "
+                        "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                        (key, session, client_id, request, now, now))
+
+    def _claim(self, key: str, lease_s: float) -> OutboxItem | None:
+        now = time.time()
+        row = _retry_locked(lambda: self._one(
+            "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
+            "AND lease_until < ? RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now)))
+        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
         """Take one pending item for ``lease_s`` seconds; None when done or leased by another worker."""
-        now = time.time()
-        async with self._write:
-            row = await _retry_locked(lambda: self._one(
-                "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
-                "AND lease_until < ? RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now)))
-        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
+        return await self._run(self._claim, key, lease_s)
 
     async def due(self, limit: int = 16) -> list[str]:
         now = time.time()
-        rows = await self._all("SELECT key FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
+        rows = await self._run(self._all, "SELECT key FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? "
                                "AND lease_until < ? ORDER BY created_at LIMIT ?", (now, now, limit))
         return [str(r[0]) for r in rows]
 
     async def retry_later(self, key: str, delay_s: float, error: str) -> None:
-        await self._exec("UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ? WHERE key = ?",
-                         (time.time() + delay_s, error[:500], key))
+        await self._run(self._exec, "UPDATE outbox SET next_attempt_at = ?, lease_until = 0, last_error = ? "
+                        "WHERE key = ?", (time.time() + delay_s, error[:500], key))
 
     async def done(self, key: str) -> None:
-        await self._exec("UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
+        await self._run(self._exec, "UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
 
     async def outbox_depth(self) -> int:
-        row = await self._one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", ())
+        row = await self._run(self._one, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'", ())
         return int(row[0]) if row else 0
 
     # ledger -------------------------------------------------------------------------------------
     async def record(self, entry: LedgerEntry) -> None:
-        await self._exec("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (*msgspec.structs.astuple(entry), time.time()))
+        await self._run(self._exec, "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*msgspec.structs.astuple(entry), time.time()))
 
     async def ledger(self) -> list[LedgerEntry]:
-        rows = await self._all("SELECT session, client_id, decision, source, edge_ms, input_tokens, cached_tokens, "
-                               "output_tokens, model, cost_usd FROM ledger ORDER BY at", ())
+        rows = await self._run(self._all, "SELECT session, client_id, decision, source, edge_ms, input_tokens, "
+                               "cached_tokens, output_tokens, model, cost_usd FROM ledger ORDER BY at", ())
         return [LedgerEntry(*r) for r in rows]
 
     async def counts(self) -> dict[str, int]:
         """Accepted messages and final answers, for tests and reports that nothing was lost."""
-        messages = await self._one("SELECT COUNT(*) FROM messages", ())
-        finals = await self._one("SELECT COUNT(*) FROM frames WHERE final = 1", ())
+        messages = await self._run(self._one, "SELECT COUNT(*) FROM messages", ())
+        finals = await self._run(self._one, "SELECT COUNT(*) FROM frames WHERE final = 1", ())
         return {"messages": int(messages[0]) if messages else 0, "final_answers": int(finals[0]) if finals else 0}

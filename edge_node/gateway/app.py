@@ -32,11 +32,13 @@ from edge_node.gateway.protocol import (
 )
 from edge_node.gateway.ratelimit import TokenBucket
 from edge_node.router import Decision
-from edge_node.store import LedgerEntry
+from edge_node.store import LedgerEntry, StoredFrame
 from triage.bundle.manifest import BundleError
 from triage.session_token import TokenError, verify_token
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from edge_node.service import EdgeService
     from protos.triage.v1 import escalation_pb2 as pb
 
@@ -69,6 +71,11 @@ class _Connection:
         self._pump_lock = asyncio.Lock()
         self.wake = asyncio.Event()
         self.closed = False
+        self.customer = ""
+        self.recent: list[str] = []
+        """This session's earlier messages (loaded on hello), for the router's conversation signals."""
+        self.awaiting: set[str] = set()
+        """Escalated messages of this session still waiting for their cloud answer (polled for)."""
 
     async def send(self, frame: ServerFrame) -> None:
         if not self.closed:
@@ -88,6 +95,8 @@ class _Connection:
                     return
                 await self.socket.send_text(frame.data.decode())
                 self.sent_seq = frame.seq
+                if self.awaiting and b'"source":"cloud"' in frame.data:
+                    self.awaiting.discard(msgspec.json.decode(frame.data)["reply_to"])
 
     async def on_delta(self, reply_to: str, text: str) -> None:
         await self.send(Delta(reply_to=reply_to, text=text))
@@ -134,6 +143,9 @@ class _Connection:
                 log.info("anonymous session: %s", exc)
         session, seq, lang, resumed = await store.open_session(self.edge.storefront, hello.session, customer)
         self.session = session
+        self.customer = customer
+        self.awaiting = set(await store.pending_escalations(session))
+        self.recent = [t for _, t in await store.conversation(session, self.edge.config.conversation_turns)]
         self.lang = lang or hello.lang
         self.sent_seq = min(max(hello.last_seq, 0), seq) if resumed else 0
         self.edge.escalator.listeners[session] = self.on_delta
@@ -159,54 +171,61 @@ class _Connection:
                              "characters; shorten it", message.id)
             return
         store = self.edge.store
-        earlier = [t for _, t in await store.conversation(session, self.edge.config.conversation_turns)]
-        if not await store.accept(session, message.id, text) and await store.has_answer(session, message.id):
-            await self.pump()  # a resend of a message already answered: the answer comes from the store
-            return
+        earlier = self.recent[-self.edge.config.conversation_turns:]
         reply = self.edge.reply(text, self.lang, earlier)
         d = reply.decision
-        if d.lang != self.lang:
-            self.lang = d.lang
-            await store.set_lang(session, d.lang)
-        await store.classify(session, message.id, d.lang, d.intent, d.kind)
+        lang_changed = d.lang != self.lang
         edge_ms = reply.elapsed_s * 1000
-        self.edge.metrics.cost.labels("edge").inc(self.edge.cost.edge_cost())
-        if d.kind != "escalate":
-            await self._store_answer(message.id, d, "edge", final=True)
-            await store.record(LedgerEntry(session, message.id, d.kind, "edge", edge_ms,
-                                           cost_usd=self.edge.cost.edge_cost()))
-            await self.pump()
-            self.edge.metrics.messages.labels("answered").inc()
-            self.edge.metrics.latency.observe(time.perf_counter() - started)
-            return
-        customer = await store.customer(session)
-        if self.edge.cacheable(text, earlier, customer):
+        cost = self.edge.cost.edge_cost()
+        if d.kind == "escalate" and self.customer == "" and self.edge.cacheable(text, earlier, ""):
             cached = self.edge.cache.lookup(reply.analysis.embedding, text, d.lang)
             self.edge.metrics.cache.labels("hit" if cached else "miss").inc()
             if cached is not None:  # a cloud answer to the same generic question, with the same details
-                hit = Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
-                await self._store_answer(message.id, hit, "edge", final=True)
-                await store.record(LedgerEntry(session, message.id, "answer", "edge", edge_ms,
-                                               cost_usd=self.edge.cost.edge_cost()))
-                await self.pump()
-                self.edge.metrics.messages.labels("answered").inc()
-                return
-        await store.record(LedgerEntry(session, message.id, "escalate", "edge", edge_ms,
-                                       cost_usd=self.edge.cost.edge_cost()))
+                d = Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
+        edge_answer = d.kind != "escalate"
+        processed, stored = await store.record_message(
+            session, message.id, text, lang=d.lang, lang_changed=lang_changed, intent=d.intent, decision=d.kind,
+            entry=LedgerEntry(session, message.id, d.kind, "edge", edge_ms, cost_usd=cost),
+            encode=self._encoder_for(message.id, d, "edge") if edge_answer else None)
+        if not processed:
+            await self.pump()  # a resend of a message already answered: the answer comes from the store
+            return
+        self.lang = d.lang
+        self.recent.append(text)
+        self.edge.metrics.cost.labels("edge").inc(cost)
+        if edge_answer:
+            await self.deliver(stored)
+            self.edge.metrics.messages.labels("answered").inc()
+            self.edge.metrics.latency.observe(time.perf_counter() - started)
+            return
         await self.send(Typing(reply_to=message.id))
-        request = build_request(self.edge.knowledge.catalog, customer, text, reply.analysis, d, earlier)
+        request = build_request(self.edge.knowledge.catalog, self.customer, text, reply.analysis, d, earlier)
         self.edge.metrics.messages.labels("escalated").inc()
+        self.awaiting.add(message.id)
+        self.wake.set()
         self.edge.track(self._escalate(message.id, d, request))
 
-    async def _store_answer(self, reply_to: str, d: Decision, source: str, *, final: bool) -> None:
+    async def deliver(self, stored: StoredFrame | None) -> None:
+        """Send a frame just stored: directly when it is the next one, else through the pump."""
+        async with self._pump_lock:
+            if stored is not None and stored.seq == self.sent_seq + 1 and not self.closed:
+                await self.socket.send_text(stored.data.decode())
+                self.sent_seq = stored.seq
+                return
+        await self.pump()
+
+    def _encoder_for(self, reply_to: str, d: Decision, source: str) -> Callable[[int], bytes]:
         def encode(seq: int) -> bytes:
             return _encoder.encode(Answer(
                 reply_to=reply_to, seq=seq, text=d.text, lang=d.lang, intent=d.intent,
                 source=source,  # type: ignore[arg-type]
                 confidence=round(d.confidence, 4), decision=d.kind, options=d.options))
 
+        return encode
+
+    async def _store_answer(self, reply_to: str, d: Decision, source: str, *, final: bool) -> None:
         assert self.session is not None
-        await self.edge.store.append_frame(self.session, reply_to, final, encode)
+        await self.edge.store.append_frame(self.session, reply_to, final, self._encoder_for(reply_to, d, source))
 
     async def _escalate(self, reply_to: str, d: Decision, request: pb.EscalateRequest) -> None:
         """Try the cloud now; tell the shopper honestly when the answer will come later."""
@@ -224,12 +243,15 @@ class _Connection:
             await self.pump()
 
     async def poll(self) -> None:
-        """Pick up frames stored by the outbox worker or by another replica sharing the store."""
+        """Pick up answers stored by the outbox worker or by another replica sharing the store.
+
+        Only while this session waits for a cloud answer: an idle session costs no queries.
+        """
         while not self.closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                await asyncio.wait_for(self.wake.wait(), timeout=0.5 if self.awaiting else 30.0)
             self.wake.clear()
-            if self.session is not None and not self.closed:
+            if self.session is not None and not self.closed and self.awaiting:
                 await self.pump()
 
 
