@@ -17,8 +17,8 @@ from cloud_core.memory import _queries as q
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "StoredResolution",
-           "StoredTurn", "TenantLearning"]
+__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "ScopedStore",
+           "StoredResolution", "StoredTurn", "TenantLearning"]
 
 
 class CustomerKey(msgspec.Struct, frozen=True):
@@ -164,6 +164,26 @@ class TenantLearning:
         rows = await self._db.fetch(q.SELECT_RESOLUTIONS, (self.tenant, since))
         return [StoredResolution(r[0], r[1], r[2], r[3], msgspec.json.decode(r[4], type=dict[str, str]), bool(r[5]),
                                  r[6], bool(r[7]), bool(r[8]), float(r[9])) for r in rows]
+
+
+class ScopedStore:
+    """What both backends share once they can ``execute`` and ``fetch``: the scoped entry points."""
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def customer(self, tenant: str, customer: str) -> CustomerScope:
+        return CustomerScope(self, CustomerKey(tenant, customer))
+
+    def learning(self, tenant: str) -> TenantLearning:
+        return TenantLearning(self, tenant)
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        """Retention: delete turns and replies older than ``cutoff`` for every customer; returns rows deleted."""
+        return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))
 
 
 class MemoryStore(Protocol):

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from cloud_core.memory import _queries as q
 from cloud_core.memory._migrations import migrations
-from cloud_core.memory.base import CustomerKey, CustomerScope, TenantLearning
+from cloud_core.memory.base import ScopedStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,7 +25,7 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class PostgresMemoryStore:
+class PostgresMemoryStore(ScopedStore):
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
         self._max_connections = max_connections
@@ -78,12 +77,3 @@ class PostgresMemoryStore:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_pg(sql), tuple(params))
             return [tuple(row) for row in await cursor.fetchall()]
-
-    def customer(self, tenant: str, customer: str) -> CustomerScope:
-        return CustomerScope(self, CustomerKey(tenant, customer))
-
-    def learning(self, tenant: str) -> TenantLearning:
-        return TenantLearning(self, tenant)
-
-    async def purge_older_than(self, cutoff: float) -> int:
-        return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))

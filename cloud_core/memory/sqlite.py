@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from cloud_core.memory import _queries as q
 from cloud_core.memory._migrations import migrations
-from cloud_core.memory.base import CustomerKey, CustomerScope, TenantLearning
+from cloud_core.memory.base import ScopedStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SqliteMemoryStore"]
 
 
-class SqliteMemoryStore:
+class SqliteMemoryStore(ScopedStore):
     def __init__(self, url: str) -> None:
         self.url = url
         path = url.removeprefix("sqlite://")
@@ -77,12 +76,3 @@ class SqliteMemoryStore:
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         async with self._db().execute(sql, tuple(params)) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
-
-    def customer(self, tenant: str, customer: str) -> CustomerScope:
-        return CustomerScope(self, CustomerKey(tenant, customer))
-
-    def learning(self, tenant: str) -> TenantLearning:
-        return TenantLearning(self, tenant)
-
-    async def purge_older_than(self, cutoff: float) -> int:
-        return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))

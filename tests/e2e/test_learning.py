@@ -28,7 +28,8 @@ QUESTION = "Welche Zahlungsmethoden akzeptieren Sie?"
 APPROVED = "Wir akzeptieren Visa, Mastercard, PayPal, Klarna und Apple Pay."
 
 
-async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_itself(llm_folder, tmp_path):
+def _without_german_payment_answer(tmp_path):
+    """The demo catalog with no German answer for payment methods: such questions escalate."""
     catalog_dir = tmp_path / "catalog"
     shutil.copytree(DEMO_CATALOG, catalog_dir)
     catalog = load_catalog(catalog_dir)
@@ -36,6 +37,11 @@ async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_it
     no_german = {k: v for k, v in payment.answers.items() if k != "de"}
     intents = [msgspec.structs.replace(i, answers=no_german) if i.name == payment.name else i for i in catalog.intents]
     apply_to_folder(msgspec.structs.replace(catalog, intents=intents), catalog_dir)
+    return catalog_dir
+
+
+async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_itself(llm_folder, tmp_path):
+    catalog_dir = _without_german_payment_answer(tmp_path)
     bundle = build_bundle(catalog_dir, tmp_path / "bundle-1")
     cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=32).start()
     edge = EdgeProcess(bundle, {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__ADMIN_TOKEN": "admin-token"},
@@ -81,13 +87,7 @@ async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_it
 
 async def test_a_cloud_answer_to_a_generic_question_is_reused_at_the_edge_but_never_for_a_negation(
         llm_folder, tmp_path):
-    catalog_dir = tmp_path / "catalog"
-    shutil.copytree(DEMO_CATALOG, catalog_dir)
-    catalog = load_catalog(catalog_dir)
-    payment = catalog.intent("check_payment_methods")
-    no_german = {k: v for k, v in payment.answers.items() if k != "de"}
-    intents = [msgspec.structs.replace(i, answers=no_german) if i.name == payment.name else i for i in catalog.intents]
-    apply_to_folder(msgspec.structs.replace(catalog, intents=intents), catalog_dir)
+    catalog_dir = _without_german_payment_answer(tmp_path)
     cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=32).start()
     edge = EdgeProcess(build_bundle(catalog_dir, tmp_path / "bundle"), {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN},
                        store=tmp_path / "edge.db", cloud=cloud.address)
