@@ -64,6 +64,9 @@ class _Timings:
         self.final_cloud: list[float] = []
         self.unanswered = 0
         self.escalated = 0
+        self.labelled = 0
+        self.correct = 0
+        """Labelled rows handled right: answered at the edge with the labelled intent, or sent to the cloud."""
 
 
 async def _conversation(url: str, storefront: str, rows: list[ReplayRow], timings: _Timings, timeout: float) -> None:
@@ -92,11 +95,17 @@ async def _conversation(url: str, storefront: str, rows: list[ReplayRow], timing
                     timings.first_cloud.append(elapsed)
                 elif kind == "answer" and frame["source"] == "edge":
                     timings.edge.append(elapsed)
+                    if row.label is not None:
+                        timings.labelled += 1
+                        timings.correct += frame.get("intent") == row.label
                     break
                 elif kind == "answer" and frame["source"] == "cloud":
                     if not first_cloud:
                         timings.first_cloud.append(elapsed)
                     timings.final_cloud.append(elapsed)
+                    if row.label is not None:
+                        timings.labelled += 1
+                        timings.correct += 1
                     break
                 elif kind == "error":
                     timings.unanswered += 1
@@ -137,6 +146,7 @@ async def replay(url: str, traffic: list[list[ReplayRow]], cost: CostConfig, sto
         tokens=(int(delta("triage_edge_cloud_tokens_total", "input")),
                 int(delta("triage_edge_cloud_tokens_total", "cached_input")),
                 int(delta("triage_edge_cloud_tokens_total", "output"))), cost=cost)
+    report.accuracy = round(timings.correct / timings.labelled, 4) if timings.labelled else None
     report.latency_ms = {"edge_answer": _percentiles(timings.edge),
                          "first_cloud_token": _percentiles(timings.first_cloud),
                          "cloud_answer": _percentiles(timings.final_cloud)}

@@ -32,6 +32,8 @@ class CostReport(msgspec.Struct):
     savings: float
     """1 - cost / all-cloud cost."""
     latency_ms: dict[str, dict[str, float]] = {}
+    accuracy: float | None = None
+    """Labelled rows handled right (replay): the labelled intent at the edge, or a cloud answer."""
 
 
 def cost_report(conversations: int, messages: int, escalated: int, edge_cost: float, cloud_cost: float,

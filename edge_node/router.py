@@ -46,6 +46,14 @@ def hardness(a: Analysis, conversation: ConversationSignals) -> tuple[float, lis
     score, why = a.cloud_probability, []
     if a.cloud_probability >= 0.5:
         why.append(f"dispute intent p={a.cloud_probability:.2f}")
+    if a.unrecognised:  # in the shop's domain, but nothing here knows it: the big model should answer
+        score = max(score, 0.6)
+        why.append("no confident edge answer")
+    elif a.intent is not None and a.faq_id is None:
+        uncertainty = 1.0 - a.intent_probability  # a shaky intent answer is worse than a cloud answer
+        if uncertainty > score:
+            score = uncertainty
+            why.append(f"uncertain intent p={a.intent_probability:.2f}")
     dispute = dispute_signals(a.text)
     if dispute.words:
         score = max(score, 0.8)

@@ -35,6 +35,8 @@ class Analysis(msgspec.Struct, frozen=True):
     elapsed_ms: float
     cloud_probability: float = 0.0
     """Head probability mass on the catalog's cloud-tier intents: how much this looks like a dispute."""
+    unrecognised: bool = False
+    """In the shop's domain (not chit-chat) but nothing at the edge recognises it confidently."""
     embedding: Any = None
     """The message's unit-length embedding (numpy float32), reused by the semantic answer cache."""
 
@@ -102,5 +104,6 @@ class Understanding:
             out_of_scope=out_of_scope and faq_id is None,
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             cloud_probability=float(probs[self._cloud_mask].sum()),
+            unrecognised=out_of_scope and faq_id is None and top != OOS_LABEL,
             embedding=vector,
         )
