@@ -3,9 +3,10 @@
 Start: the demo shop's catalog with only half of its edge intents (each kept intent extended by 60
 Bitext train examples), the router at cost_quality 0.5. Traffic: the held-out half of Bitext dev
 (odd rows) plus held-out Bitext qa_pairs phrasings (not in train or dev), played through a real edge
-and cloud core. Between the passes a simulated agent resolves every escalation with the intent it
-really was (the row's label) and the shop's written answer for it; `distill` turns the resolutions
-into catalog changes and a new bundle, which the edge hot-reloads. The same traffic is then played
+and cloud core. Between the passes a simulated agent lists the open escalations over gRPC and
+resolves each with the intent it really was (the row's label) and the shop's written answer for it;
+`distill` turns the resolutions into catalog changes and a new bundle, which the edge hot-reloads
+(the same steps as `triage replay --then-distill --agent-from-labels`). The same traffic is then played
 again, and the untouched other half of Bitext dev is played before and after as a generalisation check.
 
 Usage: python bench/learning_loop.py [--out docs/learning_loop]
@@ -17,7 +18,6 @@ import argparse
 import asyncio
 import csv
 import json
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -25,18 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
-import httpx  # noqa: E402
 import msgspec  # noqa: E402
 
 from edge_node.replay import read_traffic, replay  # noqa: E402
-from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
-from protos.triage.v1 import escalation_pb2_grpc as pb_grpc  # noqa: E402
 from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402
 from triage.config import CostConfig  # noqa: E402
-from triage.learning.distill import Resolved, apply_to_folder, propose  # noqa: E402
+from triage.learning.distill import apply_to_folder  # noqa: E402
+from triage.learning.loop import distill_and_reload, resolve_from_labels  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bitext"
 
@@ -76,28 +73,6 @@ def _rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     return dev[1::2] + qa[1::2][:200], dev[0::2]
 
 
-async def _resolve_all(cloud: CloudProcess, memory: Path, labels: dict[str, str]) -> list[Resolved]:
-    full = load_catalog(ROOT / "intents" / "storefront")
-    answers = {i.name: i.answers for i in full.intents}
-    tiers = {i.name: i.tier for i in full.intents}
-    with sqlite3.connect(memory) as db:
-        escalations = db.execute("SELECT id, message FROM escalations WHERE tenant = 'demo'").fetchall()
-    resolved = []
-    async with grpc.aio.insecure_channel(cloud.address) as channel:
-        stub = pb_grpc.EscalationStub(channel)
-        for escalation_id, message in escalations:
-            label = labels.get(message)
-            if label is None:
-                continue
-            await stub.Resolve(pb.ResolveRequest(
-                tenant="demo", escalation_id=escalation_id, intent=label, answers=answers.get(label, {}),
-                edge_could_answer=tiers.get(label) == "edge", resolved_by="agent:bench"),
-                metadata=(("authorization", f"Bearer {CLOUD_TOKEN}"),), timeout=10)
-            resolved.append(Resolved(escalation_id, message, "en", label, answers.get(label, {}),
-                                     tiers.get(label) == "edge", False, False, "agent:bench"))
-    return resolved
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=None)
@@ -129,14 +104,9 @@ def main() -> None:
 
         play("unseen, before", work / "unseen.jsonl")
         play("pass 1", work / "traffic.jsonl")
-        resolved = asyncio.run(_resolve_all(cloud, work / "memory.db", labels))
-        catalog = load_catalog(work / "catalog")
-        learned, changes = propose(catalog, resolved)
-        apply_to_folder(learned, work / "catalog")
-        bundle = build_bundle(work / "catalog", work / "bundle-2")
-        swap = httpx.post(edge.url + "/admin/bundle", json={"path": str(bundle)},
-                          headers={"Authorization": "Bearer bench-admin"}, timeout=300)
-        swap.raise_for_status()
+        resolve_from_labels(cloud.address, CLOUD_TOKEN, "demo", labels, load_catalog(ROOT / "intents" / "storefront"))
+        changes = distill_and_reload(cloud.address, CLOUD_TOKEN, work / "catalog", work / "bundle-2", edge.url,
+                                     "bench-admin")
         play("pass 2", work / "traffic.jsonl")
         play("unseen, after", work / "unseen.jsonl")
     finally:

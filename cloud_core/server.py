@@ -88,6 +88,7 @@ _METHODS: dict[str, tuple[Any, Any, bool]] = {  # name -> (request type, respons
     "ForgetCustomer": (pb.ForgetCustomerRequest, pb.ForgetCustomerResponse, False),
     "Resolve": (pb.ResolveRequest, pb.Resolution, False),
     "ListResolutions": (pb.ListResolutionsRequest, pb.Resolution, True),
+    "ListEscalations": (pb.ListEscalationsRequest, pb.EscalationRecord, True),
 }
 
 

@@ -236,6 +236,16 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         for stored in await self.memory.learning(request.tenant).resolutions(since):
             yield _resolution(request.tenant, stored)
 
+    async def ListEscalations(self, request: pb.ListEscalationsRequest,
+                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EscalationRecord]:
+        if not request.tenant:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant is required")
+        for row in await self.memory.learning(request.tenant).escalations(request.unresolved_only):
+            record = pb.EscalationRecord(escalation_id=row[0], message=row[1], lang=row[2], intent=row[3],
+                                         answer=row[4], guarded=bool(row[5]), personal=bool(row[6]))
+            record.created_at.FromNanoseconds(int(float(row[7]) * 1e9))
+            yield record
+
     async def GetMemory(self, request: pb.GetMemoryRequest,
                         context: grpc.aio.ServicerContext) -> pb.CustomerMemory:
         scope = await self._scope(request.customer, context)

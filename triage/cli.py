@@ -196,9 +196,45 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     traffic = read_traffic(Path(args.data), args.turns)
     if args.limit:
         traffic = traffic[: args.limit]
-    report, unanswered = asyncio.run(replay(args.url, traffic, load_config().cost, args.storefront,
+    config = load_config()
+    report, unanswered = asyncio.run(replay(args.url, traffic, config.cost, args.storefront,
                                             args.concurrency, args.timeout))
-    _print_cost_report(report, args.json, f"triage replay {args.data} ({len(traffic)} conversations)")
+    if not args.then_distill:
+        _print_cost_report(report, args.json, f"triage replay {args.data} ({len(traffic)} conversations)")
+    else:
+        import msgspec
+
+        from triage.catalog import load_catalog
+        from triage.learning.loop import distill_and_reload, resolve_from_labels
+
+        if not (args.cloud and args.catalog and args.admin_token):
+            raise ValueError("--then-distill needs --cloud, --catalog and --admin-token")
+        token = args.cloud_token or config.edge.cloud_token
+        if args.agent_from_labels:
+            labels = {row.text: row.label for rows in traffic for row in rows if row.label}
+            answers = load_catalog(Path(args.answers_from or args.catalog))
+            count = resolve_from_labels(args.cloud, token, args.storefront, labels, answers)
+            _err.print(f"resolved {count} escalations from the traffic's labels")
+        edge_http = args.url.replace("ws://", "http://").replace("wss://", "https://").rsplit("/v1/", 1)[0]
+        changes = distill_and_reload(args.cloud, token, Path(args.catalog), Path(args.bundle_out), edge_http,
+                                     args.admin_token)
+        _err.print(f"distilled {sum(c.kind != 'skipped' for c in changes)} changes; edge reloaded")
+        second, unanswered_2 = asyncio.run(replay(args.url, traffic, config.cost, args.storefront,
+                                                  args.concurrency, args.timeout))
+        unanswered += unanswered_2
+        both = {"pass_1": msgspec.to_builtins(report), "pass_2": msgspec.to_builtins(second)}
+        if args.json:
+            print(json.dumps(both, indent=2))
+        else:
+            from rich.table import Table
+
+            table = Table(title=f"triage replay {args.data}: two passes with a distill step between")
+            for col in ("pass", "edge share", "accuracy", "cost / 1k conv.", "all-cloud / 1k conv."):
+                table.add_column(col)
+            for name, r in both.items():
+                table.add_row(name, str(r["edge_share"]), str(r["accuracy"]), str(r["cost_per_1k_conversations"]),
+                              str(r["all_cloud_cost_per_1k_conversations"]))
+            Console().print(table)
     if unanswered:
         _err.print(f"[red]{unanswered} messages got no final answer within {args.timeout} s[/red]")
         return 1
@@ -441,6 +477,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one final answer")
     p.add_argument("--storefront", default="demo")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--then-distill", action="store_true",
+                   help="after the first pass: distill resolutions into --catalog, reload the edge, replay again")
+    p.add_argument("--cloud", default=None, help="--then-distill: cloud core host:port")
+    p.add_argument("--cloud-token", default=None, help="--then-distill: default [edge] cloud_token")
+    p.add_argument("--catalog", default=None, help="--then-distill: the catalog folder to distill into")
+    p.add_argument("--bundle-out", default="var/bundle-distilled", help="--then-distill: where the new bundle goes")
+    p.add_argument("--admin-token", default=None, help="--then-distill: the edge's [edge] admin_token")
+    p.add_argument("--agent-from-labels", action="store_true",
+                   help="--then-distill: resolve open escalations with the traffic's labels (measurement runs)")
+    p.add_argument("--answers-from", default=None, help="catalog with the shop's written answers (default --catalog)")
     p.set_defaults(run=_cmd_replay)
 
     p = sub.add_parser("chat", help="send messages to a running edge and print the replies")

@@ -160,6 +160,10 @@ class TenantLearning:
             time.time(), self.tenant, escalation_id))
         return written >= 1
 
+    async def escalations(self, unresolved_only: bool = True) -> list[tuple[Any, ...]]:
+        """(id, message, lang, intent, answer, guarded, personal, created_at), oldest first."""
+        return await self._db.fetch(q.SELECT_ESCALATIONS, (self.tenant, int(unresolved_only)))
+
     async def resolutions(self, since: float = 0.0) -> list[StoredResolution]:
         rows = await self._db.fetch(q.SELECT_RESOLUTIONS, (self.tenant, since))
         return [StoredResolution(r[0], r[1], r[2], r[3], msgspec.json.decode(r[4], type=dict[str, str]), bool(r[5]),

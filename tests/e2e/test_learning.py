@@ -118,3 +118,34 @@ async def test_a_cloud_answer_to_a_generic_question_is_reused_at_the_edge_but_ne
     finally:
         edge.stop()
         cloud.stop()
+
+
+def test_triage_replay_runs_two_passes_with_a_distill_step_between(llm_folder, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    catalog_dir = _without_german_payment_answer(tmp_path)
+    cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=8).start()
+    edge = EdgeProcess(build_bundle(catalog_dir, tmp_path / "bundle"),
+                       {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__ADMIN_TOKEN": "admin-token",
+                        "TRIAGE_EDGE__CACHE_ENABLED": "false"}, store=tmp_path / "edge.db", cloud=cloud.address)
+    traffic = tmp_path / "traffic.jsonl"
+    rows = [(QUESTION, "check_payment_methods"), ("Kann ich mit Kreditkarte bezahlen?", "check_payment_methods"),
+            ("Was kostet der Versand?", "delivery_options")]
+    traffic.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+    try:
+        done = subprocess.run([
+            sys.executable, "-m", "triage.cli", "replay", "--url", edge.ws_url, "--data", str(traffic), "--turns", "1",
+            "--then-distill", "--cloud", cloud.address, "--cloud-token", CLOUD_TOKEN, "--catalog", str(catalog_dir),
+            "--bundle-out", str(tmp_path / "bundle-2"), "--admin-token", "admin-token", "--agent-from-labels",
+            "--answers-from", str(DEMO_CATALOG), "--json"], capture_output=True, text=True, check=False, timeout=600)
+        assert done.returncode == 0, done.stderr
+        passes = json.loads(done.stdout)
+        first, second = passes["pass_1"], passes["pass_2"]
+        assert first["escalated"] >= 2 and second["escalated"] < first["escalated"]
+        assert second["edge_share"] > first["edge_share"]
+        assert second["accuracy"] >= first["accuracy"]
+    finally:
+        edge.stop()
+        cloud.stop()

@@ -320,3 +320,31 @@ class ListResolutionsRequest(_message.Message):
     tenant: str
     since: _timestamp_pb2.Timestamp
     def __init__(self, tenant: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListEscalationsRequest(_message.Message):
+    __slots__ = ("tenant", "unresolved_only")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    UNRESOLVED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    unresolved_only: bool
+    def __init__(self, tenant: _Optional[str] = ..., unresolved_only: _Optional[bool] = ...) -> None: ...
+
+class EscalationRecord(_message.Message):
+    __slots__ = ("escalation_id", "message", "lang", "intent", "answer", "guarded", "personal", "created_at")
+    ESCALATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    GUARDED_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    escalation_id: str
+    message: str
+    lang: str
+    intent: str
+    answer: str
+    guarded: bool
+    personal: bool
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, escalation_id: _Optional[str] = ..., message: _Optional[str] = ..., lang: _Optional[str] = ..., intent: _Optional[str] = ..., answer: _Optional[str] = ..., guarded: _Optional[bool] = ..., personal: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

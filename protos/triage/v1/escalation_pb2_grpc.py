@@ -64,6 +64,11 @@ class EscalationStub:
                 request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.SerializeToString,
                 response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
                 _registered_method=True)
+        self.ListEscalations = channel.unary_stream(
+                '/triage.v1.Escalation/ListEscalations',
+                request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.SerializeToString,
+                response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.FromString,
+                _registered_method=True)
 
 
 class EscalationServicer:
@@ -112,6 +117,13 @@ class EscalationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEscalations(self, request, context):
+        """Escalations waiting for a resolution, oldest first: an agent's inbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EscalationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +156,11 @@ def add_EscalationServicer_to_server(servicer, server):
                     servicer.ListResolutions,
                     request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.FromString,
                     response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.SerializeToString,
+            ),
+            'ListEscalations': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListEscalations,
+                    request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.FromString,
+                    response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +325,33 @@ class Escalation:
             '/triage.v1.Escalation/ListResolutions',
             protos_dot_triage_dot_v1_dot_escalation__pb2.ListResolutionsRequest.SerializeToString,
             protos_dot_triage_dot_v1_dot_escalation__pb2.Resolution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEscalations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/triage.v1.Escalation/ListEscalations',
+            protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.SerializeToString,
+            protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.FromString,
             options,
             channel_credentials,
             insecure,
