@@ -64,14 +64,14 @@ def hardness(a: Analysis, conversation: ConversationSignals) -> tuple[float, lis
     if conversation.wants_human:
         score = 1.0
         why.append("asks for a human")
-    if conversation.repeated:
-        score = max(score, 0.7)
+    if conversation.repeated:  # the edge's answer did not help: stop repeating it
+        score = max(score, 0.85)
         why.append("repeated question")
     if conversation.rising_frustration:
-        score = max(score, 0.7)
+        score = max(score, 0.85)
         why.append("rising frustration")
     if conversation.follow_up:
-        score = max(score, 0.75)
+        score = max(score, 0.85)
         why.append("follow-up that needs the previous turn")
     return score, why
 

@@ -129,7 +129,8 @@ def test_triage_replay_runs_two_passes_with_a_distill_step_between(llm_folder, t
     cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=8).start()
     edge = EdgeProcess(build_bundle(catalog_dir, tmp_path / "bundle"),
                        {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__ADMIN_TOKEN": "admin-token",
-                        "TRIAGE_EDGE__CACHE_ENABLED": "false"}, store=tmp_path / "edge.db", cloud=cloud.address)
+                        "TRIAGE_EDGE__CACHE_ENABLED": "false", "TRIAGE_EDGE__COST_QUALITY": "0.5"},
+                       store=tmp_path / "edge.db", cloud=cloud.address)
     traffic = tmp_path / "traffic.jsonl"
     rows = [(QUESTION, "check_payment_methods"), ("Kann ich mit Kreditkarte bezahlen?", "check_payment_methods"),
             ("Was kostet der Versand?", "delivery_options")]

@@ -43,5 +43,9 @@ class Calibration(msgspec.Struct, forbid_unknown_fields=True):
     """An FAQ answer needs at least this cosine to one of its question variants."""
     clarify_margin: float = 0.15
     """When the top two intents are closer than this in probability, ask which one was meant."""
-    cost_quality: float = 0.5
-    """The router's single trade-off knob: 0 = cheapest (answer at the edge), 1 = safest (escalate)."""
+    cost_quality: float = 0.2
+    """The router's single trade-off knob: 0 = cheapest (answer at the edge), 1 = safest (escalate).
+
+    0.2 until ``triage calibrate`` fits it: disputes and low-confidence answers go to the cloud, while
+    a young catalog's merely unfamiliar phrasings get the edge's answer or a clarifying question
+    (at 0.5 and up, every uncertain or unrecognised message escalates: see docs/benchmarks.md)."""
