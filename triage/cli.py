@@ -322,8 +322,14 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         from triage.bundle.build import build_bundle
 
         bundle = build_bundle(folder, Path(args.out))
-        _err.print(f"[green]bundle ready[/green] at {bundle}: roll it out with `triage deploy rollout` or point "
-                   "`triage edge --bundle` at it")
+        signing = load_config().deploy.signing_key
+        if signing:  # fleets that require signed bundles take it as is
+            from triage.bundle.signing import parse_keys, sign_bundle
+
+            (key_id, key), = parse_keys(signing).items()
+            sign_bundle(bundle, key_id, key)
+        _err.print(f"[green]bundle ready[/green] at {bundle}{' (signed)' if signing else ''}: roll it out with "
+                   "`triage deploy rollout` or point `triage edge --bundle` at it")
     return 0
 
 
