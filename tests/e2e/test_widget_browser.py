@@ -175,3 +175,26 @@ def test_a_too_long_message_is_explained_and_not_sent(browser, stack):
     page.locator("triage-chat textarea").press("Enter")
     assert "too long" in page.locator("triage-chat .n").inner_text()
     assert page.locator("triage-chat .g.u").count() == 0
+
+
+def test_clarify_offers_quick_replies_that_send_the_choice(browser, stack):
+    page = _open(browser, stack.url + "/?open")
+    _ask(page, "invoice")
+    buttons = page.locator("triage-chat .q button")
+    assert buttons.count() == 2
+    choice = buttons.first.inner_text()
+    before = page.locator("triage-chat .g.s").count()
+    buttons.first.click()
+    page.wait_for_function(f"{ANSWERS}.length > {before}", timeout=20_000)
+    assert choice in page.locator("triage-chat .g.u").all_inner_texts()
+    assert page.locator("triage-chat .q button").count() == 0
+
+
+def test_sending_too_fast_is_explained_in_the_shoppers_language(browser, stack):
+    page = _open(browser, stack.url + "/?open&lang=de")
+    box = page.locator("triage-chat textarea")
+    for n in range(14):
+        box.fill(f"Nachricht {n}")
+        box.press("Enter")
+    page.wait_for_function("document.querySelector('triage-chat').shadowRoot.querySelector('.n')"
+                           ".textContent.includes('schnell')", timeout=10_000)
