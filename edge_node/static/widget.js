@@ -247,7 +247,7 @@
       this.flush();
     } else if (f.type === "typing") {
       this.acked(f.reply_to);
-      this.note(t.typing, TYPING_TIMEOUT_MS);
+      if (Date.now() - (this.warnedAt || 0) > 6000) this.note(t.typing, TYPING_TIMEOUT_MS);
       var self = this;
       this.specialistTimer = setTimeout(function () { self.note(t.specialist); }, 1500);
     } else if (f.type === "delta") {
@@ -268,10 +268,11 @@
       this.state.log.push(m);
       this.save();
       this.show(m);
-      this.note(queued ? t.specialist : "");
+      if (Date.now() - (this.warnedAt || 0) > 6000) this.note(queued ? t.specialist : "");  // keep a warning readable
       this.quick(f.decision === "clarify" ? f.options || [] : []);
     } else if (f.type === "error") {
       if (f.reply_to) this.acked(f.reply_to);
+      this.warnedAt = Date.now();
       this.note(f.code === "too_large" ? t.tooLong.replace("%n", MAX_CHARS) :
         f.code === "rate_limited" ? t.tooFast : t.error, 6000);
     }
