@@ -13,7 +13,7 @@ from edge_node.metrics import EdgeMetrics
 from edge_node.redaction import redact
 from edge_node.router import Decision, Router
 from edge_node.semantic_cache import SemanticCache
-from edge_node.signals import conversation_signals, dispute_signals
+from edge_node.signals import ConversationSignals, conversation_signals, dispute_signals
 from edge_node.store import EdgeStore
 from edge_node.understanding import Analysis, Understanding
 from protos.triage.v1 import escalation_pb2 as pb
@@ -35,6 +35,7 @@ class Reply:
     analysis: Analysis
     decision: Decision
     elapsed_s: float
+    conversation: ConversationSignals
 
 
 @dataclass
@@ -50,13 +51,17 @@ class EdgeService:
 
     def __post_init__(self) -> None:
         self.understanding = Understanding(self.knowledge, self.config.langid)
-        knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
-        self.router = Router(self.knowledge.catalog, self.knowledge.calibration, knob)
+        self.router = self._router_for(self.knowledge)
         self.store = EdgeStore(self.config.store)
         self.escalator = Escalator(self.store, None, self.config, self.cost, self.metrics)
         self.escalator.on_answer = self._remember
         self.cache = SemanticCache(self.config.cache_min_similarity, self.config.cache_ttl_s, self.config.cache_entries)
         self.cache.invalidate(self.knowledge.manifest.catalog_hash)
+
+    def _router_for(self, knowledge: Knowledge) -> Router:
+        """The configured knob wins; a negative one means the bundle's calibrated value."""
+        knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
+        return Router(knowledge.catalog, knowledge.calibration, knob)
 
     @classmethod
     def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None) -> EdgeService:
@@ -77,8 +82,7 @@ class EdgeService:
             raise BundleError(f"{bundle} is for storefront {knowledge.catalog.storefront.id!r}, this edge serves "
                               f"{self.storefront!r}")
         understanding = await asyncio.to_thread(Understanding, knowledge, self.config.langid)
-        knob = self.config.cost_quality if self.config.cost_quality >= 0 else None
-        router = Router(knowledge.catalog, knowledge.calibration, knob)
+        router = self._router_for(knowledge)
         self.knowledge, self.understanding, self.router = knowledge, understanding, router
         if knowledge.manifest.catalog_hash != self.cache.catalog_hash:
             self.cache.invalidate(knowledge.manifest.catalog_hash)  # a new catalog may change the right answers
@@ -114,18 +118,18 @@ class EdgeService:
     def storefront(self) -> str:
         return self.knowledge.catalog.storefront.id
 
-    def cacheable(self, text: str, earlier: Sequence[str], customer: str) -> bool:
+    def cacheable(self, text: str, conversation: ConversationSignals, customer: str) -> bool:
         """Only generic questions of anonymous shoppers: no dispute, no conversation context, nothing redacted."""
         if not self.config.cache_enabled or customer or redact(text) != text or dispute_signals(text).any:
             return False
-        c = conversation_signals(text, earlier)
+        c = conversation
         return not (c.repeated or c.wants_human or c.rising_frustration or c.follow_up)
 
     def _remember(self, request: pb.EscalateRequest, final: pb.Final) -> None:
         if (final.personal or final.flagged_for_human or final.finish_reason == pb.FINISH_REASON_GUARDED
                 or request.customer.customer_id or request.conversation
                 or any(mark in request.message for mark in ("[card number]", "[IBAN]", "[e-mail]"))
-                or not self.cacheable(request.message, (), "")):
+                or not self.cacheable(request.message, conversation_signals(request.message, ()), "")):
             return
         vector = self.knowledge.encoder.encode_one(request.message)
         self.cache.store(vector, request.message, final.text, request.lang)
@@ -135,6 +139,7 @@ class EdgeService:
         """Analyse and route one message; ``earlier`` are the shopper's previous messages, oldest first."""
         started = time.perf_counter()
         analysis = self.understanding.analyze(text, previous_lang)
-        decision = self.router.decide(analysis, conversation_signals(text, earlier))
+        conversation = conversation_signals(text, earlier)
+        decision = self.router.decide(analysis, conversation)
         self.metrics.decisions.labels(decision.kind, decision.lang).inc()
-        return Reply(analysis, decision, time.perf_counter() - started)
+        return Reply(analysis, decision, time.perf_counter() - started, conversation)

@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS ledger (
 """
 
 
+_INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 class StoredFrame(msgspec.Struct, frozen=True):
     seq: int
     data: bytes
@@ -176,47 +179,12 @@ class EdgeStore:
         """(session id, current seq, language, resumed) — a known id resumes, anything else starts anew."""
         return await self._run(self._open_session, storefront, resume, customer)
 
-    async def customer(self, session: str) -> str:
-        row = await self._run(self._one, "SELECT customer FROM sessions WHERE id = ?", (session,))
-        return str(row[0]) if row else ""
-
     # messages -----------------------------------------------------------------------------------
-    def _accept(self, session: str, client_id: str, text: str, limit: int) -> tuple[bool, bool, list[str]]:
-        rows = self._all("SELECT text FROM messages WHERE session = ? AND client_id != ? "
-                         "ORDER BY received_at DESC LIMIT ?", (session, client_id, limit))
-        earlier = [str(r[0]) for r in reversed(rows)]
-        new = self._exec("INSERT INTO messages (session, client_id, text, received_at) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT DO NOTHING", (session, client_id, text, time.time())) == 1
-        answered = not new and self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
-                                         (session, client_id)) is not None
-        return new, answered, earlier
-
-    async def accept_message(self, session: str, client_id: str, text: str,
-                             limit: int = 8) -> tuple[bool, bool, list[str]]:
-        """Record an accepted message before anything else happens, in one hop.
-
-        Returns (new, already answered, the session's earlier messages oldest first). A re-sent id
-        is not new; it is reprocessed only when it has no answer yet (the edge may have died between
-        accepting and answering it).
-        """
-        return await self._run(self._accept, session, client_id, text, limit)
-
-    async def accept(self, session: str, client_id: str, text: str) -> bool:
-        return (await self.accept_message(session, client_id, text, 0))[0]
-
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
         """(client_id, text) of the session's last ``limit`` messages, oldest first."""
         rows = await self._run(self._all, "SELECT client_id, text FROM messages WHERE session = ? "
                                "ORDER BY received_at DESC LIMIT ?", (session, limit))
         return list(reversed([(str(a), str(b)) for a, b in rows]))
-
-    async def set_lang(self, session: str, lang: str) -> None:
-        await self._run(self._exec, "UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?",
-                        (lang, time.time(), session))
-
-    async def classify(self, session: str, client_id: str, lang: str, intent: str | None, decision: str) -> None:
-        await self._run(self._exec, "UPDATE messages SET lang = ?, intent = ?, decision = ? "
-                        "WHERE session = ? AND client_id = ?", (lang, intent, decision, session, client_id))
 
     # frames -------------------------------------------------------------------------------------
     def _append_frame_in_tx(self, session: str, reply_to: str, final: bool,
@@ -244,29 +212,25 @@ class EdgeStore:
         return await self._run(self._transaction,
                                lambda: self._append_frame_in_tx(session, reply_to, final, encode))
 
-    def _finish_in_tx(self, session: str, client_id: str, lang: str, lang_changed: bool, intent: str | None,
-                      decision: str, final: bool, encode: Callable[[int], bytes] | None,
-                      entry: LedgerEntry) -> StoredFrame | None:
-        if lang_changed:
-            self.db.execute("UPDATE sessions SET lang = ? WHERE id = ?", (lang, session))
-        self.db.execute("UPDATE messages SET lang = ?, intent = ?, decision = ? WHERE session = ? AND client_id = ?",
-                        (lang, intent, decision, session, client_id))
-        self.db.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*msgspec.structs.astuple(entry), time.time()))
-        return self._append_frame_in_tx(session, client_id, final, encode) if encode is not None else None
-
     def _record_in_tx(self, session: str, client_id: str, text: str, lang: str, lang_changed: bool,
                       intent: str | None, decision: str, final: bool, encode: Callable[[int], bytes] | None,
                       entry: LedgerEntry) -> tuple[bool, StoredFrame | None]:
+        outcome = (lang, intent, decision)
         inserted = self.db.execute(
             "INSERT INTO messages (session, client_id, text, lang, intent, decision, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (session, client_id, text, lang, intent, decision, time.time())).rowcount == 1
-        if not inserted and self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
-                                      (session, client_id)):
-            return False, None  # a re-sent message that already has its answer
-        return True, self._finish_in_tx(session, client_id, lang, lang_changed, intent, decision, final, encode,
-                                        entry)
+            (session, client_id, text, *outcome, time.time())).rowcount == 1
+        if not inserted:
+            if self._one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?", (session, client_id)):
+                return False, None  # a re-sent message that already has its answer
+            self.db.execute("UPDATE messages SET lang = ?, intent = ?, decision = ? WHERE session = ? "
+                            "AND client_id = ?", (*outcome, session, client_id))
+        if lang_changed:
+            self.db.execute("UPDATE sessions SET lang = ? WHERE id = ?", (lang, session))
+        self.db.execute(_INSERT_LEDGER,
+                        (*msgspec.structs.astuple(entry), time.time()))
+        frame = self._append_frame_in_tx(session, client_id, final, encode) if encode is not None else None
+        return True, frame
 
     async def record_message(self, session: str, client_id: str, text: str, *, lang: str, lang_changed: bool,
                              intent: str | None, decision: str, entry: LedgerEntry, final: bool = True,
@@ -281,24 +245,10 @@ class EdgeStore:
         return await self._run(self._transaction, lambda: self._record_in_tx(
             session, client_id, text, lang, lang_changed, intent, decision, final, encode, entry))
 
-    async def finish_message(self, session: str, client_id: str, *, lang: str, lang_changed: bool,
-                             intent: str | None, decision: str, entry: LedgerEntry, final: bool = True,
-                             encode: Callable[[int], bytes] | None = None) -> StoredFrame | None:
-        """The routing outcome of one message, its ledger entry and (for edge answers) its answer frame,
-        in one transaction."""
-        return await self._run(self._transaction, lambda: self._finish_in_tx(
-            session, client_id, lang, lang_changed, intent, decision, final, encode, entry))
-
     async def frames_after(self, session: str, seq: int) -> list[StoredFrame]:
         rows = await self._run(self._all, "SELECT seq, frame FROM frames WHERE session = ? AND seq > ? ORDER BY seq",
                                (session, seq))
         return [StoredFrame(int(s), bytes(f)) for s, f in rows]
-
-    async def has_answer(self, session: str, reply_to: str) -> bool:
-        """Any numbered frame (final or queued) answers this message already."""
-        found = await self._run(self._one, "SELECT 1 FROM frames WHERE session = ? AND reply_to = ?",
-                                (session, reply_to))
-        return found is not None
 
     async def has_final(self, session: str, reply_to: str) -> bool:
         found = await self._run(self._one, "SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
@@ -347,16 +297,10 @@ class EdgeStore:
 
     # ledger -------------------------------------------------------------------------------------
     async def record(self, entry: LedgerEntry) -> None:
-        await self._run(self._exec, "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        await self._run(self._exec, _INSERT_LEDGER,
                         (*msgspec.structs.astuple(entry), time.time()))
 
     async def ledger(self) -> list[LedgerEntry]:
         rows = await self._run(self._all, "SELECT session, client_id, decision, source, edge_ms, input_tokens, "
                                "cached_tokens, output_tokens, model, cost_usd FROM ledger ORDER BY at", ())
         return [LedgerEntry(*r) for r in rows]
-
-    async def counts(self) -> dict[str, int]:
-        """Accepted messages and final answers, for tests and reports that nothing was lost."""
-        messages = await self._run(self._one, "SELECT COUNT(*) FROM messages", ())
-        finals = await self._run(self._one, "SELECT COUNT(*) FROM frames WHERE final = 1", ())
-        return {"messages": int(messages[0]) if messages else 0, "final_answers": int(finals[0]) if finals else 0}

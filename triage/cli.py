@@ -173,26 +173,21 @@ def _start_demo_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
     import os
     import time
 
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     from cloud_core.llm.build import build_model
+    from triage.deploy.fleet import cloud_ready
 
     model = build_model()  # first run: minutes (model export), then cached
     env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model)}
     proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "cloud", "--host", "127.0.0.1", "--port", str(port),
                              "--memory", "sqlite:///var/memory.db"], env=env)
     deadline = time.monotonic() + 120
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, _err.status("starting the cloud core"):
-        stub = health_pb2_grpc.HealthStub(channel)
+    with _err.status("starting the cloud core"):
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"the cloud core exited with {proc.returncode}; see its output above")
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return proc
-            except grpc.RpcError:
-                time.sleep(0.3)
+            if cloud_ready(f"127.0.0.1:{port}"):
+                return proc
+            time.sleep(0.3)
     proc.terminate()
     raise RuntimeError(f"the cloud core did not become healthy on port {port} within 120 s")
 

@@ -31,20 +31,13 @@ if TYPE_CHECKING:
     from edge_node.store import EdgeStore
     from triage.config import CostConfig, EdgeConfig
 
-__all__ = ["Escalator", "Pending"]
+__all__ = ["Escalator"]
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 _PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.UNIMPLEMENTED}
 
-
-
-class Pending(msgspec.Struct, frozen=True):
-    """What the relay needs to know about an escalated message besides the request itself."""
-
-    lang: str
-    intent: str | None
 
 
 class Escalator:

@@ -177,7 +177,7 @@ class _Connection:
         lang_changed = d.lang != self.lang
         edge_ms = reply.elapsed_s * 1000
         cost = self.edge.cost.edge_cost()
-        if d.kind == "escalate" and self.customer == "" and self.edge.cacheable(text, earlier, ""):
+        if d.kind == "escalate" and self.customer == "" and self.edge.cacheable(text, reply.conversation, ""):
             cached = self.edge.cache.lookup(reply.analysis.embedding, text, d.lang)
             self.edge.metrics.cache.labels("hit" if cached else "miss").inc()
             if cached is not None:  # a cloud answer to the same generic question, with the same details

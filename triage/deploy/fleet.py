@@ -24,7 +24,8 @@ from triage.bundle.manifest import read_manifest
 from triage.deploy.bundles import build_region_bundle
 from triage.deploy.regions import Fleet, RegionsError
 
-__all__ = ["FleetError", "ReplicaStatus", "RolloutResult", "down", "rollout", "signing_key", "status", "up"]
+__all__ = ["FleetError", "ReplicaStatus", "RolloutResult", "cloud_ready", "down", "rollout", "signing_key", "status",
+           "up"]
 
 
 class FleetError(RuntimeError):
@@ -101,7 +102,7 @@ def _edge_ready(address: str) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
-def _cloud_ready(address: str) -> bool:
+def cloud_ready(address: str) -> bool:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -178,7 +179,7 @@ def status(fleet: Fleet) -> list[ReplicaStatus]:
                                      bundle=seen.get("bundle", ""), build_key=seen.get("build_key", "")))
         else:
             out.append(ReplicaStatus(child["name"], "cloud", "", child["address"], info.get("pid"),
-                                     info.get("restarts", 0), _cloud_ready(child["address"])))
+                                     info.get("restarts", 0), cloud_ready(child["address"])))
     return out
 
 
