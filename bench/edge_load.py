@@ -2,11 +2,11 @@
 
 Starts ``triage edge`` on a loopback port (unless --url is given), opens N sessions with the
 ``websockets`` client, and has each send M messages one after another (the next once the
-answer is back), as shoppers do. Peers side by side in one run: 50 and 200 sessions, and the
-in-process pipeline alone (no network) as the floor. Client and server share the machine's
+answer is back), as shoppers do. Peers side by side in one run: one and two worker processes,
+50 and 200 sessions, and the in-process pipeline alone (no network) as the floor. Client and server share the machine's
 two cores, so absolute numbers are pessimistic; compare rows, not runs.
 
-Usage: python bench/edge_load.py [--bundle var/bundle] [--sessions 50 200] [--messages 20]
+Usage: python bench/edge_load.py [--bundle var/bundle] [--workers 1 2] [--sessions 50 200] [--messages 20]
 """
 
 from __future__ import annotations
@@ -89,45 +89,61 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("edge did not become ready")
 
 
+def _start_edge(bundle: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
+    env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
+           "TRIAGE_EDGE__STORE": str(store)}
+    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", bundle, "--port", str(port),
+                             "--workers", str(workers)], env=env)
+    _wait_ready(port, proc)
+    return proc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bundle", default="var/bundle")
-    parser.add_argument("--url", default=None)
+    parser.add_argument("--url", default=None, help="a running edge (else one is started per --workers value)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sessions", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--think", type=float, default=0.5,
                         help="mean seconds a shopper waits between messages (0 = saturate)")
+    parser.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args()
-    proc = None
-    url = args.url
-    if url is None:
-        port = 18080
-        store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
-        env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
-               "TRIAGE_EDGE__STORE": str(store)}
-        proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", args.bundle,
-                                 "--port", str(port)], env=env)
-        _wait_ready(port, proc)
-        url = f"ws://127.0.0.1:{port}/v1/chat"
-    try:
-        table = Table(title=f"Edge websocket round trip, FAQ answers, {args.messages} messages per session")
-        for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s"):
-            table.add_column(col, justify="right")
-        floor = _in_process(Path(args.bundle), 2000)
-        table.add_row("in-process pipeline (no network)", "2000", "2000", f"{np.percentile(floor, 50):.2f}",
-                      f"{np.percentile(floor, 99):.2f}", f"{1000 / np.mean(floor):.0f}")
-        for think in sorted({args.think, 0.0}, reverse=True):
-            for sessions in args.sessions:
-                lat, answered, elapsed = asyncio.run(_load(url, sessions, args.messages, think))
-                pacing = f"think {think:.1f}s" if think else "saturating"
-                table.add_row(f"{sessions} sessions, {pacing}", str(len(lat)), str(answered),
-                              f"{np.percentile(lat, 50):.2f}", f"{np.percentile(lat, 99):.2f}",
-                              f"{len(lat) / elapsed:.0f}")
-        Console().print(table)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+    table = Table(title=f"Edge websocket round trip, FAQ answers, {args.messages} messages per session")
+    for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s"):
+        table.add_column(col, justify="right")
+    rows: list[dict[str, object]] = []
+
+    def add(peer: str, lat: list[float], answered: int, rate: float) -> None:
+        row = {"peer": peer, "messages": len(lat), "answered": answered, "p50_ms": float(np.percentile(lat, 50)),
+               "p99_ms": float(np.percentile(lat, 99)), "messages_per_s": rate}
+        rows.append(row)
+        table.add_row(peer, str(len(lat)), str(answered), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{rate:.0f}")
+
+    floor = _in_process(Path(args.bundle), 2000)
+    add("in-process pipeline (no network, no store)", floor, len(floor), 1000 / float(np.mean(floor)))
+    targets = [(None, args.url)] if args.url else [(w, None) for w in args.workers]
+    for workers, url in targets:
+        proc = None
+        if url is None:
+            port = 18080
+            proc = _start_edge(args.bundle, port, workers or 1)
+            url = f"ws://127.0.0.1:{port}/v1/chat"
+        name = f"{workers} worker{'s' if workers != 1 else ''}, " if workers else ""
+        try:
+            for think in sorted({args.think, 0.0}, reverse=True):
+                for sessions in args.sessions:
+                    lat, answered, elapsed = asyncio.run(_load(url, sessions, args.messages, think))
+                    pacing = f"think {think:.1f}s" if think else "saturating"
+                    add(f"{name}{sessions} sessions, {pacing}", lat, answered, len(lat) / elapsed)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(15)
+    Console().print(table)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--decode-tokens", type=int, default=96)
-    parser.add_argument("--runtimes", default="onnx,hf,llamacpp")
+    parser.add_argument("--runtimes", default="onnx,onnx-optimum,hf,llamacpp")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     from tokenizers import Tokenizer
@@ -86,16 +86,22 @@ def main() -> None:
         "systems": systems, "questions": QUESTIONS, "quoting": QUOTING,
         "neutral_system": "You are a helpful assistant.",
     }
-    pythons = {"onnx": Path(sys.executable), "hf": EXPORT_ENV.ensure(), "llamacpp": LLAMA_CPP_ENV.ensure()}
+    runtimes = args.runtimes.split(",")
+    models = {"onnx": model}
+    if "onnx-optimum" in runtimes:
+        models["onnx-optimum"] = build_model(graph="optimum")
+    pythons = {"onnx": Path(sys.executable), "onnx-optimum": Path(sys.executable), "hf": EXPORT_ENV.ensure(),
+               "llamacpp": LLAMA_CPP_ENV.ensure()}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        spec_file = Path(tmp) / "spec.json"
-        spec_file.write_text(json.dumps(spec))
-        for runtime in args.runtimes.split(","):
+        for runtime in runtimes:
+            spec_file = Path(tmp) / f"{runtime}-spec.json"
+            spec_file.write_text(json.dumps({**spec, "onnx_model": str(models.get(runtime, model))}))
             out = Path(tmp) / f"{runtime}.json"
             with console.status(f"measuring {runtime}"):
-                done = subprocess.run([str(pythons[runtime]), "-I" if runtime != "onnx" else "-u",
-                                       str(ROOT / "bench" / "_llm_runner.py"), "--runtime", runtime, "--spec",
+                done = subprocess.run([str(pythons[runtime]), "-u" if runtime.startswith("onnx") else "-I",
+                                       str(ROOT / "bench" / "_llm_runner.py"), "--runtime", runtime.split("-")[0],
+                                       "--spec",
                                        str(spec_file), "--out", str(out)], capture_output=True, text=True,
                                       check=False)
             if done.returncode != 0:
@@ -103,7 +109,9 @@ def main() -> None:
                 continue
             results[runtime] = json.loads(out.read_text())
 
-    names = {"onnx": "ours: ONNX int4 (MatMulNBits)", "hf": "transformers fp32", "llamacpp": "llama.cpp Q4_1"}
+    names = {"onnx": "ours: fused graph, ONNX Runtime int4",
+             "onnx-optimum": "optimum's graph, ONNX Runtime int4", "hf": "transformers fp32",
+             "llamacpp": "llama.cpp Q4_1"}
     table = Table(title=f"cloud LLM runtimes, SmolLM2-135M-Instruct, {args.threads} threads")
     for column in ("runtime", "decode tok/s", "TTFT 300", "TTFT 1200", "TTFT 1200 cached", "prompt lookup",
                    "peak RSS"):

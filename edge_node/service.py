@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_node.escalation.relay import Escalator
@@ -23,7 +25,6 @@ from triage.config import CostConfig
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Sequence
-    from pathlib import Path
 
     from triage.config import EdgeConfig
 
@@ -89,6 +90,30 @@ class EdgeService:
         self.metrics.reloads.inc()
         return knowledge
 
+    @property
+    def _bundle_setting(self) -> str:
+        return f"bundle:{self.storefront}"
+
+    async def swap_bundle(self, bundle: Path) -> Knowledge:
+        """Reload here, then record the bundle in the store so the other workers follow."""
+        knowledge = await self.reload(bundle)
+        await self.store.set_setting(self._bundle_setting, str(knowledge.path))
+        return knowledge
+
+    async def _follow_bundle(self) -> None:
+        """Serve the bundle another worker on this store swapped in (a failed one is not retried)."""
+        failed: str | None = None
+        while True:
+            await asyncio.sleep(self.config.bundle_poll_s)
+            wanted = await self.store.setting(self._bundle_setting)
+            if wanted is None or wanted == failed or wanted == str(self.knowledge.path):
+                continue
+            try:
+                await self.reload(Path(wanted))
+            except (BundleError, OSError, ValueError) as exc:
+                failed = wanted
+                logging.getLogger(__name__).error("cannot follow bundle %s: %s", wanted, exc)
+
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
@@ -99,6 +124,8 @@ class EdgeService:
 
             self.escalator.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca)
         self.escalator.start()
+        if self.config.workers > 1:
+            self.track(self._follow_bundle())
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     output_tokens INTEGER NOT NULL DEFAULT 0, model TEXT NOT NULL DEFAULT '', cost_usd REAL NOT NULL DEFAULT 0,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 """
 
 
@@ -290,6 +291,15 @@ class EdgeStore:
 
     async def done(self, key: str) -> None:
         await self._run(self._exec, "UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
+
+    async def set_setting(self, key: str, value: str) -> None:
+        """Shared state of the processes on this store (e.g. the bundle every worker should serve)."""
+        await self._run(self._exec, "INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "value = excluded.value, updated_at = excluded.updated_at", (key, value, time.time()))
+
+    async def setting(self, key: str) -> str | None:
+        row = await self._run(self._one, "SELECT value FROM settings WHERE key = ?", (key,))
+        return str(row[0]) if row else None
 
     async def outbox_depth(self) -> int:
         row = await self._run(self._one, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'", ())

