@@ -1,8 +1,16 @@
 """The KV cache we control: per-layer key/value tensors as ONNX Runtime values, and a prefix cache.
 
-Tensors stay as ``OrtValue``s between decode steps (no numpy round trip). A cached prefix is
-never written to: decoding appends by producing new tensors, so many requests can start from
-the same prefix at once.
+Tensors stay as ``OrtValue``s between decode steps (no numpy round trip). Two layouts:
+
+- **in place** (our fused graph): each layer's keys and values live in a buffer of ``capacity``
+  positions that GroupQueryAttention reads and appends to in place (the past and present outputs
+  are bound to the same buffer), so a step costs no copy of the past and dropping rejected draft
+  tokens is just a shorter ``length``. Such a cache belongs to one sequence; the prefix cache keeps
+  frozen copies and every request starts from its own thawed buffer.
+- **append** (optimum's graph): every step returns new tensors holding past and new positions.
+
+The cache also remembers its token ids: a forward pass can then re-feed the last one (see
+``OnnxLM.forward``).
 """
 
 from __future__ import annotations
@@ -24,27 +32,83 @@ __all__ = ["KVCache", "PrefixCache", "prefix_key"]
 class KVCache:
     """Keys and values of every layer for the first ``length`` tokens of a sequence."""
 
-    def __init__(self, layers: list[tuple[OrtValue, OrtValue]], length: int) -> None:
+    def __init__(self, layers: list[tuple[OrtValue, OrtValue]], tokens: list[int], *, in_place: bool) -> None:
         self.layers = layers
-        self.length = length
+        self.tokens = tokens
+        self.in_place = in_place
+
+    @property
+    def length(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def capacity(self) -> int:
+        """Positions the buffers hold (in place); the length itself for the append layout."""
+        return int(self.layers[0][0].shape()[2]) if self.layers else 0
 
     @classmethod
-    def empty(cls, num_layers: int, kv_heads: int, head_dim: int) -> KVCache:
-        zero = np.zeros((1, kv_heads, 0, head_dim), dtype=np.float32)
-        return cls([(OrtValue.ortvalue_from_numpy(zero), OrtValue.ortvalue_from_numpy(zero))
-                    for _ in range(num_layers)], 0)
+    def empty(cls, num_layers: int, kv_heads: int, head_dim: int, *, capacity: int = 0,
+              in_place: bool = False) -> KVCache:
+        return cls([(_zeros(kv_heads, capacity if in_place else 0, head_dim),
+                     _zeros(kv_heads, capacity if in_place else 0, head_dim)) for _ in range(num_layers)],
+                   [], in_place=in_place)
 
     @property
     def nbytes(self) -> int:
-        return sum(2 * int(np.prod(k.shape())) * 4 for k, _ in self.layers)
+        if not self.layers:
+            return 0
+        heads, dim = _heads_dim(self)
+        return 2 * len(self.layers) * heads * self.length * dim * 4
 
     def cropped(self, length: int) -> KVCache:
-        """The first ``length`` tokens (drops rejected draft tokens)."""
+        """The first ``length`` tokens (drops rejected draft tokens): free in place, a copy otherwise."""
         if length == self.length:
             return self
-        return KVCache([(OrtValue.ortvalue_from_numpy(np.ascontiguousarray(k.numpy()[:, :, :length])),
-                         OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v.numpy()[:, :, :length])))
-                        for k, v in self.layers], length)
+        if self.in_place:  # later positions are overwritten before anything reads them
+            return KVCache(self.layers, self.tokens[:length], in_place=True)
+        return KVCache([(_copy(k, length), _copy(v, length)) for k, v in self.layers], self.tokens[:length],
+                       in_place=False)
+
+    def with_capacity(self, needed: int) -> KVCache:
+        """In place: this cache, or a copy into larger buffers when ``needed`` positions do not fit."""
+        if not self.in_place or needed <= self.capacity:
+            return self
+        capacity = max(needed, 2 * self.capacity, 256)
+        layers = []
+        for key, value in self.layers:
+            pair = []
+            for tensor in (key, value):
+                _, heads, _, dim = tensor.shape()
+                grown = np.zeros((1, heads, capacity, dim), dtype=np.float32)
+                grown[:, :, :self.length] = tensor.numpy()[:, :, :self.length]
+                pair.append(OrtValue.ortvalue_from_numpy(grown))
+            layers.append((pair[0], pair[1]))
+        return KVCache(layers, list(self.tokens), in_place=True)
+
+    def frozen(self) -> KVCache:
+        """A copy nobody writes to, for the prefix cache (the append layout is never written to)."""
+        if not self.in_place:
+            return self
+        return KVCache([(_copy(k, self.length), _copy(v, self.length)) for k, v in self.layers],
+                       list(self.tokens), in_place=False)
+
+    def thawed(self, capacity: int) -> KVCache:
+        """A frozen prefix copied into fresh in-place buffers of ``capacity`` positions."""
+        return KVCache(self.layers, list(self.tokens), in_place=True).with_capacity(max(capacity, self.length + 1)) \
+            if self.length else KVCache.empty(len(self.layers), *_heads_dim(self), capacity=capacity, in_place=True)
+
+
+def _zeros(heads: int, length: int, dim: int) -> OrtValue:
+    return OrtValue.ortvalue_from_numpy(np.zeros((1, heads, length, dim), dtype=np.float32))
+
+
+def _copy(tensor: OrtValue, length: int) -> OrtValue:
+    return OrtValue.ortvalue_from_numpy(np.ascontiguousarray(tensor.numpy()[:, :, :length]))
+
+
+def _heads_dim(cache: KVCache) -> tuple[int, int]:
+    _, heads, _, dim = cache.layers[0][0].shape()
+    return int(heads), int(dim)
 
 
 def prefix_key(model_id: str, token_ids: Sequence[int]) -> str:

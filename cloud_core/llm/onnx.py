@@ -63,34 +63,63 @@ class OnnxLM:
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.model_id = meta.get("model_id", folder.name)
+        self.in_place = meta.get("graph") == "fused"
+        """GroupQueryAttention appends to the KV buffers in place (see ``cloud_core.llm.kv``)."""
+        self.min_rows: int = int(meta.get("min_rows", 1))
+        """Rows every forward pass carries, so one kernel path computes every row (see ``forward``)."""
 
-    def empty_cache(self) -> KVCache:
-        return KVCache.empty(self.num_layers, self.kv_heads, self.head_dim)
+    def empty_cache(self, capacity: int = 256) -> KVCache:
+        return KVCache.empty(self.num_layers, self.kv_heads, self.head_dim, capacity=capacity,
+                             in_place=self.in_place)
+
+    def resume(self, frozen: KVCache, capacity: int) -> KVCache:
+        """A prefix-cache entry as the start of a new sequence with room for ``capacity`` tokens."""
+        return frozen.thawed(capacity) if self.in_place else frozen
 
     def forward(self, token_ids: list[int], cache: KVCache, keep: int = 1) -> tuple[np.ndarray, KVCache]:
-        """Logits of the last ``keep`` new positions and the cache extended by ``token_ids``."""
-        n, past = len(token_ids), cache.length
+        """Logits of the last ``keep`` new positions and the cache extended by ``token_ids``.
+
+        With int8 activations (MatMulNBits accuracy level 4) a one-row pass takes a different
+        kernel than a multi-row one, and their results differ in the last bits, so a k-token
+        verification would disagree with one-token decoding. Multi-row results are
+        row-independent, bit for bit, so a one-token step re-feeds the previous token (its keys
+        and values come out identical) and every row of every pass takes the same path.
+        """
+        ids = list(token_ids)
+        keep = min(keep, len(ids))
+        if cache.in_place and len(ids) < self.min_rows <= cache.length + len(ids):
+            back = self.min_rows - len(ids)
+            ids = cache.tokens[cache.length - back:] + ids
+            cache = cache.cropped(cache.length - back)
+        n, past = len(ids), cache.length
+        cache = cache.with_capacity(past + n)
         binding = self.session.io_binding()
         feeds = {
-            "input_ids": np.asarray([token_ids], dtype=np.int64),
+            "input_ids": np.asarray([ids], dtype=np.int64),
             "attention_mask": np.ones((1, past + n), dtype=np.int64),
             "position_ids": np.arange(past, past + n, dtype=np.int64)[None, :],
+            "logits_to_keep": np.asarray([keep], dtype=np.int64),
         }
-        if "logits_to_keep" in self.inputs:
-            feeds["logits_to_keep"] = np.asarray([min(keep, n)], dtype=np.int64)
         for name, value in feeds.items():
             if name in self.inputs:
                 binding.bind_cpu_input(name, value)
+        for name in self.outputs:  # logits first: get_outputs() follows the binding order
+            if not (cache.in_place and name.startswith("present.")):
+                binding.bind_output(name, "cpu")
         for layer, (key, value) in enumerate(cache.layers):
             binding.bind_ortvalue_input(f"past_key_values.{layer}.key", key)
             binding.bind_ortvalue_input(f"past_key_values.{layer}.value", value)
-        for name in self.outputs:
-            binding.bind_output(name, "cpu")
+            if cache.in_place:
+                binding.bind_ortvalue_output(f"present.{layer}.key", key)
+                binding.bind_ortvalue_output(f"present.{layer}.value", value)
         self.session.run_with_iobinding(binding)
         values = binding.get_outputs()
         logits = values[0].numpy()[0, -keep:]
+        tokens = cache.tokens + ids
+        if cache.in_place:
+            return logits, KVCache(cache.layers, tokens, in_place=True)
         layers = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(self.num_layers)]
-        return logits, KVCache(layers, past + n)
+        return logits, KVCache(layers, tokens, in_place=False)
 
 
 def _sample(logits: np.ndarray, options: GenerationOptions, rng: np.random.Generator) -> int:
@@ -141,19 +170,19 @@ class OnnxBackend:
         return ids, sorted(set(offsets))
 
     def _prefill(self, ids: list[int], boundaries: list[int], usage: Usage,
-                 use_cache: bool) -> tuple[np.ndarray, KVCache]:
+                 use_cache: bool, capacity: int) -> tuple[np.ndarray, KVCache]:
         """Prefill in chunks that end at every prefix boundary, reusing the longest cached one.
 
         The chunking is the same with or without a cache hit, so the result is bit-identical.
         """
-        cache = self.lm.empty_cache()
+        cache = self.lm.empty_cache(capacity)
         keys = [prefix_key(self.model_id, ids[:end]) for end in boundaries]
         start = 0
         if use_cache:
             for end, key in reversed(list(zip(boundaries, keys, strict=True))):
                 hit = self.prefix_cache.get(key)
                 if hit is not None:
-                    cache, start = hit, end
+                    cache, start = self.lm.resume(hit, capacity), end
                     usage.cached_input_tokens = end
                     break
         for end, key in zip(boundaries, keys, strict=True):
@@ -161,7 +190,7 @@ class OnnxBackend:
                 continue
             _, cache = self.lm.forward(ids[start:end], cache)
             if use_cache:
-                self.prefix_cache.put(key, cache)
+                self.prefix_cache.put(key, cache.frozen())
             start = end
         return self.lm.forward(ids[start:], cache)
 
@@ -176,7 +205,8 @@ class OnnxBackend:
         max_tokens = min(options.max_tokens, budget)
         usage = Usage(input_tokens=len(ids))
         start = time.perf_counter()
-        logits, cache = self._prefill(ids, boundaries, usage, use_prefix_cache)
+        capacity = len(ids) + max_tokens + self.speculation_k + 2
+        logits, cache = self._prefill(ids, boundaries, usage, use_prefix_cache, capacity)
         stats.prefill_s = time.perf_counter() - start
         rng = np.random.default_rng(options.seed)
         text = IncrementalText(self.lm.tokenizer, options.stop)
