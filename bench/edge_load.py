@@ -4,7 +4,9 @@ Starts ``triage edge`` on a loopback port (unless --url is given), opens N sessi
 ``websockets`` client, and has each send M messages one after another (the next once the
 answer is back), as shoppers do. Peers side by side in one run: one and two worker processes,
 50 and 200 sessions, and the in-process pipeline alone (no network) as the floor. Client and server share the machine's
-two cores, so absolute numbers are pessimistic; compare rows, not runs.
+two cores, so absolute numbers are pessimistic; compare rows, not runs. "edge CPU ms/msg" is the CPU
+time of the edge's processes per message, and "node capacity/s" what the node's cores would serve at
+that cost with the load generated elsewhere.
 
 Usage: python bench/edge_load.py [--bundle var/bundle] [--workers 1 2] [--sessions 50 200] [--messages 20]
 """
@@ -89,6 +91,24 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("edge did not become ready")
 
 
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU time of a process and all its descendants (the edge's worker processes)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == pid]
+    return total
+
+
 def _start_edge(bundle: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
@@ -111,15 +131,19 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args()
     table = Table(title=f"Edge websocket round trip, FAQ answers, {args.messages} messages per session")
-    for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s"):
+    for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s", "edge CPU ms/msg",
+                "node capacity/s"):
         table.add_column(col, justify="right")
     rows: list[dict[str, object]] = []
 
-    def add(peer: str, lat: list[float], answered: int, rate: float) -> None:
+    def add(peer: str, lat: list[float], answered: int, rate: float, cpu_ms: float | None = None) -> None:
+        capacity = 1000.0 * (os.cpu_count() or 1) / cpu_ms if cpu_ms else None
         row = {"peer": peer, "messages": len(lat), "answered": answered, "p50_ms": float(np.percentile(lat, 50)),
-               "p99_ms": float(np.percentile(lat, 99)), "messages_per_s": rate}
+               "p99_ms": float(np.percentile(lat, 99)), "messages_per_s": rate, "edge_cpu_ms_per_message": cpu_ms,
+               "node_capacity_per_s": capacity}
         rows.append(row)
-        table.add_row(peer, str(len(lat)), str(answered), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{rate:.0f}")
+        table.add_row(peer, str(len(lat)), str(answered), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
+                      f"{rate:.0f}", f"{cpu_ms:.2f}" if cpu_ms else "-", f"{capacity:.0f}" if capacity else "-")
 
     floor = _in_process(Path(args.bundle), 2000)
     add("in-process pipeline (no network, no store)", floor, len(floor), 1000 / float(np.mean(floor)))
@@ -134,9 +158,11 @@ def main() -> None:
         try:
             for think in sorted({args.think, 0.0}, reverse=True):
                 for sessions in args.sessions:
+                    cpu_before = _cpu_seconds(proc.pid) if proc is not None else 0.0
                     lat, answered, elapsed = asyncio.run(_load(url, sessions, args.messages, think))
+                    cpu_ms = (_cpu_seconds(proc.pid) - cpu_before) * 1000 / len(lat) if proc is not None else None
                     pacing = f"think {think:.1f}s" if think else "saturating"
-                    add(f"{name}{sessions} sessions, {pacing}", lat, answered, len(lat) / elapsed)
+                    add(f"{name}{sessions} sessions, {pacing}", lat, answered, len(lat) / elapsed, cpu_ms)
         finally:
             if proc is not None:
                 proc.terminate()

@@ -26,16 +26,22 @@ from onnxruntime import OrtValue
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from onnxruntime import SessionIOBinding
+
 __all__ = ["KVCache", "PrefixCache", "prefix_key"]
 
 
 class KVCache:
     """Keys and values of every layer for the first ``length`` tokens of a sequence."""
 
-    def __init__(self, layers: list[tuple[OrtValue, OrtValue]], tokens: list[int], *, in_place: bool) -> None:
+    def __init__(self, layers: list[tuple[OrtValue, OrtValue]], tokens: list[int], *, in_place: bool,
+                 binding: SessionIOBinding | None = None) -> None:
         self.layers = layers
         self.tokens = tokens
         self.in_place = in_place
+        self.binding = binding
+        """In place: the session binding with these buffers bound as past and present, reused by
+        every step of the sequence (binding 60 buffers costs about as much as a small layer)."""
 
     @property
     def length(self) -> int:
@@ -65,7 +71,7 @@ class KVCache:
         if length == self.length:
             return self
         if self.in_place:  # later positions are overwritten before anything reads them
-            return KVCache(self.layers, self.tokens[:length], in_place=True)
+            return KVCache(self.layers, self.tokens[:length], in_place=True, binding=self.binding)
         return KVCache([(_copy(k, length), _copy(v, length)) for k, v in self.layers], self.tokens[:length],
                        in_place=False)
 

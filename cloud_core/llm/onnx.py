@@ -93,7 +93,18 @@ class OnnxLM:
             cache = cache.cropped(cache.length - back)
         n, past = len(ids), cache.length
         cache = cache.with_capacity(past + n)
-        binding = self.session.io_binding()
+        binding = cache.binding if cache.in_place else None
+        if binding is None:
+            binding = self.session.io_binding()
+            for layer, (key, value) in enumerate(cache.layers):
+                binding.bind_ortvalue_input(f"past_key_values.{layer}.key", key)
+                binding.bind_ortvalue_input(f"past_key_values.{layer}.value", value)
+                if cache.in_place:
+                    binding.bind_ortvalue_output(f"present.{layer}.key", key)
+                    binding.bind_ortvalue_output(f"present.{layer}.value", value)
+            if not cache.in_place:
+                for name in self.outputs[1:]:
+                    binding.bind_output(name, "cpu")
         feeds = {
             "input_ids": np.asarray([ids], dtype=np.int64),
             "attention_mask": np.ones((1, past + n), dtype=np.int64),
@@ -103,22 +114,14 @@ class OnnxLM:
         for name, value in feeds.items():
             if name in self.inputs:
                 binding.bind_cpu_input(name, value)
-        for name in self.outputs:  # logits first: get_outputs() follows the binding order
-            if not (cache.in_place and name.startswith("present.")):
-                binding.bind_output(name, "cpu")
-        for layer, (key, value) in enumerate(cache.layers):
-            binding.bind_ortvalue_input(f"past_key_values.{layer}.key", key)
-            binding.bind_ortvalue_input(f"past_key_values.{layer}.value", value)
-            if cache.in_place:
-                binding.bind_ortvalue_output(f"present.{layer}.key", key)
-                binding.bind_ortvalue_output(f"present.{layer}.value", value)
+        binding.bind_output(self.outputs[0], "cpu")
         self.session.run_with_iobinding(binding)
-        values = binding.get_outputs()
-        logits = values[0].numpy()[0, -keep:]
+        values = binding.get_outputs()  # in binding order; re-binding logits keeps its (last) place
+        logits = values[-1].numpy()[0, -keep:]
         tokens = cache.tokens + ids
         if cache.in_place:
-            return logits, KVCache(cache.layers, tokens, in_place=True)
-        layers = [(values[1 + 2 * i], values[2 + 2 * i]) for i in range(self.num_layers)]
+            return logits, KVCache(cache.layers, tokens, in_place=True, binding=binding)
+        layers = [(values[2 * i], values[2 * i + 1]) for i in range(self.num_layers)]
         return logits, KVCache(layers, tokens, in_place=False)
 
 

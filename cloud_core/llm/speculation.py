@@ -51,10 +51,11 @@ class AdaptiveSpeculation:
     """Per-answer switch: speculation runs only while it pays, and backs off when it does not.
 
     A verify pass over k drafts costs more than a plain step (k more rows through every matmul
-    and the attention), so a verify step must be accepted for more than about one token to win. Over each window of ``window`` verify steps, if fewer than
-    ``min_accepted_per_step`` tokens per step were accepted, drafting pauses for ``cooldown``
-    plain steps, doubling on every further failure: an answer that never quotes stops paying
-    for drafts almost at once, one that starts quoting later still gets them.
+    and the attention), so a verify step must be accepted for more than about one token to win.
+    Over each window of ``window`` verify steps, if fewer than ``min_accepted_per_step`` tokens
+    per step were accepted, drafting pauses for ``cooldown`` plain steps, doubling on every
+    further failure: an answer that never quotes stops paying for drafts almost at once, one
+    that starts quoting later still gets them.
     """
 
     def __init__(self, k: int = 8, window: int = 3, min_accepted_per_step: float = 1.2, cooldown: int = 8) -> None:
