@@ -214,7 +214,7 @@ class OnnxBackend:
         rng = np.random.default_rng(options.seed)
         text = IncrementalText(self.lm.tokenizer, options.stop)
         drafter = self._drafter(options)
-        adaptive = AdaptiveSpeculation(k=self.speculation_k)
+        adaptive = AdaptiveSpeculation(k=min(3, self.speculation_k), max_k=self.speculation_k)
         context = list(ids)
         output: list[int] = []
         finish = "length"
@@ -234,8 +234,12 @@ class OnnxBackend:
                 if delta:
                     yield TextDelta(delta)
                 break
-            drafts = drafter.propose(context, min(adaptive.k, max_tokens - len(output))) \
+            room = max_tokens - len(output)
+            drafts = drafter.propose(context, min(adaptive.k, room)) \
                 if drafter is not None and adaptive.enabled else []
+            free = not drafts and drafter is self.prompt_lookup and self.lm.min_rows > 1 and room > 1
+            if free:  # the step runs two rows anyway: a one-token guess costs nothing extra
+                drafts = self.prompt_lookup.guess(context)
             if drafts:
                 logits, cache = self.lm.forward([next_token, *drafts], cache, keep=len(drafts) + 1)
                 greedy = np.argmax(logits, axis=-1)
@@ -248,7 +252,10 @@ class OnnxBackend:
                 accepted.extend(good)
                 cache = cache.cropped(cache.length - (len(drafts) - n_ok))
                 next_token = int(greedy[n_ok])
-                adaptive.record(len(drafts), n_ok)
+                if free:
+                    adaptive.tick()
+                else:
+                    adaptive.record(len(drafts), n_ok)
                 usage.draft_tokens_proposed += len(drafts)
                 usage.draft_tokens_accepted += n_ok
                 if self.on_speculation is not None:

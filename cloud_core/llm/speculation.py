@@ -35,9 +35,17 @@ class PromptLookupDrafter:
         self.min_ngram = min_ngram
 
     def propose(self, tokens: Sequence[int], k: int) -> list[int]:
+        return self._lookup(tokens, k, self.min_ngram)
+
+    def guess(self, tokens: Sequence[int]) -> list[int]:
+        """One token after the last earlier occurrence of the last token: a weak draft, for a row
+        the step runs anyway (see ``OnnxLM.forward``'s two-row rule)."""
+        return self._lookup(tokens, 1, 1)
+
+    def _lookup(self, tokens: Sequence[int], k: int, min_ngram: int) -> list[int]:
         seq = list(tokens)
         size = len(seq)
-        for n in range(min(self.max_ngram, size - 1), self.min_ngram - 1, -1):
+        for n in range(min(self.max_ngram, size - 1), min_ngram - 1, -1):
             tail = seq[size - n:]
             for start in range(size - n - 1, -1, -1):
                 if seq[start:start + n] == tail:
@@ -48,18 +56,21 @@ class PromptLookupDrafter:
 
 
 class AdaptiveSpeculation:
-    """Per-answer switch: speculation runs only while it pays, and backs off when it does not.
+    """Per-answer control of speculation: how many tokens to draft, and whether to draft at all.
 
-    A verify pass over k drafts costs more than a plain step (k more rows through every matmul
-    and the attention), so a verify step must be accepted for more than about one token to win.
-    Over each window of ``window`` verify steps, if fewer than ``min_accepted_per_step`` tokens
-    per step were accepted, drafting pauses for ``cooldown`` plain steps, doubling on every
-    further failure: an answer that never quotes stops paying for drafts almost at once, one
-    that starts quoting later still gets them.
+    A verify pass over k drafts costs more than a plain step (k more rows through every matmul,
+    the attention and the LM head), so drafts should be as long as they tend to be accepted: the
+    draft length grows by two after a fully accepted draft (up to ``max_k``) and falls to one
+    more than the accepted run after a rejection. Over each window of ``window`` verify steps, if
+    fewer than ``min_accepted_per_step`` tokens per step were accepted, drafting pauses for
+    ``cooldown`` plain steps, doubling on every further failure: an answer that never quotes
+    stops paying for drafts almost at once, one that starts quoting later still gets them.
     """
 
-    def __init__(self, k: int = 8, window: int = 3, min_accepted_per_step: float = 1.2, cooldown: int = 8) -> None:
+    def __init__(self, k: int = 3, window: int = 3, min_accepted_per_step: float = 1.2, cooldown: int = 8,
+                 max_k: int = 6) -> None:
         self.k = k
+        self.max_k = max(max_k, k)
         self.window = window
         self.min_accepted_per_step = min_accepted_per_step
         self.cooldown = cooldown
@@ -82,6 +93,7 @@ class AdaptiveSpeculation:
     def record(self, proposed: int, accepted: int) -> None:
         self.proposed += proposed
         self.accepted += accepted
+        self.k = min(self.max_k, self.k + 2) if accepted == proposed else max(2, accepted + 1)
         self._window_steps += 1
         self._window_accepted += accepted
         if self._window_steps < self.window:

@@ -43,3 +43,23 @@ def test_speculation_backs_off_longer_each_time_it_does_not_pay():
             steps += 1
         pauses.append(steps)
     assert pauses == [4, 8, 16]
+
+
+def test_drafts_grow_while_fully_accepted_and_shrink_to_the_accepted_run():
+    control = AdaptiveSpeculation(k=3, max_k=8)
+    control.record(3, 3)
+    assert control.k == 5
+    control.record(5, 5)
+    control.record(7, 7)
+    assert control.k == 8
+    control.record(8, 2)
+    assert control.k == 3
+    control.record(3, 0)
+    assert control.k == 2
+
+
+def test_a_one_token_guess_follows_the_last_token_when_no_longer_match_exists():
+    drafter = PromptLookupDrafter()
+    tokens = [4, 9, 12, 1, 2, 3, 9]
+    assert drafter.propose(tokens, k=3) == []
+    assert drafter.guess(tokens) == [12]
