@@ -1,8 +1,16 @@
-"""Prometheus metrics of one edge node, in its own registry (no process-global state)."""
+"""Prometheus metrics of one edge node, in its own registry (no process-global state).
+
+With several worker processes (``[edge] workers``), ``triage edge`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a folder the workers share; every worker then writes its samples
+there and ``/metrics`` on any worker reports the whole node.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 __all__ = ["EdgeMetrics"]
 
@@ -39,7 +47,12 @@ class EdgeMetrics:
         self.reloads = Counter("triage_edge_bundle_reloads", "Bundles swapped in while serving",
                                registry=self.registry)
         self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",
-                                  registry=self.registry)
+                                  registry=self.registry, multiprocess_mode="max")  # one store: same value
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not folder:
+            return generate_latest(self.registry)
+        node = CollectorRegistry()
+        MultiProcessCollector(node, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(node)

@@ -60,7 +60,11 @@ def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, wo
                                "ws_ping_interval": 20.0}
     if count > 1:
         del app  # each worker process loads its own copy
-        uvicorn.run("edge_node.gateway.worker:create_worker_app", factory=True, workers=count, **options)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="triage-edge-metrics-") as metrics:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # /metrics sums the workers
+            uvicorn.run("edge_node.gateway.worker:create_worker_app", factory=True, workers=count, **options)
     else:
         uvicorn.run(app, **options)
 

@@ -63,6 +63,24 @@ async def test_every_session_is_answered_and_resumes_on_any_worker(two_workers: 
     await asyncio.gather(*(s.close() for s in shoppers))
 
 
+def _answered(metrics: str) -> float:
+    line = next(x for x in metrics.splitlines() if x.startswith('triage_edge_messages_total{outcome="answered"}'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+async def test_metrics_on_any_worker_count_the_messages_of_the_whole_node(two_workers: EdgeProcess) -> None:
+    before = _answered(httpx.get(two_workers.url + "/metrics").text)
+    shoppers = [Shopper(two_workers.ws_url) for _ in range(10)]
+    await asyncio.gather(*(s.connect() for s in shoppers))
+    for s in shoppers:
+        await s.send("m1", "Do you sell gift cards?")
+    await asyncio.gather(*(s.until(lambda f: f["type"] == "answer") for s in shoppers))
+    await asyncio.gather(*(s.close() for s in shoppers))
+    for _ in range(6):  # each scrape may land on either worker
+        scraped = httpx.get(two_workers.url + "/metrics", headers={"Connection": "close"}).text
+        assert _answered(scraped) == before + 10
+
+
 def test_a_bundle_swapped_through_one_worker_is_followed_by_all(two_workers: EdgeProcess, tmp_path: Path) -> None:
     new_bundle = shutil.copytree(two_workers.bundle, tmp_path / "bundle-2")
     swapped = httpx.post(two_workers.url + "/admin/bundle", json={"path": str(new_bundle)},
