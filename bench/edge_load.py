@@ -38,6 +38,8 @@ QUESTIONS = ["How much is shipping?", "Was kostet der Versand?", "Vendez-vous de
 
 async def _session(url: str, n: int, latencies: list[float], think_s: float) -> int:
     answered = 0
+    if think_s:  # shoppers arrive over time: ramp up over one mean think time instead of all at once
+        await asyncio.sleep(think_s * np.random.random())
     async with websockets.connect(url, max_queue=None) as ws:
         await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": None,
                                   "last_seq": 0}))

@@ -174,7 +174,7 @@ class _Connection:
             return
         store = self.edge.store
         earlier = self.recent[-self.edge.config.conversation_turns:]
-        reply = self.edge.reply(text, self.lang, earlier)
+        reply = await self.edge.reply_off_loop(text, self.lang, earlier)
         d = reply.decision
         lang_changed = d.lang != self.lang
         edge_ms = reply.elapsed_s * 1000
