@@ -79,17 +79,7 @@ class KVCache:
         """In place: this cache, or a copy into larger buffers when ``needed`` positions do not fit."""
         if not self.in_place or needed <= self.capacity:
             return self
-        capacity = max(needed, 2 * self.capacity, 256)
-        layers = []
-        for key, value in self.layers:
-            pair = []
-            for tensor in (key, value):
-                _, heads, _, dim = tensor.shape()
-                grown = np.zeros((1, heads, capacity, dim), dtype=np.float32)
-                grown[:, :, :self.length] = tensor.numpy()[:, :, :self.length]
-                pair.append(OrtValue.ortvalue_from_numpy(grown))
-            layers.append((pair[0], pair[1]))
-        return KVCache(layers, list(self.tokens), in_place=True)
+        return self._copied_into(max(needed, 2 * self.capacity, 256))
 
     def frozen(self) -> KVCache:
         """A copy nobody writes to, for the prefix cache (the append layout is never written to)."""
@@ -100,8 +90,19 @@ class KVCache:
 
     def thawed(self, capacity: int) -> KVCache:
         """A frozen prefix copied into fresh in-place buffers of ``capacity`` positions."""
-        return KVCache(self.layers, list(self.tokens), in_place=True).with_capacity(max(capacity, self.length + 1)) \
-            if self.length else KVCache.empty(len(self.layers), *_heads_dim(self), capacity=capacity, in_place=True)
+        return self._copied_into(max(capacity, self.length + 1))
+
+    def _copied_into(self, capacity: int) -> KVCache:
+        layers = []
+        for key, value in self.layers:
+            pair = []
+            for tensor in (key, value):
+                _, heads, _, dim = tensor.shape()
+                buffer = np.zeros((1, heads, capacity, dim), dtype=np.float32)
+                buffer[:, :, :self.length] = tensor.numpy()[:, :, :self.length]
+                pair.append(OrtValue.ortvalue_from_numpy(buffer))
+            layers.append((pair[0], pair[1]))
+        return KVCache(layers, list(self.tokens), in_place=True)
 
 
 def _zeros(heads: int, length: int, dim: int) -> OrtValue:
