@@ -90,6 +90,26 @@ def test_a_cached_prefix_gives_the_same_answer_and_reports_cached_tokens(llm):
     assert len(backend.prefix_cache) == 1  # one shared system prefix, reused by all three questions
 
 
+def test_concurrent_answers_from_one_cached_prefix_never_write_into_each_other(llm):
+    """The model appends keys and values in place: every request must start from its own copy."""
+    backend = OnnxBackend(llm, prefix_cache_bytes=256 << 20)
+    options = GenerationOptions(max_tokens=32, speculation="prompt_lookup")
+    alone = {q: list(backend.generate(_prompt(q), options, use_prefix_cache=False))[-1].text for q in QUESTIONS}
+    list(backend.generate(_prompt(QUESTIONS[0]), options))  # fills the prefix cache
+    together: dict[str, list[str]] = {q: [] for q in QUESTIONS}
+
+    def answer(question: str) -> None:
+        for _ in range(2):
+            together[question].append(list(backend.generate(_prompt(question), options))[-1].text)
+
+    threads = [threading.Thread(target=answer, args=(q,)) for q in QUESTIONS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert together == {q: [alone[q], alone[q]] for q in QUESTIONS}
+
+
 def test_the_prefix_cache_is_bounded_in_bytes(llm):
     backend = OnnxBackend(llm, prefix_cache_bytes=12 << 20)
     for i in range(4):
