@@ -43,8 +43,8 @@ def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, wo
 
     import uvicorn
 
-    from edge_node.gateway.worker import create_worker_app
-    from triage.config import load_config
+    from edge_node.gateway import create_app
+    from edge_node.gateway.worker import edge_from_config
 
     # Workers are separate processes that read their configuration from the environment.
     os.environ["TRIAGE_EDGE__BUNDLE"] = str(bundle)
@@ -52,21 +52,21 @@ def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, wo
         os.environ["TRIAGE_EDGE__CLOUD"] = cloud
     if workers is not None:
         os.environ["TRIAGE_EDGE__WORKERS"] = str(workers)
-    count = load_config().edge.workers
-    app = create_worker_app()  # in this process: a bad bundle or config fails here, with its message
-    _err.print(f"edge node for storefront [bold]{app.state.edge.storefront}[/bold] on http://{host}:{port}/ "
+    edge = edge_from_config()  # in this process: a bad bundle or config fails here, with its message
+    count = edge.config.workers
+    _err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
                f"(websocket ws://{host}:{port}/v1/chat), {count} worker{'s' if count > 1 else ''}")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "ws_max_size": 65536,
                                "ws_ping_interval": 20.0}
     if count > 1:
-        del app  # each worker process loads its own copy
+        del edge  # each worker process loads its own copy
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="triage-edge-metrics-") as metrics:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics  # /metrics sums the workers
             uvicorn.run("edge_node.gateway.worker:create_worker_app", factory=True, workers=count, **options)
     else:
-        uvicorn.run(app, **options)
+        uvicorn.run(create_app(edge), **options)
 
 
 def _cmd_edge(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ class OnnxLM:
             cache = cache.cropped(cache.length - back)
         n, past = len(ids), cache.length
         cache = cache.with_capacity(past + n)
-        binding = cache.binding if cache.in_place else None
+        binding = cache.binding  # set only for the in-place layout
         if binding is None:
             binding = self.session.io_binding()
             for layer, (key, value) in enumerate(cache.layers):

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, WebSocket, get, post, websocket
-from litestar.datastructures import State
 
 from edge_node.escalation.context import build_request
 from edge_node.gateway.protocol import (
@@ -349,4 +348,4 @@ def create_app(edge: EdgeService) -> Litestar:
         return Response(_static("widget.js"), media_type="application/javascript")
 
     return Litestar(route_handlers=[chat, healthz, readyz, metrics, index, widget, reload_bundle], debug=False,
-                    on_startup=[edge.start], on_shutdown=[edge.stop], state=State({"edge": edge}))
+                    on_startup=[edge.start], on_shutdown=[edge.stop])

@@ -16,10 +16,13 @@ from triage.config import load_config
 if TYPE_CHECKING:
     from litestar import Litestar
 
-__all__ = ["create_worker_app"]
+__all__ = ["create_worker_app", "edge_from_config"]
+
+
+def edge_from_config() -> EdgeService:
+    config = load_config()
+    return EdgeService.from_bundle(Path(config.edge.bundle), config.edge, config.cost)
 
 
 def create_worker_app() -> Litestar:
-    config = load_config()
-    edge = EdgeService.from_bundle(Path(config.edge.bundle), config.edge, config.cost)
-    return create_app(edge)
+    return create_app(edge_from_config())
