@@ -23,13 +23,35 @@ if TYPE_CHECKING:
 
 __all__ = ["LLAMA_CPP_ENV", "llama_cpp_server"]
 
-# GGML_NATIVE would compile in AMX tile instructions, which this VM's kernel does not let a process use
-# (general protection fault at ldtilecfg); every other extension of the CPU stays on.
-LLAMA_CPP_ENV = ToolEnv("llama-cpp", ["llama-cpp-python[server]==0.3.36"], build_env={
-    "CMAKE_ARGS": "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
-                  "-DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON "
-                  "-DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF",
-})
+# The CPU extensions llama.cpp may use, by the /proc/cpuinfo flag that says the CPU has them.
+_GGML_EXTENSIONS = {
+    "AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX_VNNI": "avx_vnni",
+    "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16",
+}
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+def _cmake_args() -> str:
+    """Turn on exactly the extensions this CPU has.
+
+    GGML_NATIVE would compile in AMX tile instructions, which some VMs' kernels do not let a process
+    use (general protection fault at ldtilecfg); a fixed list crashes elsewhere (AVX-VNNI on AMD
+    EPYC Zen 4, which has only the AVX-512 form: illegal instruction on the first request). The
+    flags are part of the environment's hash, so another CPU gets its own build.
+    """
+    flags = _cpu_flags()
+    on = [f"-DGGML_{name}={'ON' if flag in flags else 'OFF'}" for name, flag in _GGML_EXTENSIONS.items()]
+    return " ".join(["-DGGML_NATIVE=OFF", *on, "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"])
+
+
+LLAMA_CPP_ENV = ToolEnv("llama-cpp", ["llama-cpp-python[server]==0.3.36"], build_env={"CMAKE_ARGS": _cmake_args()})
 
 
 def _free_port() -> int:

@@ -19,34 +19,73 @@ OOS_LABEL = "oos"
 # Share of in-scope catalog examples we accept to reject as out of scope when fitting
 # the thresholds: low, because a wrongly rejected shopper costs more than a clarify.
 _IN_SCOPE_REJECT_RATE = 0.005
-_REGULARISATION_C = 10.0
+_REGULARISATION_C = 100.0
+# Cosine temperature of the class-mean vote: class means sit 0.1-0.3 apart in cosine.
+_CENTROID_TEMPERATURE = 0.05
+
+
+def _softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
+    logits -= logits.max(axis=-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=-1, keepdims=True)
+    return logits
 
 
 class IntentHead:
-    """Multinomial logistic regression kept as a weight matrix: one GEMV per message."""
+    """Class-balanced logistic regression averaged with a nearest-class-mean vote: two GEMVs.
 
-    def __init__(self, weights: NDArray[np.float32], bias: NDArray[np.float32], classes: list[str]) -> None:
+    The regression is sharpest on the catalog's own languages; the class means carry over
+    better to languages the catalog has no examples in, because a translated message moves
+    away from the English examples in directions a regression fitted on English alone can
+    weigh heavily. On xSID (English-only catalog) the average lifts de/it/nl/tr/zh from
+    0.93/0.90/0.83/0.87/0.87 to 0.93/0.93/0.85/0.91/0.91 and costs nothing on Bitext
+    (docs/benchmarks.md).
+    """
+
+    def __init__(
+        self,
+        weights: NDArray[np.float32],
+        bias: NDArray[np.float32],
+        classes: list[str],
+        centroids: NDArray[np.float32] | None = None,
+    ) -> None:
         self.weights = weights
         self.bias = bias
         self.classes = classes
+        self.centroids = centroids
 
     def probabilities(self, embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
-        logits = embeddings @ self.weights.T + self.bias
-        logits -= logits.max(axis=-1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=-1, keepdims=True)
-        return logits
+        probs = _softmax(embeddings @ self.weights.T + self.bias)
+        if self.centroids is not None:
+            votes = _softmax((embeddings @ self.centroids.T) * np.float32(1.0 / _CENTROID_TEMPERATURE))
+            probs += votes
+            probs *= np.float32(0.5)
+        return probs
 
     def to_arrays(self) -> dict[str, NDArray[np.generic]]:
-        return {"weights": self.weights, "bias": self.bias, "classes": np.asarray(self.classes)}
+        arrays: dict[str, NDArray[np.generic]] = {
+            "weights": self.weights, "bias": self.bias, "classes": np.asarray(self.classes),
+        }
+        if self.centroids is not None:
+            arrays["centroids"] = self.centroids
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, NDArray[np.generic]]) -> IntentHead:
+        centroids = arrays.get("centroids")
         return cls(
             np.asarray(arrays["weights"], dtype=np.float32),
             np.asarray(arrays["bias"], dtype=np.float32),
             [str(c) for c in arrays["classes"]],
+            None if centroids is None else np.asarray(centroids, dtype=np.float32),
         )
+
+
+def _class_means(x: NDArray[np.float32], labels: list[str], classes: list[str]) -> NDArray[np.float32]:
+    y = np.asarray(labels)
+    means = np.stack([x[y == c].mean(axis=0) for c in classes]).astype(np.float32)
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    return means
 
 
 def _fit(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
@@ -56,14 +95,17 @@ def _fit(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
     if len(classes) == 1:
         dim = x.shape[1]
         return IntentHead(np.zeros((1, dim), np.float32), np.zeros(1, np.float32), classes)
-    model = LogisticRegression(C=_REGULARISATION_C, max_iter=3000)
+    # Balanced: a catalog's intents have very different example counts (xSID: 1 to 40), and
+    # the rare ones should not lose every close call to the common ones.
+    model = LogisticRegression(C=_REGULARISATION_C, max_iter=3000, class_weight="balanced")
     model.fit(x, labels)
     weights = np.asarray(model.coef_, dtype=np.float32)
     bias = np.asarray(model.intercept_, dtype=np.float32)
     if len(classes) == 2:  # sklearn keeps one row for two classes; make it a softmax pair
         weights = np.vstack([-weights / 2, weights / 2])
         bias = np.concatenate([-bias / 2, bias / 2])
-    return IntentHead(weights, bias, [str(c) for c in model.classes_])
+    names = [str(c) for c in model.classes_]
+    return IntentHead(weights, bias, names, _class_means(x, labels, names))
 
 
 def train_intent_head(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
