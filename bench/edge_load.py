@@ -111,10 +111,10 @@ def _cpu_seconds(root: int) -> float:
     return total
 
 
-def _start_edge(bundle: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def _start_edge(bundle: str, port: int, workers: int, deflate: bool) -> subprocess.Popen[bytes]:
     store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
-           "TRIAGE_EDGE__STORE": str(store)}
+           "TRIAGE_EDGE__STORE": str(store), "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false"}
     proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", bundle, "--port", str(port),
                              "--workers", str(workers)], env=env)
     _wait_ready(port, proc)
@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sessions", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--deflate", choices=("off", "on"), nargs="+", default=["off"],
+                        help="edge negotiates permessage-deflate (the client always offers it, as browsers do)")
     parser.add_argument("--think", type=float, default=0.5,
                         help="mean seconds a shopper waits between messages (0 = saturate)")
     parser.add_argument("--out", default=None, help="write the rows as JSON")
@@ -149,14 +151,15 @@ def main() -> None:
 
     floor = _in_process(Path(args.bundle), 2000)
     add("in-process pipeline (no network, no store)", floor, len(floor), 1000 / float(np.mean(floor)))
-    targets = [(None, args.url)] if args.url else [(w, None) for w in args.workers]
-    for workers, url in targets:
+    targets = ([(None, False, args.url)] if args.url else
+               [(w, d == "on", None) for d in args.deflate for w in args.workers])
+    for workers, deflate, url in targets:
         proc = None
         if url is None:
             port = 18080
-            proc = _start_edge(args.bundle, port, workers or 1)
+            proc = _start_edge(args.bundle, port, workers or 1, deflate)
             url = f"ws://127.0.0.1:{port}/v1/chat"
-        name = f"{workers} worker{'s' if workers != 1 else ''}, " if workers else ""
+        name = f"{workers} worker{'s' if workers != 1 else ''}{' deflate' if deflate else ''}, " if workers else ""
         try:
             for think in sorted({args.think, 0.0}, reverse=True):
                 for sessions in args.sessions:

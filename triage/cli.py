@@ -57,7 +57,8 @@ def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, wo
     _err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
                f"(websocket ws://{host}:{port}/v1/chat), {count} worker{'s' if count > 1 else ''}")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "ws_max_size": 65536,
-                               "ws_ping_interval": 20.0}
+                               "ws_ping_interval": 20.0,
+                               "ws_per_message_deflate": edge.config.ws_compression}
     if count > 1:
         del edge  # each worker process loads its own copy
         import tempfile

@@ -45,6 +45,10 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``bundle_poll_s``."""
     bundle_poll_s: float = 1.0
     """How often a worker checks the store for a bundle another worker swapped in."""
+    ws_compression: bool = False
+    """Negotiate permessage-deflate with clients. Off by default: chat frames are a few hundred
+    bytes, so deflate saves little bandwidth, while every connection would hold a zlib context
+    each way. CPU per message measured the same either way (docs/benchmarks.md)."""
     store: str = "var/edge.db"
     """SQLite file of accepted messages, numbered frames, the escalation outbox and the cost ledger;
     replicas on one host that share it can resume each other's sessions."""
