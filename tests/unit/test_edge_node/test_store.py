@@ -1,0 +1,62 @@
+"""The edge store shared by worker processes: every write lands, frames stay numbered, nothing leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+from edge_node.store import EdgeStore
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+async def _write(path: str, session: str, worker: int, count: int) -> None:
+    store = EdgeStore(path)
+    await store.open()
+    try:
+        for n in range(count):
+            await store.append_frame(session, f"w{worker}-{n}", True, lambda seq: str(seq).encode())
+    finally:
+        await store.close()
+
+
+def _worker(path: str, session: str, worker: int, count: int) -> None:
+    asyncio.run(_write(path, session, worker, count))
+
+
+async def test_worker_processes_sharing_the_file_number_every_frame_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "edge.db")
+    store = EdgeStore(path)
+    await store.open()
+    session, _, _, _ = await store.open_session("demo", None)
+    await store.close()
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(path, session, w, 150)) for w in range(3)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+        assert p.exitcode == 0
+
+    with sqlite3.connect(path) as db:
+        seqs = [row[0] for row in db.execute("SELECT seq FROM frames WHERE session = ? ORDER BY seq", (session,))]
+        assert db.execute("SELECT seq FROM sessions WHERE id = ?", (session,)).fetchone()[0] == 450
+    assert seqs == list(range(1, 451))
+
+
+def _checkpointers() -> int:
+    return sum(t.name == "edge-store-checkpoint" for t in threading.enumerate())
+
+
+async def test_closing_the_store_stops_its_checkpoint_thread(tmp_path: Path) -> None:
+    before = _checkpointers()
+    store = EdgeStore(tmp_path / "edge.db")
+    await store.open()
+    assert _checkpointers() == before + 1
+    await store.close()
+    assert _checkpointers() == before
