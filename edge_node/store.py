@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import logging
 import os
 import secrets
 import sqlite3
@@ -167,8 +168,10 @@ class EdgeStore:
         try:
             conn.execute("PRAGMA busy_timeout=1000")
             while not self._stop_checkpoints.wait(_CHECKPOINT_INTERVAL_S):
-                with contextlib.suppress(sqlite3.OperationalError):
+                try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # the next round tries again; the WAL keeps every commit
+                    logging.getLogger(__name__).warning("WAL checkpoint of %s failed: %s", self.path, exc)
         finally:
             conn.close()
 
