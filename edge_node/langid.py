@@ -54,6 +54,8 @@ _SHORT_CHARS = 12
 
 
 def _letter_language(text: str, languages: list[str]) -> str | None:
+    if text.isascii():  # every telling letter is outside ASCII; most messages are not
+        return None
     votes: dict[str, int] = {}
     for ch in text.lower():
         lang = _LETTER_LANG.get(ch)
@@ -64,9 +66,13 @@ def _letter_language(text: str, languages: list[str]) -> str | None:
 
 def _script_language(text: str) -> str | None:
     """The language a non-Latin script implies (kana beats Han: Japanese mixes both)."""
+    if text.isascii():
+        return None
     counts: dict[str, int] = {}
     for ch in text:
-        if not ch.isalpha():
+        # Every script in _SCRIPT_LANG starts at Greek (U+0370); below it is Latin, skipped
+        # without looking its name up.
+        if ch < "\u0370" or not ch.isalpha():
             continue
         name = unicodedata.name(ch, "")
         lang = _SCRIPT_LANG.get(name.split(" ", 1)[0])
