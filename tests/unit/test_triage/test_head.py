@@ -1,4 +1,4 @@
-"""The intent head: a class-balanced regression and a class-mean vote, averaged."""
+"""The intent head: a class-balanced regression and a class-mean vote, as one log-linear model."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def test_a_rare_intent_still_wins_its_own_examples() -> None:
     head = train_intent_head(x, labels)
     rare = [i for i, label in enumerate(labels) if label == "snooze_alarm"]
     assert all(head.classes[int(k)] == "snooze_alarm" for k in head.probabilities(x[rare]).argmax(axis=1))
+
+
+def test_the_vote_adds_cosines_to_the_class_means_to_the_regression_logits() -> None:
+    x, labels = _clusters(4, {"a": 10, "b": 10, "c": 10})
+    head = train_intent_head(x, labels)
+    assert head.centroids is not None
+    logits = x @ head.weights.T + head.bias + (x @ head.centroids.T) / 0.05
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(head.probabilities(x), expected, rtol=1e-4, atol=1e-6)
 
 
 def test_saved_head_gives_the_same_probabilities() -> None:
