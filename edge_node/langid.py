@@ -20,7 +20,7 @@ from typing import Literal
 from langdetect.detector_factory import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
-__all__ = ["LangIdBackend", "LanguageIdentifier"]
+__all__ = ["LangIdBackend", "LanguageIdentifier", "OutsideCatalogLanguages"]
 
 LangIdBackend = Literal["py3langid", "langdetect"]
 # Below this posterior a short message keeps the session's language. langdetect's
@@ -149,3 +149,29 @@ class LanguageIdentifier:
         if detected:
             return detected
         return previous if previous in self.languages else self.default
+
+
+class OutsideCatalogLanguages:
+    """Tells whether a message is written in a language the catalog has no examples in.
+
+    Unlike ``LanguageIdentifier`` this looks at every language py3langid knows, not only the
+    storefront's: an English-only catalog asked in Dutch must see Dutch, not its closest
+    catalog language. Short Latin-script messages are never called outside: their language is
+    a guess, and the answer for them is the catalog's own path.
+    """
+
+    def __init__(self, example_languages: set[str]) -> None:
+        from py3langid.langid import MODEL_FILE
+        from py3langid.langid import LanguageIdentifier as NaiveBayes
+
+        self.languages = {lang.split("-")[0] for lang in example_languages}
+        self._model = NaiveBayes.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def outside(self, text: str) -> bool:
+        script = _script_language(text)
+        if script is not None:
+            return script not in self.languages
+        if len(text.split()) <= _SHORT_WORDS or len(text.strip()) < _SHORT_CHARS:
+            return False
+        lang, prob = self._model.classify(text)
+        return float(prob) >= _SHORT_MIN_CONFIDENCE["py3langid"] and lang not in self.languages

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from edge_node.langid import LangIdBackend, LanguageIdentifier
+from edge_node.langid import LangIdBackend, LanguageIdentifier, OutsideCatalogLanguages
 from triage.bundle.head import OOS_LABEL
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ class Understanding:
             if ex.kind == "intent":
                 rows.setdefault(ex.target, []).append(i)
         self._intent_rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
+        examples = {lang for intent in knowledge.catalog.intents for lang, texts in intent.examples.items() if texts}
+        # Only a head with a transfer path (class means) has a choice to make.
+        self._outside = OutsideCatalogLanguages(examples) if knowledge.head.transfer is not None else None
         tiers = {intent.name: intent.tier for intent in knowledge.catalog.intents}
         self._cloud_mask = np.asarray([tiers.get(c) == "cloud" for c in knowledge.head.classes], dtype=bool)
 
@@ -72,7 +75,8 @@ class Understanding:
         vector = k.encoder.encode_one(text)
         sims, rows = k.index.search(vector[None, :], _NEIGHBOURS)  # type: ignore[attr-defined]
 
-        probs = k.head.probabilities(vector[None, :])[0]
+        transfer = self._outside is not None and self._outside.outside(text)
+        probs = k.head.probabilities(vector[None, :], transfer=transfer)[0]
         order = np.argsort(probs)[::-1]
         top = k.head.classes[order[0]]
         second = k.head.classes[order[1]] if len(order) > 1 else None
