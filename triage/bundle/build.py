@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["build_bundle", "catalog_exemplars"]
 
-_RECIPE = f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;loo-calibration-floors-0.1-0.2;knob-0.2"
+_RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;"
+           "loo-calibration-floors-0.1-0.2;knob-0.2")
 _VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn")
 
 
