@@ -62,14 +62,11 @@ class IntentHead:
         self.transfer = transfer
         """(weights, bias) for languages without examples: the class-mean cosines over the
         temperature, folded into a class-balanced regression's weights (one GEMV either way)."""
-        self._matrix = np.ascontiguousarray(weights.T, dtype=np.float32)
-        self._transfer_matrix = None if transfer is None else np.ascontiguousarray(transfer[0].T, dtype=np.float32)
 
     def probabilities(self, embeddings: NDArray[np.float32], *, transfer: bool = False) -> NDArray[np.float32]:
         """``transfer``: the message's language has no examples in the catalog."""
-        if transfer and self.transfer is not None and self._transfer_matrix is not None:
-            return _softmax(embeddings @ self._transfer_matrix + self.transfer[1])
-        return _softmax(embeddings @ self._matrix + self.bias)
+        weights, bias = self.transfer if transfer and self.transfer is not None else (self.weights, self.bias)
+        return _softmax(embeddings @ weights.T + bias)
 
     def to_arrays(self) -> dict[str, NDArray[np.generic]]:
         arrays: dict[str, NDArray[np.generic]] = {
@@ -114,12 +111,14 @@ def _regression(x: NDArray[np.float32], labels: list[str], c: float,
     return weights, bias, [str(c) for c in model.classes_]
 
 
-def _fit(x: NDArray[np.float32], labels: list[str]) -> IntentHead:
+def _fit(x: NDArray[np.float32], labels: list[str], *, transfer: bool = True) -> IntentHead:
     classes = sorted(set(labels))
     if len(classes) == 1:
         dim = x.shape[1]
         return IntentHead(np.zeros((1, dim), np.float32), np.zeros(1, np.float32), classes)
     weights, bias, names = _regression(x, labels, _REGULARISATION_C, balanced=False)
+    if not transfer:
+        return IntentHead(weights, bias, names)
     # The transfer path: balanced (a catalog's intents have very different example counts, xSID
     # 1 to 40, and a rare one should not lose every close call in a language it was never seen
     # in) and less regularised, its logits summed with the class-mean vote's.
@@ -148,7 +147,8 @@ def _out_of_fold_confidence(x: NDArray[np.float32], labels: list[str]) -> NDArra
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
             if len(set(y[train])) < 2:
                 return None
-            head = _fit(x[train], list(y[train]))
+            # The thresholds are fitted on the catalog's own languages: the regression alone.
+            head = _fit(x[train], list(y[train]), transfer=False)
             probs = head.probabilities(x[test])
             out[test] = probs.max(axis=1)
     in_scope: NDArray[np.float32] = out[y != OOS_LABEL]
