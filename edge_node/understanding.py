@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from edge_node.langid import LangIdBackend, LanguageIdentifier, OutsideCatalogLanguages
+from edge_node.langid import LangIdBackend, LanguageIdentifier, LanguageProbabilities, OutsideCatalogLanguages
 from triage.bundle.head import OOS_LABEL
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ class Understanding:
     def __init__(self, knowledge: Knowledge, langid: LangIdBackend = "py3langid") -> None:
         self.knowledge = knowledge
         sf = knowledge.catalog.storefront
-        self.langid = LanguageIdentifier(sf.languages, sf.default_language, backend=langid)
+        probabilities = LanguageProbabilities()  # one py3langid pass per message for both questions
+        self.langid = LanguageIdentifier(sf.languages, sf.default_language, backend=langid,
+                                         probabilities=probabilities)
         index = knowledge.index
         self._vectors = index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
         rows: dict[str, list[int]] = {}
@@ -57,7 +59,8 @@ class Understanding:
         self._intent_rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
         examples = {lang for intent in knowledge.catalog.intents for lang, texts in intent.examples.items() if texts}
         # Only a head with a transfer path (class means) has a choice to make.
-        self._outside = OutsideCatalogLanguages(examples) if knowledge.head.transfer is not None else None
+        self._outside = (OutsideCatalogLanguages(examples, probabilities)
+                         if knowledge.head.transfer is not None else None)
         tiers = {intent.name: intent.tier for intent in knowledge.catalog.intents}
         self._cloud_mask = np.asarray([tiers.get(c) == "cloud" for c in knowledge.head.classes], dtype=bool)
 
