@@ -22,6 +22,9 @@ class CloudMetrics:
                                      "Accepted / proposed draft tokens since start", registry=self.registry)
         self.guarded = Counter("triage_cloud_guarded_answers", "Answers replaced by the grounding guard",
                                registry=self.registry)
+        self.repetition_cuts = Counter("triage_cloud_repetition_cuts",
+                                       "Answers ended at the first sentence that repeated an earlier one",
+                                       registry=self.registry)
         self.queue_rejections = Counter("triage_cloud_queue_rejections", "Calls refused with RESOURCE_EXHAUSTED",
                                         registry=self.registry)
         self.ttft = Histogram("triage_cloud_ttft_seconds", "Time to first token", registry=self.registry,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 import uuid
@@ -15,6 +14,7 @@ import grpc
 from cloud_core.grounding import check_grounding, safe_template
 from cloud_core.llm.base import Finished, GenerationOptions
 from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context
+from cloud_core.repetition import RepetitionGuard, split_sentences
 from cloud_core.slots import GenerationSlots, QueueFull
 from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
@@ -47,15 +47,12 @@ def _amount(money: pb.Money) -> str:
     return f"{sign}{units}.{minor:02d} {money.currency}"
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-
-
-def _split_sentences(text: str) -> tuple[str, str]:
-    """Complete sentences (with their trailing space) and the unfinished rest."""
-    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
-    if not ends:
-        return "", text
-    return text[:ends[-1]], text[ends[-1]:]
+def _complete_sentences(text: str) -> tuple[list[str], str]:
+    """Finished sentences and the unfinished rest: a sentence is finished once whitespace follows it
+    ("4." may still become "4.95")."""
+    parts = split_sentences(text)
+    rest = parts.pop() if parts and not parts[-1][-1].isspace() else ""
+    return parts, rest
 
 
 def _options(request: pb.EscalateRequest, config: CloudConfig) -> GenerationOptions:
@@ -140,12 +137,15 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         escalation_id = uuid.uuid4().hex
         start = time.perf_counter()
         first = True
-        # Text is released sentence by sentence, each after the guard has checked it: a delta already
+        # Text is released sentence by sentence, each after the guards have checked it: a delta already
         # sent cannot be taken back. The first ungrounded sentence stops generation; the shopper
-        # then gets the safe template (and a human gets the case), never the invented claim.
+        # then gets the safe template (and a human gets the case), never the invented claim. The
+        # first sentence that repeats an earlier one also stops it; the answer is what came before.
         context_text = grounding_context(prompt)
-        pending = ""
+        repetition = RepetitionGuard()
+        pending = released = ""
         ungrounded: tuple[str, ...] = ()
+        looped = False
         finished: Finished | None = None
         try:
             async for event in self.backend.stream(prompt, options, cancel):
@@ -155,27 +155,35 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                 if first:
                     self.metrics.ttft.observe(time.perf_counter() - start)
                     first = False
+                if ungrounded or looped:
+                    continue  # cancelled: what is still in flight is dropped
                 pending += event.text
-                ready, pending = _split_sentences(pending)
-                if not ready:
-                    continue
-                verdict = check_grounding(ready, context_text)
+                ready, pending = _complete_sentences(pending)
+                accepted = ""
+                for sentence in ready:
+                    if repetition.repeats(sentence):
+                        looped = True
+                        break
+                    accepted += sentence
+                verdict = check_grounding(accepted, context_text)
                 if not verdict.grounded:
                     ungrounded = verdict.ungrounded
+                elif accepted:
+                    released += accepted
+                    yield pb.EscalateEvent(delta=pb.Delta(text=accepted))
+                if ungrounded or looped:
                     cancel.set()
-                    continue
-                if not ungrounded:
-                    yield pb.EscalateEvent(delta=pb.Delta(text=ready))
         except asyncio.CancelledError:
             cancel.set()
             self.metrics.escalations.labels("cancelled").inc()
             raise
         assert finished is not None, "the backend ended without a Finished event"
-        if not ungrounded:
-            verdict = check_grounding(finished.text, context_text)
-            ungrounded = verdict.ungrounded
-            if not ungrounded and pending:
-                yield pb.EscalateEvent(delta=pb.Delta(text=pending))
+        tail = pending if pending and not looped and not repetition.repeats(pending) else ""
+        if not ungrounded:  # the whole answer once more: a claim may straddle two deltas
+            ungrounded = check_grounding(released + tail, context_text).ungrounded
+            if not ungrounded and tail:
+                released += tail
+                yield pb.EscalateEvent(delta=pb.Delta(text=tail))
         usage = finished.usage
         final = pb.Final(
             usage=pb.Usage(input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
@@ -183,9 +191,12 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                            draft_tokens_accepted=usage.draft_tokens_accepted),
             model_id=finished.model_id, escalation_id=escalation_id)
         if not ungrounded:
-            final.text = finished.text.strip()
-            final.finish_reason = _FINISH[finished.finish_reason]
+            final.text = released.strip()
+            # A loop cut short is the end of the model's turn, whatever stopped the decoder.
+            final.finish_reason = pb.FINISH_REASON_STOP if looped else _FINISH[finished.finish_reason]
             self.metrics.escalations.labels("answered").inc()
+            if looped:
+                self.metrics.repetition_cuts.inc()
         else:
             final.text = safe_template(case.lang)
             final.finish_reason = pb.FINISH_REASON_GUARDED

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cloud_core.llm.onnx import OnnxBackend
 from cloud_core.memory import open_store
+from cloud_core.repetition import RepetitionGuard, split_sentences
 from cloud_core.server import CloudServer
 from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
@@ -78,6 +79,22 @@ async def test_escalate_streams_deltas_then_one_final_with_usage(stub):
     else:
         assert "".join(deltas).strip() == final.text
         assert len(deltas) >= 1
+
+
+async def test_an_answer_that_loops_ends_at_the_first_repeated_sentence(cloud, stub):
+    # Measured: greedy SmolLM2-135M answers this escalation with one two-sentence paragraph, repeated
+    # until max_tokens.
+    request = pb.EscalateRequest(
+        idempotency_key="loop-1", customer=pb.CustomerRef(tenant="demo"), lang="en", intent="chargeback",
+        message="I will file a chargeback with my bank if you don't refund me today",
+        options=pb.GenerationOptions(max_tokens=200))
+    deltas, final = await _collect(stub.Escalate(request, metadata=AUTH, timeout=120))
+    assert final.finish_reason == pb.FINISH_REASON_STOP
+    assert cloud.metrics.repetition_cuts._value.get() == 1
+    assert final.usage.output_tokens < 200
+    assert "".join(deltas).strip() == final.text and final.text
+    guard = RepetitionGuard()
+    assert not any(guard.repeats(sentence) for sentence in split_sentences(final.text))
 
 
 async def test_the_same_idempotency_key_never_produces_a_second_answer(stub):
