@@ -5,7 +5,8 @@ twice in the same run, greedy, ``--max-tokens`` each: once straight through the 
 peer: what the model says on its own) and once over gRPC through the real cloud core, whose guard
 ends the answer at the first sentence that repeats an earlier one. The table gives how many answers
 loop (a repeated sentence in the raw text; cut answers for the service), how many run to the token
-limit, tokens decoded and seconds per answer. Both paths see the same prompt.
+limit, tokens decoded and seconds per answer. Both paths see the same prompts and share one backend
+(and its prefix cache, warm after the first prompt).
 
 Usage: python bench/repetition.py [--per-intent 3] [--max-tokens 200] [--out docs/repetition.json]
 """
@@ -33,7 +34,7 @@ from cloud_core.llm.build import build_model  # noqa: E402
 from cloud_core.llm.onnx import OnnxBackend, OnnxLM  # noqa: E402
 from cloud_core.memory import open_store  # noqa: E402
 from cloud_core.prompting import EscalationInput, build_prompt  # noqa: E402
-from cloud_core.repetition import RepetitionGuard, split_sentences  # noqa: E402
+from cloud_core.repetition import first_repeat  # noqa: E402
 from cloud_core.server import CloudServer  # noqa: E402
 from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc  # noqa: E402
@@ -56,8 +57,7 @@ def _cases(per_intent: int) -> list[tuple[str, str, str]]:
 
 
 def _loops(text: str) -> bool:
-    guard = RepetitionGuard()
-    return any(guard.repeats(sentence) for sentence in split_sentences(text))
+    return first_repeat(text) is not None
 
 
 def _raw(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_tokens: int) -> list[dict[str, object]]:

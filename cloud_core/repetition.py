@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["RepetitionGuard", "split_sentences"]
+__all__ = ["RepetitionGuard", "first_repeat", "split_sentences"]
 
 _WORD = re.compile(r"\w+")
 _SENTENCE = re.compile(r".*?(?:[.!?。！？](?=\s|$)|\n|$)\s*", re.DOTALL)
@@ -50,3 +50,12 @@ class RepetitionGuard:
             self._seen.append(distinct)
         self._exact.add(words)
         return False
+
+
+def first_repeat(text: str) -> int | None:
+    """Index (in ``split_sentences``) of the first sentence of ``text`` that repeats an earlier one."""
+    guard = RepetitionGuard()
+    for index, sentence in enumerate(split_sentences(text)):
+        if guard.repeats(sentence):
+            return index
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud_core.repetition import RepetitionGuard, split_sentences
+from cloud_core.repetition import first_repeat, split_sentences
 
 # Measured: the demo's chargeback and legal-threat escalations, greedy, without a shop policy.
 LOOP = ("I'm sorry to hear about your situation. I'm here to help you through this process.\n\n"
@@ -17,14 +17,6 @@ NORMAL = ("I'm sorry your parcel has not arrived. We will open an investigation 
           "Thank you! Thank you for your patience.")
 
 
-def _first_repeat(text: str) -> int | None:
-    guard = RepetitionGuard()
-    for index, sentence in enumerate(split_sentences(text)):
-        if guard.repeats(sentence):
-            return index
-    return None
-
-
 def test_sentences_keep_their_whitespace_and_numbers_stay_whole() -> None:
     parts = split_sentences("Standard costs 4.95 EUR. Express is faster!\n\nAsk us? ok")
     assert parts == ["Standard costs 4.95 EUR. ", "Express is faster!\n\n", "Ask us? ", "ok"]
@@ -32,25 +24,25 @@ def test_sentences_keep_their_whitespace_and_numbers_stay_whole() -> None:
 
 
 def test_a_sentence_said_again_word_for_word_is_a_repeat() -> None:
-    assert _first_repeat(LOOP) == 2
+    assert first_repeat(LOOP) == 2
 
 
 def test_a_sentence_that_changes_one_word_is_a_repeat() -> None:
-    assert _first_repeat(NEAR_LOOP) == 3  # "help you today" -> "help you"
+    assert first_repeat(NEAR_LOOP) == 3  # "help you today" -> "help you"
 
 
 def test_list_items_that_change_one_word_are_repeats() -> None:
-    assert _first_repeat(LIST_LOOP) == 2
+    assert first_repeat(LIST_LOOP) == 2
 
 
 def test_a_normal_answer_has_no_repeat() -> None:
-    assert _first_repeat(NORMAL) is None
+    assert first_repeat(NORMAL) is None
 
 
 def test_short_sentences_repeat_only_word_for_word() -> None:
-    assert _first_repeat("Thank you! Thank you for waiting. Thanks a lot.") is None
-    assert _first_repeat("Thank you! Thank you!") == 1
+    assert first_repeat("Thank you! Thank you for waiting. Thanks a lot.") is None
+    assert first_repeat("Thank you! Thank you!") == 1
 
 
 def test_text_without_words_is_never_a_repeat() -> None:
-    assert _first_repeat("... ... !!") is None
+    assert first_repeat("... ... !!") is None
