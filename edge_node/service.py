@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from edge_node.escalation.relay import Escalator
 from edge_node.knowledge import Knowledge, load_knowledge
@@ -25,11 +25,13 @@ from triage.bundle.signing import parse_keys
 from triage.config import CostConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Sequence
+    from collections.abc import Callable, Coroutine, Sequence
 
     from triage.config import EdgeConfig
 
 __all__ = ["EdgeService", "Reply"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,15 @@ class EdgeService:
         if self.config.workers > 1:
             self.track(self._follow_bundle())
 
-    async def reply_off_loop(self, text: str, previous_lang: str | None, earlier: Sequence[str] = ()) -> Reply:
-        """``reply`` on the understanding thread, so the event loop serves other sessions meanwhile."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._understanding_thread, self.reply, text, previous_lang, earlier)
+    async def reply_off_loop(self, text: str, previous_lang: str | None, earlier: Sequence[str] = (),
+                             then: Callable[[Reply], T] | None = None) -> tuple[Reply, T | None]:
+        """``reply`` on the understanding thread, so the event loop serves other sessions meanwhile;
+        ``then(reply)`` runs right after it on the same thread (storing an edge answer: one hop, not two)."""
+        def work() -> tuple[Reply, T | None]:
+            reply = self.reply(text, previous_lang, earlier)
+            return reply, then(reply) if then is not None else None
+
+        return await asyncio.get_running_loop().run_in_executor(self._understanding_thread, work)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -40,7 +40,7 @@ from triage.session_token import TokenError, verify_token
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from edge_node.service import EdgeService
+    from edge_node.service import EdgeService, Reply
     from protos.triage.v1 import escalation_pb2 as pb
 
 __all__ = ["create_app"]
@@ -173,21 +173,31 @@ class _Connection:
             return
         store = self.edge.store
         earlier = self.recent[-self.edge.config.conversation_turns:]
-        reply = await self.edge.reply_off_loop(text, self.lang, earlier)
-        d = reply.decision
-        lang_changed = d.lang != self.lang
-        edge_ms = reply.elapsed_s * 1000
+        lang = self.lang
         cost = self.edge.cost.edge_cost()
-        if d.kind == "escalate" and self.customer == "" and self.edge.cacheable(text, reply.conversation, ""):
-            cached = self.edge.cache.lookup(reply.analysis.embedding, text, d.lang)
-            self.edge.metrics.cache.labels("hit" if cached else "miss").inc()
-            if cached is not None:  # a cloud answer to the same generic question, with the same details
-                d = Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
+
+        def outcome(d: Decision, elapsed_s: float) -> dict[str, Any]:
+            return {"lang": d.lang, "lang_changed": d.lang != lang, "intent": d.intent, "decision": d.kind,
+                    "entry": LedgerEntry(session, message.id, d.kind, "edge", elapsed_s * 1000, cost_usd=cost),
+                    "encode": self._encoder_for(message.id, d, "edge") if d.kind != "escalate" else None}
+
+        def record_edge_answer(r: Reply) -> tuple[bool, StoredFrame | None] | None:
+            """On the understanding thread, right after the decision: one hop for an edge answer."""
+            if r.decision.kind == "escalate":
+                return None  # the semantic cache is consulted on the loop first
+            return store.record_message_here(session, message.id, text, **outcome(r.decision, r.elapsed_s))
+
+        reply, recorded = await self.edge.reply_off_loop(text, lang, earlier, then=record_edge_answer)
+        d = reply.decision
+        if recorded is None:
+            if self.customer == "" and self.edge.cacheable(text, reply.conversation, ""):
+                cached = self.edge.cache.lookup(reply.analysis.embedding, text, d.lang)
+                self.edge.metrics.cache.labels("hit" if cached else "miss").inc()
+                if cached is not None:  # a cloud answer to the same generic question, with the same details
+                    d = Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
+            recorded = await store.record_message(session, message.id, text, **outcome(d, reply.elapsed_s))
+        processed, stored = recorded
         edge_answer = d.kind != "escalate"
-        processed, stored = await store.record_message(
-            session, message.id, text, lang=d.lang, lang_changed=lang_changed, intent=d.intent, decision=d.kind,
-            entry=LedgerEntry(session, message.id, d.kind, "edge", edge_ms, cost_usd=cost),
-            encode=self._encoder_for(message.id, d, "edge") if edge_answer else None)
         if not processed:
             await self.pump()  # a resend of a message already answered: the answer comes from the store
             return
