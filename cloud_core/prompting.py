@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from cloud_core.memory import Fact, StoredTurn
 
-__all__ = ["CaseFacts", "EscalationInput", "build_prompt", "grounding_context"]
+__all__ = ["CaseFacts", "EscalationInput", "build_prompt", "grounding_context", "instructions"]
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "ar": "Arabic", "tr": "Turkish",
@@ -57,10 +57,15 @@ def _memory_block(summary: str, facts: Sequence[Fact]) -> str:
     return "\n".join(lines)
 
 
+def instructions(case: EscalationInput) -> str:
+    """The fixed part of the system prompt: never part of an answer (the repetition guard is seeded with it)."""
+    language = LANGUAGE_NAMES.get(case.lang, case.lang or "the customer's language")
+    return INSTRUCTIONS.format(tenant=case.tenant, language=language)
+
+
 def build_prompt(case: EscalationInput, summary: str = "", facts: Sequence[Fact] = (),
                  turns: Sequence[StoredTurn] = (), policy: str = "") -> Prompt:
-    language = LANGUAGE_NAMES.get(case.lang, case.lang or "the customer's language")
-    system = INSTRUCTIONS.format(tenant=case.tenant, language=language)
+    system = instructions(case)
     if policy:
         system += f"\n\nShop policies:\n{policy}"
     messages = [ChatMessage("system", system)]

@@ -29,11 +29,17 @@ def split_sentences(text: str) -> list[str]:
 
 
 class RepetitionGuard:
-    """Remembers the sentences of one answer and tells when a new one repeats an earlier one."""
+    """Remembers the sentences of one answer and tells when a new one repeats an earlier one.
 
-    def __init__(self) -> None:
+    ``echo`` is text the answer must not repeat either: the system instructions, which this model
+    sometimes recites ("Answer the customer's last message politely and briefly, in English.").
+    """
+
+    def __init__(self, echo: str = "") -> None:
         self._seen: list[frozenset[str]] = []
         self._exact: set[tuple[str, ...]] = set()
+        for sentence in split_sentences(echo):
+            self.repeats(sentence)
 
     def repeats(self, sentence: str) -> bool:
         """Whether ``sentence`` repeats an earlier one; if not, it is remembered."""

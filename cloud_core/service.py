@@ -13,7 +13,7 @@ import grpc
 
 from cloud_core.grounding import check_grounding, safe_template
 from cloud_core.llm.base import Finished, GenerationOptions
-from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context
+from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context, instructions
 from cloud_core.repetition import RepetitionGuard, split_sentences
 from cloud_core.slots import GenerationSlots, QueueFull
 from protos.triage.v1 import escalation_pb2 as pb
@@ -140,9 +140,10 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         # Text is released sentence by sentence, each after the guards have checked it: a delta already
         # sent cannot be taken back. The first ungrounded sentence stops generation; the shopper
         # then gets the safe template (and a human gets the case), never the invented claim. The
-        # first sentence that repeats an earlier one also stops it; the answer is what came before.
+        # first sentence that repeats an earlier one (or the instructions) also stops it; the answer
+        # is what came before.
         context_text = grounding_context(prompt)
-        repetition = RepetitionGuard()
+        repetition = RepetitionGuard(echo=instructions(case))  # nor may it recite its instructions
         pending = released = ""
         ungrounded: tuple[str, ...] = ()
         looped = False

@@ -96,6 +96,21 @@ async def test_an_answer_that_loops_ends_at_the_first_repeated_sentence(cloud, s
     assert first_repeat(final.text) is None
 
 
+async def test_an_answer_never_recites_the_system_instructions(stub):
+    # Measured: greedy SmolLM2-135M answers this with two sentences of its own, then its instructions.
+    request = pb.EscalateRequest(
+        idempotency_key="echo-1", customer=pb.CustomerRef(tenant="demo"), lang="en", intent="charged_twice",
+        message="you took the money two times for one order",
+        passages=[pb.Passage(id="double", text="If a customer was charged twice, the duplicate payment is refunded "
+                             "automatically within 5 business days once our payments team has confirmed it.")],
+        options=pb.GenerationOptions(max_tokens=200))
+    deltas, final = await _collect(stub.Escalate(request, metadata=AUTH, timeout=120))
+    assert final.finish_reason == pb.FINISH_REASON_STOP
+    assert "".join(deltas).strip() == final.text and final.text
+    assert "customer support assistant of the online shop" not in final.text
+    assert "politely and briefly" not in final.text
+
+
 async def test_the_same_idempotency_key_never_produces_a_second_answer(stub):
     _, first = await _collect(stub.Escalate(_request(key="same"), metadata=AUTH, timeout=60))
     deltas, again = await _collect(stub.Escalate(_request(key="same"), metadata=AUTH, timeout=60))

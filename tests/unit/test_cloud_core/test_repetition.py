@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud_core.repetition import first_repeat, split_sentences
+from cloud_core.repetition import RepetitionGuard, first_repeat, split_sentences
 
 # Measured: the demo's chargeback and legal-threat escalations, greedy, without a shop policy.
 LOOP = ("I'm sorry to hear about your situation. I'm here to help you through this process.\n\n"
@@ -46,3 +46,15 @@ def test_short_sentences_repeat_only_word_for_word() -> None:
 
 def test_text_without_words_is_never_a_repeat() -> None:
     assert first_repeat("... ... !!") is None
+
+
+def test_reciting_the_instructions_counts_as_a_repeat() -> None:
+    from cloud_core.prompting import EscalationInput, instructions
+
+    guard = RepetitionGuard(echo=instructions(EscalationInput(tenant="demo", lang="en", message="hi")))
+    # Measured: greedy SmolLM2-135M with a help article, "you took the money two times for one order".
+    assert not guard.repeats("I'm sorry for any confusion. ")
+    assert not guard.repeats("I'll be happy to help.\n\n")
+    assert guard.repeats("You are the customer support assistant of the online shop. ")
+    assert guard.repeats("Answer the customer's last message politely and briefly, in English. ")
+    assert not guard.repeats("A colleague will check it and reply here.")
