@@ -27,6 +27,11 @@ LangIdBackend = Literal["py3langid", "langdetect"]
 # Below this posterior a short message keeps the session's language. langdetect's
 # posteriors on one or two words are confidently wrong ("ok" -> pl at 0.99): never trust them.
 _SHORT_MIN_CONFIDENCE = {"py3langid": 0.9, "langdetect": 1.01}
+# With no session language either, a short message keeps py3langid's pick only above this (an
+# 8-language catalog's uniform posterior is 0.125): "hi", "ok", "no", "hello", "help", "refund"
+# scored pt/pt/pt/it/nl/de at 0.12-0.26 and now get the storefront default; of 37 one- or
+# two-word greetings and shop words in 7 other languages, one right pick falls below ("ciao", 0.28).
+_SHORT_MIN_GUESS = {"py3langid": 0.3, "langdetect": 1.01}
 
 # langdetect's profile names for our ISO codes.
 _PROFILE_ALIASES = {"zh": ("zh-cn", "zh-tw"), "zh-TW": ("zh-tw",), "nb": ("no",)}
@@ -181,8 +186,11 @@ class LanguageIdentifier:
         words = text.split()
         short = len(words) <= _SHORT_WORDS or len(text.strip()) < _SHORT_CHARS
         detected, confidence = self._detect(text)
-        if short and previous in self.languages and confidence < _SHORT_MIN_CONFIDENCE[self.backend]:
-            return previous
+        if short and confidence < _SHORT_MIN_CONFIDENCE[self.backend]:
+            if previous in self.languages:
+                return previous
+            if confidence < _SHORT_MIN_GUESS[self.backend]:
+                return self.default
         if detected:
             return detected
         return previous if previous in self.languages else self.default

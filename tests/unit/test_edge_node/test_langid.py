@@ -45,6 +45,19 @@ def test_short_ambiguous_message_keeps_the_session_language(langid: LanguageIden
     assert langid.identify("ok", previous="nl") == "nl"
 
 
+@pytest.mark.parametrize("text", ["hi", "ok", "no", "hello", "help", "refund"])
+def test_a_first_short_message_without_evidence_gets_the_storefront_default(
+        langid: LanguageIdentifier, text: str) -> None:
+    # py3langid scored these pt/pt/pt/it/nl/de at 0.12-0.26 over the catalog's languages.
+    assert langid.identify(text) == "en"
+
+
+def test_a_first_short_message_with_evidence_keeps_its_language() -> None:
+    langid = LanguageIdentifier(LANGS, "en")
+    assert langid.identify("dziękuję") == "pl"
+    assert langid.identify("spedizione") == "it"
+
+
 def test_only_catalog_languages_are_returned() -> None:
     narrow = LanguageIdentifier(["en", "de"], "en")
     assert narrow.identify("Buongiorno, dov'è il mio ordine?") in {"en", "de"}
