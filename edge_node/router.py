@@ -91,9 +91,15 @@ class Router:
         self.cost_quality = calibration.cost_quality if cost_quality is None else cost_quality
         self._default_lang = catalog.storefront.default_language
 
-    def _label(self, intent: str) -> str:
+    def _label(self, intent: str, lang: str) -> str:
+        """A quick reply the shopper can send back: their own language's shortest example, else the
+        description (written in the storefront's default language). Sent back, an example is
+        understood at once and keeps the conversation in the shopper's language."""
         found = self.catalog.intent(intent)
-        return found.description or intent.replace("_", " ")
+        examples = found.examples.get(lang) or []
+        if lang != self._default_lang and examples:
+            return min(examples, key=len)
+        return found.description or (min(examples, key=len) if examples else intent.replace("_", " "))
 
     def decide(self, a: Analysis, conversation: ConversationSignals | None = None) -> Decision:
         lang = a.lang
@@ -113,7 +119,7 @@ class Router:
         intent = self.catalog.intent(a.intent)
         margin = a.intent_probability - a.runner_up_probability
         if a.runner_up and a.runner_up != "oos" and margin < self.calibration.clarify_margin:
-            options = [self._label(a.intent), self._label(a.runner_up)]
+            options = [self._label(a.intent, lang), self._label(a.runner_up, lang)]
             text = phrase("clarify", lang, self._default_lang, options=" / ".join(options))
             return Decision("clarify", text, lang, a.intent, a.intent_probability, options=options,
                             reason="two intents too close")

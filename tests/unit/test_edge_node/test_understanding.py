@@ -81,3 +81,21 @@ def test_the_knob_at_zero_keeps_borderline_disputes_at_the_edge(demo_bundle) -> 
     analysis = service.understanding.analyze("Order A-10023 shows 59.90 EUR, is that the final price?")
     assert Router(service.knowledge.catalog, service.knowledge.calibration, 1.0).decide(analysis).kind == "escalate"
     assert Router(service.knowledge.catalog, service.knowledge.calibration, 0.0).decide(analysis).kind != "escalate"
+
+
+@pytest.mark.parametrize(("lang", "options"), [
+    ("de", ["Mir wurde doppelt abgebucht", "Ich möchte meine Bestellung ändern"]),
+    ("en", ["charged twice", "change an order"]),
+    ("nl", ["charged twice", "change an order"]),  # no Dutch examples: the descriptions
+])
+def test_clarifying_options_are_in_the_shoppers_language(edge_service: EdgeService, lang: str,
+                                                         options: list[str]) -> None:
+    from edge_node.understanding import Analysis
+
+    close_call = Analysis(text="...", lang=lang, intent="charged_twice", intent_probability=0.45,
+                          runner_up="change_order", runner_up_probability=0.40, intent_similarity=0.8,
+                          faq_id=None, faq_similarity=0.0, out_of_scope=False, elapsed_ms=1.0)
+    decision = edge_service.router.decide(close_call)
+    assert decision.kind == "clarify"
+    assert decision.options == options
+    assert all(option in decision.text for option in options)
