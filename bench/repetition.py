@@ -1,6 +1,6 @@
 """The repetition guard against the raw model, side by side on the demo shop's dispute escalations.
 
-Each cloud-tier example of ``intents/storefront`` (up to ``--per-intent`` per intent) is escalated
+Each English cloud-tier example of ``intents/storefront`` (up to ``--per-intent`` per intent) is escalated
 twice in the same run, greedy, ``--max-tokens`` each: once straight through the ONNX backend (the
 peer: what the model says on its own) and once over gRPC through the real cloud core, whose guard
 ends the answer at the first sentence that repeats an earlier one. The table gives how many answers
@@ -44,16 +44,11 @@ from triage.progress import progress_bar  # noqa: E402
 
 
 def _cases(per_intent: int) -> list[tuple[str, str, str]]:
-    """(intent, lang, message) for the demo shop's cloud-tier intents, English first."""
+    """(intent, lang, message): English examples of the demo shop's cloud-tier intents, the one language
+    the built-in model writes (``[cloud] answer_languages``; other languages never reach it)."""
     catalog = load_catalog(ROOT / "intents" / "storefront")
-    cases = []
-    for intent in catalog.intents:
-        if intent.tier != "cloud":
-            continue
-        pairs = [(lang, text) for lang, texts in sorted(intent.examples.items(), key=lambda kv: kv[0] != "en")
-                 for text in texts]
-        cases += [(intent.name, lang, text) for lang, text in pairs[:per_intent]]
-    return cases
+    return [(intent.name, "en", text) for intent in catalog.intents if intent.tier == "cloud"
+            for text in intent.examples.get("en", [])[:per_intent]]
 
 
 def _loops(text: str) -> bool:

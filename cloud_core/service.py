@@ -22,7 +22,7 @@ from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from cloud_core.llm.base import LLMBackend
+    from cloud_core.llm.base import LLMBackend, Prompt
     from cloud_core.memory import CustomerScope, MemoryStore
     from cloud_core.memory.base import StoredResolution
     from cloud_core.metrics import CloudMetrics
@@ -131,10 +131,44 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             intent=request.intent, passages=tuple(p.text for p in request.passages),
             case=CaseFacts(order_id=ctx.order_id, amount=_amount(ctx.amount),
                            channel=_CHANNELS.get(ctx.channel, ""), extra=dict(ctx.facts)))
-        prompt = build_prompt(case, summary, facts, turns, self.policy)
-        options = _options(request, self.config)
-        cancel = threading.Event()
         escalation_id = uuid.uuid4().hex
+        final: pb.Final | None = None
+        if self.config.writes(case.lang):
+            prompt = build_prompt(case, summary, facts, turns, self.policy)
+            async for event in self._generate(prompt, case, _options(request, self.config), escalation_id):
+                if event.HasField("final"):
+                    final = event.final
+                else:
+                    yield event
+        else:
+            final = self._unwritten_language(case.lang, escalation_id)
+        assert final is not None, "_generate ends with a final event"
+        final.personal = use_memory or bool(ctx.order_id or ctx.amount.currency or ctx.facts)
+        if not await scope.save_reply(request.idempotency_key, final.SerializeToString()):
+            stored = await scope.reply(request.idempotency_key)  # another replica answered first: use its reply
+            if stored is not None:
+                final = pb.Final.FromString(stored)
+                final.replayed = True
+        else:
+            await scope.record_escalation(escalation_id, request.message, case.lang, request.intent, final.text,
+                                          guarded=bool(final.ungrounded), personal=final.personal)
+        if final.escalation_id == escalation_id and use_memory:
+            await scope.add_turn("shopper", request.message, escalation_id)
+            await scope.add_turn("assistant", final.text, escalation_id)
+            if ctx.order_id:
+                await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
+        yield pb.EscalateEvent(final=final)
+
+    def _unwritten_language(self, lang: str, escalation_id: str) -> pb.Final:
+        """A language the model does not write: the safe template in it, and a human, not garbage."""
+        self.metrics.escalations.labels("unwritten_language").inc()
+        return pb.Final(text=safe_template(lang), finish_reason=pb.FINISH_REASON_GUARDED, flagged_for_human=True,
+                        model_id=self.backend.model_id, escalation_id=escalation_id)
+
+    async def _generate(self, prompt: Prompt, case: EscalationInput, options: GenerationOptions,
+                        escalation_id: str) -> AsyncIterator[pb.EscalateEvent]:
+        """Deltas as the guards release them, then one final event with usage."""
+        cancel = threading.Event()
         start = time.perf_counter()
         first = True
         # Text is released sentence by sentence, each after the guards have checked it: a delta already
@@ -210,20 +244,6 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             self.metrics.tokens.labels(kind).inc(value)
         if usage.draft_tokens_proposed:
             self.metrics.speculation(usage.draft_tokens_proposed, usage.draft_tokens_accepted)
-        final.personal = use_memory or bool(ctx.order_id or ctx.amount.currency or ctx.facts)
-        if not await scope.save_reply(request.idempotency_key, final.SerializeToString()):
-            stored = await scope.reply(request.idempotency_key)  # another replica answered first: use its reply
-            if stored is not None:
-                final = pb.Final.FromString(stored)
-                final.replayed = True
-        else:
-            await scope.record_escalation(escalation_id, request.message, case.lang, request.intent, final.text,
-                                          guarded=bool(ungrounded), personal=final.personal)
-        if final.escalation_id == escalation_id and use_memory:
-            await scope.add_turn("shopper", request.message, escalation_id)
-            await scope.add_turn("assistant", final.text, escalation_id)
-            if ctx.order_id:
-                await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
         yield pb.EscalateEvent(final=final)
 
     async def Resolve(self, request: pb.ResolveRequest,

@@ -159,7 +159,9 @@ CLOUD_TOKEN = "edge-to-cloud-test-token"
 class CloudProcess:
     """A real ``triage cloud`` process on a fixed loopback port, restartable after ``kill``."""
 
-    def __init__(self, model_dir: Path, memory: Path, port: int | None = None, max_tokens: int = 40) -> None:
+    def __init__(self, model_dir: Path, memory: Path, port: int | None = None, max_tokens: int = 40,
+                 env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.model_dir = model_dir
@@ -169,7 +171,7 @@ class CloudProcess:
 
     def start(self, wait: bool = True) -> CloudProcess:
         env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(self.model_dir),
-               "TRIAGE_CLOUD__MAX_TOKENS": str(self.max_tokens), "TRIAGE_CLOUD__GRACE_S": "1"}
+               "TRIAGE_CLOUD__MAX_TOKENS": str(self.max_tokens), "TRIAGE_CLOUD__GRACE_S": "1", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "triage.cli", "cloud", "--port", str(self.port), "--memory",
              f"sqlite:///{self.memory}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

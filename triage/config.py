@@ -146,6 +146,12 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Escalations waiting for a slot; past this the call fails with RESOURCE_EXHAUSTED."""
     max_tokens: int = 200
     """Answer length when a request does not say."""
+    answer_languages: str = "en"
+    """Comma-separated languages the model writes acceptably, or ``*``. An escalation in another
+    language gets the safe template in that language and is flagged for a human, without generating.
+    The built-in SmolLM2-135M writes English only: 22 of 22 non-English escalations of the demo
+    shop came back in English, as an echo of the question, or as gibberish (docs/benchmarks.md).
+    Set ``*`` (or the list) for a larger model behind ``backend = "openai"``."""
     prefix_cache_mb: int = 256
     memory_turns: int = 12
     """Recent turns of customer memory put into the prompt."""
@@ -158,6 +164,11 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     def tokens(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.auth_tokens.split(",") if t.strip())
+
+    def writes(self, lang: str) -> bool:
+        """Whether the model may answer in ``lang`` (see ``answer_languages``)."""
+        allowed = {code.strip() for code in self.answer_languages.split(",") if code.strip()}
+        return "*" in allowed or lang in allowed or lang.split("-")[0] in allowed
 
 
 class DeployConfig(msgspec.Struct, forbid_unknown_fields=True):

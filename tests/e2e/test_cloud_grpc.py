@@ -16,6 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from cloud_core.grounding import safe_template
 from cloud_core.llm.onnx import OnnxBackend
 from cloud_core.memory import open_store
 from cloud_core.repetition import first_repeat
@@ -109,6 +110,16 @@ async def test_an_answer_never_recites_the_system_instructions(stub):
     assert "".join(deltas).strip() == final.text and final.text
     assert "customer support assistant of the online shop" not in final.text
     assert "politely and briefly" not in final.text
+
+
+async def test_a_language_the_model_does_not_write_gets_the_safe_template_and_a_human(cloud, stub):
+    request = pb.EscalateRequest(idempotency_key="pl-1", customer=pb.CustomerRef(tenant="demo"), lang="pl",
+                                 intent="parcel_not_arrived", message="Paczka nigdy nie dotarła")
+    deltas, final = await _collect(stub.Escalate(request, metadata=AUTH, timeout=60))
+    assert deltas == []
+    assert final.text == safe_template("pl")
+    assert final.flagged_for_human and final.finish_reason == pb.FINISH_REASON_GUARDED
+    assert final.usage.output_tokens == 0 and not final.ungrounded
 
 
 async def test_the_same_idempotency_key_never_produces_a_second_answer(stub):

@@ -32,3 +32,12 @@ def test_unknown_field_is_rejected(tmp_path: Path) -> None:
     path.write_text("[edge]\nprot = 9000\n")
     with pytest.raises(ConfigError, match="prot"):
         load_config(path, env={})
+
+
+def test_the_cloud_answers_only_in_the_languages_its_model_writes() -> None:
+    from triage.config import CloudConfig
+
+    assert CloudConfig().writes("en") and not CloudConfig().writes("de")  # the built-in 135M model
+    assert CloudConfig(answer_languages="*").writes("pl")
+    listed = CloudConfig(answer_languages="en, de")
+    assert listed.writes("de") and listed.writes("de-AT") and not listed.writes("nl")
