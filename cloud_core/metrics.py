@@ -20,7 +20,8 @@ class CloudMetrics:
                                       registry=self.registry)
         self.acceptance_rate = Gauge("triage_cloud_speculation_acceptance_rate",
                                      "Accepted / proposed draft tokens since start", registry=self.registry)
-        self.guarded = Counter("triage_cloud_guarded_answers", "Answers replaced by the grounding guard",
+        self.guarded = Counter("triage_cloud_guarded_answers",
+                               "Answers replaced by the safe template (an ungrounded claim, or nothing left to send)",
                                registry=self.registry)
         self.repetition_cuts = Counter("triage_cloud_repetition_cuts",
                                        "Answers ended at the first sentence that repeated an earlier one",

@@ -225,14 +225,14 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                            output_tokens=usage.output_tokens, draft_tokens_proposed=usage.draft_tokens_proposed,
                            draft_tokens_accepted=usage.draft_tokens_accepted),
             model_id=finished.model_id, escalation_id=escalation_id)
-        if not ungrounded:
+        if looped:
+            self.metrics.repetition_cuts.inc()
+        if not ungrounded and released.strip():
             final.text = released.strip()
             # A loop cut short is the end of the model's turn, whatever stopped the decoder.
             final.finish_reason = pb.FINISH_REASON_STOP if looped else _FINISH[finished.finish_reason]
             self.metrics.escalations.labels("answered").inc()
-            if looped:
-                self.metrics.repetition_cuts.inc()
-        else:
+        else:  # an invented claim, or nothing left to send (the first sentence recited the instructions)
             final.text = safe_template(case.lang)
             final.finish_reason = pb.FINISH_REASON_GUARDED
             final.flagged_for_human = True
