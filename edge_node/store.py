@@ -316,7 +316,13 @@ class EdgeStore:
         Nothing reaches the shopper before this commits, and a shopper's widget re-sends any message
         it has no answer for, so a message is either stored with its outcome or re-sent: never lost.
         """
-        return await self._run(self._transaction, lambda: self._record_in_tx(
+        return await self._run(self._record, session, client_id, text, lang, lang_changed, intent, decision,
+                               final, encode, entry)
+
+    def _record(self, session: str, client_id: str, text: str, lang: str, lang_changed: bool, intent: str | None,
+                decision: str, final: bool, encode: Callable[[int], bytes] | None,
+                entry: LedgerEntry) -> tuple[bool, StoredFrame | None]:
+        return self._transaction(lambda: self._record_in_tx(
             session, client_id, text, lang, lang_changed, intent, decision, final, encode, entry))
 
     def record_message_here(self, session: str, client_id: str, text: str, *, lang: str, lang_changed: bool,
@@ -327,9 +333,8 @@ class EdgeStore:
         A paced message used to cross threads twice (understanding, then store); a hop to an idle
         thread costs ~150 us of wall time and ~200 us of CPU on a 2-core VM (docs/benchmarks.md).
         """
-        with self._conn_lock:
-            return self._transaction(lambda: self._record_in_tx(
-                session, client_id, text, lang, lang_changed, intent, decision, final, encode, entry))
+        return self._locked(self._record, session, client_id, text, lang, lang_changed, intent, decision, final,
+                            encode, entry)
 
     async def frames_after(self, session: str, seq: int) -> list[StoredFrame]:
         rows = await self._run(self._all, "SELECT seq, frame FROM frames WHERE session = ? AND seq > ? ORDER BY seq",
