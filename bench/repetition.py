@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,11 +52,18 @@ def _cases(per_intent: int) -> list[tuple[str, str, str]]:
             for text in intent.examples.get("en", [])[:per_intent]]
 
 
-def _loops(text: str) -> bool:
-    return first_repeat(text) is not None
+class Answer(NamedTuple):
+    seconds: float
+    tokens: int
+    at_limit: bool
+    text: str
+
+    @property
+    def loops(self) -> bool:
+        return first_repeat(self.text) is not None
 
 
-def _raw(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_tokens: int) -> list[dict[str, object]]:
+def _raw(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_tokens: int) -> list[Answer]:
     out = []
     with progress_bar() as progress:
         task = progress.add_task("raw model", total=len(cases))
@@ -65,14 +73,14 @@ def _raw(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_tokens: in
             start = time.perf_counter()
             final = [e for e in backend.generate(prompt, GenerationOptions(max_tokens=max_tokens))][-1]
             assert isinstance(final, Finished)
-            out.append({"seconds": time.perf_counter() - start, "tokens": final.usage.output_tokens,
-                        "at_limit": final.finish_reason == "length", "loops": _loops(final.text)})
+            out.append(Answer(time.perf_counter() - start, final.usage.output_tokens,
+                              final.finish_reason == "length", final.text))
             progress.advance(task)
     return out
 
 
 async def _served(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_tokens: int,
-                  work: Path) -> tuple[list[dict[str, object]], int]:
+                  work: Path) -> tuple[list[Answer], int]:
     config = CloudConfig(port=0, memory=f"sqlite:///{work}/memory.db", max_concurrent=1, grace_s=1.0)
     server = CloudServer(config, backend, open_store(config.memory))
     await server.start()
@@ -92,9 +100,8 @@ async def _served(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_t
                         if event.HasField("final"):
                             final = event.final
                     assert final is not None
-                    out.append({"seconds": time.perf_counter() - start, "tokens": final.usage.output_tokens,
-                                "at_limit": final.finish_reason == pb.FINISH_REASON_LENGTH,
-                                "loops": _loops(final.text), "text": final.text})
+                    out.append(Answer(time.perf_counter() - start, final.usage.output_tokens,
+                                      final.finish_reason == pb.FINISH_REASON_LENGTH, final.text))
                     progress.advance(task)
         cuts = int(server.metrics.repetition_cuts._value.get())
     finally:
@@ -102,13 +109,13 @@ async def _served(backend: OnnxBackend, cases: list[tuple[str, str, str]], max_t
     return out, cuts
 
 
-def _summary(rows: list[dict[str, object]]) -> dict[str, float]:
+def _summary(rows: list[Answer]) -> dict[str, float]:
     return {
         "answers": len(rows),
-        "with_repeated_sentence": sum(bool(r["loops"]) for r in rows),
-        "at_token_limit": sum(bool(r["at_limit"]) for r in rows),
-        "mean_tokens": round(statistics.fmean(float(r["tokens"]) for r in rows), 1),  # type: ignore[arg-type]
-        "mean_seconds": round(statistics.fmean(float(r["seconds"]) for r in rows), 3),  # type: ignore[arg-type]
+        "with_repeated_sentence": sum(r.loops for r in rows),
+        "at_token_limit": sum(r.at_limit for r in rows),
+        "mean_tokens": round(statistics.fmean(r.tokens for r in rows), 1),
+        "mean_seconds": round(statistics.fmean(r.seconds for r in rows), 3),
     }
 
 
@@ -128,7 +135,7 @@ def main() -> None:
     served = _summary(served_rows)
     if args.show:
         for (intent, lang, message), row in zip(cases, served_rows, strict=True):
-            Console().print(f"[bold]{intent} ({lang})[/bold] {message}\n  -> {row['text']}")
+            Console().print(f"[bold]{intent} ({lang})[/bold] {message}\n  -> {row.text}")
     table = Table(title=f"Dispute escalations of the demo shop, greedy, max {args.max_tokens} tokens")
     for col in ("path", "answers", "with a repeated sentence", "at token limit", "mean tokens", "mean s"):
         table.add_column(col, justify="right")

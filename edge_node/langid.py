@@ -62,6 +62,11 @@ _OUTSIDE_MAX_CATALOG_PROBABILITY = 0.1
 _NUMBERS = re.compile(r"[\d#]+")
 
 
+def _short(text: str) -> bool:
+    """One or two words, or a few characters: too little for a language guess to be trusted."""
+    return len(text.split()) <= _SHORT_WORDS or len(text.strip()) < _SHORT_CHARS
+
+
 def _letter_language(text: str, languages: list[str]) -> str | None:
     if text.isascii():  # every telling letter is outside ASCII; most messages are not
         return None
@@ -183,10 +188,8 @@ class LanguageIdentifier:
             return letters
         if not any(ch.isalpha() for ch in text):
             return previous if previous in self.languages else self.default
-        words = text.split()
-        short = len(words) <= _SHORT_WORDS or len(text.strip()) < _SHORT_CHARS
         detected, confidence = self._detect(text)
-        if short and confidence < _SHORT_MIN_CONFIDENCE[self.backend]:
+        if _short(text) and confidence < _SHORT_MIN_CONFIDENCE[self.backend]:
             if previous in self.languages:
                 return previous
             if confidence < _SHORT_MIN_GUESS[self.backend]:
@@ -222,7 +225,6 @@ class OutsideCatalogLanguages:
         script = _script_language(text)
         if script is not None:
             return script not in self.languages
-        words = _NUMBERS.sub(" ", text)
-        if len(words.split()) <= _SHORT_WORDS or len(words.strip()) < _SHORT_CHARS:
+        if _short(_NUMBERS.sub(" ", text)):
             return False
         return self.catalog_probability(text) < _OUTSIDE_MAX_CATALOG_PROBABILITY

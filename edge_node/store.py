@@ -10,7 +10,6 @@ replicas on one host share the file; WAL lets their readers run beside the singl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 T = TypeVar("T")
 
@@ -158,8 +157,7 @@ class EdgeStore:
         conn.execute("PRAGMA busy_timeout=10000")
         if on_disk:
             conn.execute("PRAGMA wal_autocheckpoint=0")
-        with self._write_lock():
-            _retry_locked(lambda: conn.executescript(_SCHEMA))
+        self._write(lambda: conn.executescript(_SCHEMA))
         self._conn = conn
         if on_disk:
             self._stop_checkpoints.clear()
@@ -181,14 +179,13 @@ class EdgeStore:
         finally:
             conn.close()
 
-    @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
+    def _write(self, operation: Callable[[], T]) -> T:
+        """Every write: the cross-process file lock first, then SQLite's own retry if still busy."""
         if self._lock_fd is None:
-            yield
-            return
+            return _retry_locked(operation)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            yield
+            return _retry_locked(operation)
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -218,8 +215,7 @@ class EdgeStore:
         return [tuple(r) for r in self.db.execute(sql, params).fetchall()]
 
     def _exec(self, sql: str, params: tuple[Any, ...]) -> int:
-        with self._write_lock():
-            return _retry_locked(lambda: self.db.execute(sql, params).rowcount)
+        return self._write(lambda: self.db.execute(sql, params).rowcount)
 
     def _transaction(self, work: Callable[[], T]) -> T:
         def attempt() -> T:
@@ -232,8 +228,7 @@ class EdgeStore:
                 self.db.execute("ROLLBACK")
                 raise
 
-        with self._write_lock():
-            return _retry_locked(attempt)
+        return self._write(attempt)
 
     # sessions -----------------------------------------------------------------------------------
     def _open_session(self, storefront: str, resume: str | None, customer: str) -> tuple[str, int, str | None, bool]:
@@ -360,11 +355,9 @@ class EdgeStore:
 
     def _claim(self, key: str, lease_s: float) -> OutboxItem | None:
         now = time.time()
-        with self._write_lock():
-            row = _retry_locked(lambda: self._one(
-                "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
-                "AND lease_until < ? RETURNING key, session, client_id, request, attempts",
-                (now + lease_s, key, now)))
+        row = self._write(lambda: self._one(
+            "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
+            "AND lease_until < ? RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now)))
         return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:

@@ -118,6 +118,10 @@ class CostConfig(msgspec.Struct, forbid_unknown_fields=True):
         return self.edge_per_1k_messages * messages / 1000
 
 
+def _comma_list(value: str) -> frozenset[str]:
+    return frozenset(item.strip() for item in value.split(",") if item.strip())
+
+
 class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 50051
@@ -163,11 +167,11 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Port of the Prometheus endpoint; 0 turns it off."""
 
     def tokens(self) -> frozenset[str]:
-        return frozenset(t.strip() for t in self.auth_tokens.split(",") if t.strip())
+        return _comma_list(self.auth_tokens)
 
     def writes(self, lang: str) -> bool:
         """Whether the model may answer in ``lang`` (see ``answer_languages``)."""
-        allowed = {code.strip() for code in self.answer_languages.split(",") if code.strip()}
+        allowed = _comma_list(self.answer_languages)
         return "*" in allowed or lang in allowed or lang.split("-")[0] in allowed
 
 
