@@ -19,22 +19,20 @@ if TYPE_CHECKING:
 __all__ = ["Analysis", "Understanding", "catalog_path_languages"]
 
 _NEIGHBOURS = 10
-# A language takes the catalog's own path (the regression fitted on the examples) only once it has
-# this share of the best-covered language's example count; with fewer it is scored like a language
-# the catalog lacks (the class-mean vote). Measured on xSID, English even rows + k Dutch rows, Dutch
-# odd rows at the operating point, 3 draws: k = 10 gives 0.71-0.72 on the catalog path against
-# 0.85-0.87 on the vote, k = 25 0.73-0.78 / 0.84-0.89, k = 50 0.77-0.81 / 0.85-0.89; the catalog path
-# only wins from about three quarters of English's count (arg-max, k = 110: 0.98 / 0.96). Before,
-# any example at all moved a language to the catalog path: ten Dutch examples cost Dutch 15 points.
-_CATALOG_PATH_SHARE = 0.75
 
 
 def catalog_path_languages(catalog: Catalog) -> set[str]:
-    """The languages with enough intent examples to be scored by the regression fitted on them."""
+    """The languages with enough intent examples to be scored by the regression fitted on them.
+
+    Before ``thin_language_share`` any example at all put a language on that path: on xSID, ten Dutch
+    examples beside 150 English ones took Dutch from 0.867 (vote) to 0.71-0.72; the regression only
+    beats the vote from about three quarters of English's count (docs/benchmarks.md).
+    """
     counts = Counter(lang for intent in catalog.intents for lang, texts in intent.examples.items()
                      for _ in texts)
     most = max(counts.values(), default=0)
-    return {lang for lang, count in counts.items() if count >= _CATALOG_PATH_SHARE * most}
+    share = catalog.storefront.thin_language_share
+    return {lang for lang, count in counts.items() if count >= share * most}
 
 
 class Analysis(msgspec.Struct, frozen=True):

@@ -103,11 +103,12 @@ def test_clarifying_options_are_in_the_shoppers_language(edge_service: EdgeServi
     assert all(option in decision.text for option in options)
 
 
-def _catalog(examples_per_language: dict[str, int]) -> Catalog:
+def _catalog(examples_per_language: dict[str, int], thin_language_share: float = 0.75) -> Catalog:
     intents = [Intent(name=name, examples={lang: [f"{name} {i}" for i in range(count)]
                                            for lang, count in examples_per_language.items()})
                for name in ("track_order", "cancel_order")]
-    storefront = Storefront(id="s", name="S", default_language="en", languages=list(examples_per_language))
+    storefront = Storefront(id="s", name="S", default_language="en", languages=list(examples_per_language),
+                            thin_language_share=thin_language_share)
     return Catalog(storefront=storefront, intents=intents, faqs=[])
 
 
@@ -117,6 +118,10 @@ def test_a_language_with_a_handful_of_examples_is_scored_like_one_the_catalog_la
     assert catalog_path_languages(_catalog({"en": 20, "nl": 2, "de": 14})) == {"en"}
     assert catalog_path_languages(_catalog({"en": 20, "de": 16})) == {"en", "de"}
     assert catalog_path_languages(_catalog({})) == set()
+
+
+def test_a_shop_can_put_every_language_with_an_example_on_its_own_path() -> None:
+    assert catalog_path_languages(_catalog({"en": 20, "nl": 2}, thin_language_share=0.0)) == {"en", "nl"}
 
 
 def test_the_demo_shop_fits_only_english_and_still_understands_german(edge_service: EdgeService) -> None:
