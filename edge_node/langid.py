@@ -216,22 +216,28 @@ class OutsideCatalogLanguages:
     def __init__(self, example_languages: set[str], probabilities: LanguageProbabilities | None = None,
                  thin: set[str] | None = None) -> None:
         self.languages = {lang.split("-")[0] for lang in example_languages}
-        self.thin = {lang.split("-")[0] for lang in thin or ()}
-        """Catalog languages with too few examples for their own path: a message identified as one
-        of them is scored like one in a language the catalog lacks."""
+        self.thin_languages = {lang.split("-")[0] for lang in thin or ()}
+        """Catalog languages with too few examples for the regression alone (``thin_language_share``)."""
         self._probabilities = probabilities or LanguageProbabilities()
 
     def catalog_probability(self, text: str) -> float:
         """py3langid's probability, over all its languages, that ``text`` is in a catalog language."""
         return sum(p for lang, p in self._probabilities.of(text).items() if lang in self.languages)
 
-    def outside(self, text: str, identified: str | None = None) -> bool:
-        """``identified``: the language ``LanguageIdentifier`` gave the message, if known."""
+    def outside(self, text: str) -> bool:
         script = _script_language(text)
         if script is not None:
-            return script not in self.languages or script in self.thin
+            return script not in self.languages
         if _short(_NUMBERS.sub(" ", text)):
             return False
-        if identified is not None and identified.split("-")[0] in self.thin:
-            return True
         return self.catalog_probability(text) < _OUTSIDE_MAX_CATALOG_PROBABILITY
+
+    def thin(self, text: str, identified: str) -> bool:
+        """Whether a message (not outside) is in a thinly covered catalog language; ``identified`` is
+        what ``LanguageIdentifier`` said. Short Latin-script messages never are, as for ``outside``."""
+        script = _script_language(text)
+        if script is not None:
+            return script in self.thin_languages
+        if _short(_NUMBERS.sub(" ", text)):
+            return False
+        return identified.split("-")[0] in self.thin_languages

@@ -95,10 +95,16 @@ class Understanding:
         vector = k.encoder.encode_one(text)
         sims, rows = k.index.search(vector[None, :], _NEIGHBOURS)  # type: ignore[attr-defined]
 
-        transfer = self._outside is not None and self._outside.outside(text, lang)
-        probs = k.head.probabilities(vector[None, :], transfer=transfer)[0]
+        outside = self._outside is not None and self._outside.outside(text)
+        thin = not outside and self._outside is not None and self._outside.thin(text, lang)
+        probs = k.head.probabilities(vector[None, :], transfer=outside or thin)[0]
         order = np.argsort(probs)[::-1]
         top = k.head.classes[order[0]]
+        # A thinly covered language is scored by the vote, but its pick must also be the top of the
+        # regression fitted on the examples: without that check the vote answers most messages of
+        # intents the catalog lacks (xSID nl, 10 examples, 3 intents left out: 11% of them escalated
+        # against 44% with it, known-intent accuracy 0.89 / 0.84, wrong answers 9.8% / 5.2%).
+        disagrees = thin and k.head.classes[int(np.argmax(k.head.probabilities(vector[None, :])[0]))] != top
         second = k.head.classes[order[1]] if len(order) > 1 else None
 
         faq_id, faq_sim = None, 0.0
@@ -110,6 +116,7 @@ class Understanding:
 
         out_of_scope = (
             top == OOS_LABEL
+            or disagrees
             or float(probs[order[0]]) < cal.intent_min_probability
             or intent_sim < cal.intent_min_similarity
         )

@@ -64,7 +64,7 @@ class IntentHead:
         temperature, folded into a class-balanced regression's weights (one GEMV either way)."""
 
     def probabilities(self, embeddings: NDArray[np.float32], *, transfer: bool = False) -> NDArray[np.float32]:
-        """``transfer``: the message's language has no examples in the catalog."""
+        """``transfer``: the message's language has no examples in the catalog, or too few (``thin_language_share``)."""
         weights, bias = self.transfer if transfer and self.transfer is not None else (self.weights, self.bias)
         return _softmax(embeddings @ weights.T + bias)
 

@@ -50,9 +50,9 @@ class Storefront(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     """What to say per language when a message is out of scope."""
     thin_language_share: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.75
     """A language with fewer intent examples than this share of the best-covered language's is
-    scored by the class-mean vote, like a language the catalog lacks: more right answers (xSID, ten
-    examples: +7 to +17 points), but unknown intents are answered instead of clarified or escalated
-    more often. 0 puts every language with an example on the regression fitted on the examples."""
+    scored by the class-mean vote, like a language the catalog lacks, and its pick must also top the
+    regression fitted on the examples (xSID, ten examples: 4-10 points more right answers, fewer wrong
+    ones). 0 puts every language with an example on the regression alone."""
 
 
 class Catalog(msgspec.Struct, forbid_unknown_fields=True):

@@ -132,8 +132,10 @@ def test_the_identifier_and_the_outside_check_share_one_pass() -> None:
     assert probabilities.of(text) is first  # the second question reused the first pass
 
 
-def test_a_message_in_a_thin_catalog_language_is_scored_as_outside() -> None:
-    catalog = OutsideCatalogLanguages({"en", "de"}, thin={"de"})
-    assert catalog.outside("Ich möchte meine Bestellung stornieren, bitte", "de")
-    assert not catalog.outside("I would like to cancel my order, please", "en")
-    assert not catalog.outside("Danke", "de")  # short: its language is a guess, the catalog path answers
+def test_a_message_in_a_thin_catalog_language_is_told_apart() -> None:
+    catalog = OutsideCatalogLanguages({"en", "de", "zh"}, thin={"de", "zh"})
+    assert catalog.thin("Ich möchte meine Bestellung stornieren, bitte", "de")
+    assert catalog.thin("我想取消我的订单", "zh")
+    assert not catalog.thin("I would like to cancel my order, please", "en")
+    assert not catalog.thin("Danke", "de")  # short: its language is a guess, the catalog path answers
+    assert not catalog.outside("Ich möchte meine Bestellung stornieren, bitte")  # thin is not outside

@@ -128,3 +128,13 @@ def test_the_demo_shop_fits_only_english_and_still_understands_german(edge_servi
     assert catalog_path_languages(edge_service.knowledge.catalog) == {"en"}
     answer = edge_service.reply("Ich möchte meine Bestellung stornieren", None)
     assert (answer.decision.lang, answer.decision.intent) == ("de", "cancel_order")
+
+
+def test_the_vote_of_a_thin_language_stands_only_if_the_regression_agrees(edge_service: EdgeService) -> None:
+    # "I want to return my order": the vote says cancel_order, the regression track_order. Neither
+    # is right, and the shopper gets a clarifying question instead of a wrong answer.
+    analysis = edge_service.understanding.analyze("Je veux retourner ma commande")
+    assert analysis.lang == "fr"
+    assert analysis.intent is None
+    assert analysis.unrecognised
+    assert edge_service.reply("Je veux retourner ma commande", None).decision.kind == "clarify"
