@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,25 +13,10 @@ from triage.bundle.head import OOS_LABEL
 
 if TYPE_CHECKING:
     from edge_node.knowledge import Knowledge
-    from triage.catalog.model import Catalog
 
-__all__ = ["Analysis", "Understanding", "catalog_path_languages"]
+__all__ = ["Analysis", "Understanding"]
 
 _NEIGHBOURS = 10
-
-
-def catalog_path_languages(catalog: Catalog) -> set[str]:
-    """The languages with enough intent examples to be scored by the regression fitted on them.
-
-    Before ``thin_language_share`` any example at all put a language on that path: on xSID, ten Dutch
-    examples beside 150 English ones took Dutch from 0.867 (vote) to 0.71-0.72; the regression only
-    beats the vote from about three quarters of English's count (docs/benchmarks.md).
-    """
-    counts = Counter(lang for intent in catalog.intents for lang, texts in intent.examples.items()
-                     for _ in texts)
-    most = max(counts.values(), default=0)
-    share = catalog.storefront.thin_language_share
-    return {lang for lang, count in counts.items() if count >= share * most}
 
 
 class Analysis(msgspec.Struct, frozen=True):
@@ -76,7 +60,7 @@ class Understanding:
         examples = {lang for intent in knowledge.catalog.intents for lang, texts in intent.examples.items() if texts}
         # Only a head with a transfer path (class means) has a choice to make.
         self._outside = (OutsideCatalogLanguages(examples, probabilities,
-                                                 thin=examples - catalog_path_languages(knowledge.catalog))
+                                                 thin=examples - knowledge.catalog.well_covered_languages())
                          if knowledge.head.transfer is not None else None)
         tiers = {intent.name: intent.tier for intent in knowledge.catalog.intents}
         self._cloud_mask = np.asarray([tiers.get(c) == "cloud" for c in knowledge.head.classes], dtype=bool)

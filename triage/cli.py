@@ -8,11 +8,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from triage import cli_ops
+
+if TYPE_CHECKING:
+    from triage.catalog.model import Catalog
 
 __all__ = ["main"]
 
@@ -21,10 +24,25 @@ _err = Console(stderr=True)
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from triage.bundle.build import build_bundle
+    from triage.catalog import load_catalog
 
     out = build_bundle(Path(args.catalog), Path(args.out))
     _err.print(f"[green]bundle ready[/green] at {out}")
+    _err.print(_coverage(load_catalog(Path(args.catalog))))
     return 0
+
+
+def _coverage(catalog: Catalog) -> str:
+    """Which languages the regression scores on its own, so a shop sees what more examples would buy."""
+    counts = catalog.example_counts()
+    own = catalog.well_covered_languages()
+    most = max(counts.values(), default=0)
+    thin = [f"{lang} {count}" for lang, count in counts.items() if lang not in own]
+    line = "intent examples: " + ", ".join(f"{lang} {counts[lang]}" for lang in counts if lang in own)
+    if thin:
+        line += (f"; scored by the class-mean vote, checked by the regression (under "
+                 f"{catalog.storefront.thin_language_share:g}x of {most}): " + ", ".join(thin))
+    return line
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from edge_node.service import EdgeService
-from edge_node.understanding import catalog_path_languages
-from triage.catalog.model import Catalog, Intent, Storefront
 from triage.config import EdgeConfig
 
 if TYPE_CHECKING:
@@ -103,30 +101,8 @@ def test_clarifying_options_are_in_the_shoppers_language(edge_service: EdgeServi
     assert all(option in decision.text for option in options)
 
 
-def _catalog(examples_per_language: dict[str, int], thin_language_share: float = 0.75) -> Catalog:
-    intents = [Intent(name=name, examples={lang: [f"{name} {i}" for i in range(count)]
-                                           for lang, count in examples_per_language.items()})
-               for name in ("track_order", "cancel_order")]
-    storefront = Storefront(id="s", name="S", default_language="en", languages=list(examples_per_language),
-                            thin_language_share=thin_language_share)
-    return Catalog(storefront=storefront, intents=intents, faqs=[])
-
-
-def test_a_language_with_a_handful_of_examples_is_scored_like_one_the_catalog_lacks() -> None:
-    # On xSID, ten Dutch examples beside 150 English ones put Dutch on the English-fitted regression:
-    # 0.71-0.72, against 0.79-0.82 for the vote checked by that regression (0.867 with no examples);
-    # the regression alone only wins near English's own count.
-    assert catalog_path_languages(_catalog({"en": 20, "nl": 2, "de": 14})) == {"en"}
-    assert catalog_path_languages(_catalog({"en": 20, "de": 16})) == {"en", "de"}
-    assert catalog_path_languages(_catalog({})) == set()
-
-
-def test_a_shop_can_put_every_language_with_an_example_on_its_own_path() -> None:
-    assert catalog_path_languages(_catalog({"en": 20, "nl": 2}, thin_language_share=0.0)) == {"en", "nl"}
-
-
 def test_the_demo_shop_fits_only_english_and_still_understands_german(edge_service: EdgeService) -> None:
-    assert catalog_path_languages(edge_service.knowledge.catalog) == {"en"}
+    assert edge_service.knowledge.catalog.well_covered_languages() == {"en"}
     answer = edge_service.reply("Ich möchte meine Bestellung stornieren", None)
     assert (answer.decision.lang, answer.decision.intent) == ("de", "cancel_order")
 
