@@ -25,15 +25,16 @@ _json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
+_non_strings = _json_values.filter(lambda v: not isinstance(v, str))
 # Objects that look like frames but are not: unknown types, and messages with a wrong or missing field.
 _near_frames = st.one_of(
     st.fixed_dictionaries({"type": st.text(max_size=12).filter(lambda t: t not in _VALID_TYPES)},
                           optional={"id": _json_values, "text": _json_values}),
     st.fixed_dictionaries({"type": st.just("message")},
-                          optional={"id": _json_values.filter(lambda v: not isinstance(v, str)),
+                          optional={"id": _non_strings,
                                     "text": _json_values}),
     st.fixed_dictionaries({"type": st.just("message"), "id": st.text(max_size=8),
-                           "text": st.one_of(st.just(""), st.just("   "), _json_values.filter(lambda v: not isinstance(v, str)))}),
+                           "text": st.one_of(st.just(""), st.just("   "), _non_strings)}),
 )
 _bad_frames = st.one_of(
     st.binary(max_size=64),
