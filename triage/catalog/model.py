@@ -52,8 +52,9 @@ class Storefront(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     thin_language_share: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.75
     """A language with fewer intent examples than this share of the best-covered language's is
     scored by the class-mean vote, like a language the catalog lacks, and its pick must also top the
-    regression fitted on the examples (xSID, ten examples: 4-10 points more right answers, fewer wrong
-    ones). 0 puts every language with an example on the regression alone."""
+    regression fitted on the examples (xSID, ten examples: 3-10 points more right answers for -2 to +5
+    points of wrong ones; ``bench/thin_languages.py``). 0 puts every language with an example on the
+    regression alone."""
 
 
 class Catalog(msgspec.Struct, forbid_unknown_fields=True):
