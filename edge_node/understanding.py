@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import faiss
 import msgspec
 import numpy as np
 
@@ -15,9 +16,6 @@ if TYPE_CHECKING:
     from edge_node.knowledge import Knowledge
 
 __all__ = ["Analysis", "Understanding"]
-
-_NEIGHBOURS = 10
-
 
 class Analysis(msgspec.Struct, frozen=True):
     text: str
@@ -57,6 +55,14 @@ class Understanding:
             if ex.kind == "intent":
                 rows.setdefault(ex.target, []).append(i)
         self._intent_rows = {name: np.asarray(r, dtype=np.int64) for name, r in rows.items()}
+        # FAQ retrieval searches the FAQ questions alone. Searching every exemplar for the first FAQ
+        # among the ten nearest let intent examples crowd a matching question out, and scanned the
+        # whole table per message: 15,100 CLINC150 exemplars (31 MB) took 3.6 ms, more than the
+        # rest of the pipeline together, where the FAQ questions alone take microseconds.
+        self._faq_rows = np.asarray([i for i, ex in enumerate(knowledge.exemplars) if ex.kind == "faq"],
+                                    dtype=np.int64)
+        self._faq_index = faiss.IndexFlatIP(self._vectors.shape[1])
+        self._faq_index.add(self._vectors[self._faq_rows])
         examples = {lang for intent in knowledge.catalog.intents for lang, texts in intent.examples.items() if texts}
         # Only a head with a transfer path (class means) has a choice to make.
         self._outside = (OutsideCatalogLanguages(examples, probabilities,
@@ -77,7 +83,6 @@ class Understanding:
         cal = k.calibration
         lang = self.langid.identify(text, previous_lang)
         vector = k.encoder.encode_one(text)
-        sims, rows = k.index.search(vector[None, :], _NEIGHBOURS)  # type: ignore[attr-defined]
 
         outside = self._outside is not None and self._outside.outside(text)
         thin = not outside and self._outside is not None and self._outside.thin(text, lang)
@@ -92,10 +97,9 @@ class Understanding:
         second = k.head.classes[order[1]] if len(order) > 1 else None
 
         faq_id, faq_sim = None, 0.0
-        for sim, row in zip(sims[0], rows[0], strict=True):
-            if row >= 0 and k.exemplars[row].kind == "faq":
-                faq_id, faq_sim = k.exemplars[row].target, float(sim)
-                break
+        if len(self._faq_rows):
+            sims, rows = self._faq_index.search(vector[None, :], 1)
+            faq_id, faq_sim = k.exemplars[int(self._faq_rows[rows[0][0]])].target, float(sims[0][0])
         intent_sim = self._similarity_to_intent(vector, top)
 
         out_of_scope = (

@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from edge_node.knowledge import load_knowledge
 from edge_node.service import EdgeService
+from edge_node.understanding import Understanding
+from triage.bundle.build import build_bundle
+from triage.catalog import write_catalog
+from triage.catalog.model import Catalog, FaqEntry, Intent, Storefront
 from triage.config import EdgeConfig
 
 if TYPE_CHECKING:
@@ -115,3 +120,27 @@ def test_the_vote_of_a_thin_language_stands_only_if_the_regression_agrees(edge_s
     assert analysis.intent is None
     assert analysis.unrecognised
     assert edge_service.reply("Je veux retourner ma commande", None).decision.kind == "clarify"
+
+
+def test_a_faq_question_is_found_however_many_intent_examples_are_closer(tmp_path: Path) -> None:
+    # Retrieval used to take the first FAQ among the ten nearest exemplars of every kind, so a
+    # catalog with many close intent examples hid a matching question.
+    parcel = ["where is my parcel", "where is my parcel now", "where's my parcel", "where is my package",
+              "where is my parcel right now", "where is my parcel please", "where is my parcel today",
+              "tell me where my parcel is", "where is the parcel", "where is my parcel at the moment",
+              "where is my parcel currently", "so where is my parcel", "where is my parcel gone"]
+    cancel = ["cancel my order", "please cancel my order", "I want to cancel the order", "stop my order",
+              "cancel the purchase", "I no longer want this order"]
+    catalog = Catalog(
+        storefront=Storefront(id="s", name="S", default_language="en", languages=["en"]),
+        intents=[Intent(name="track_order", examples={"en": parcel}, answers={"en": "Tracking."}),
+                 Intent(name="cancel_order", examples={"en": cancel}, answers={"en": "Cancelled."})],
+        faqs=[FaqEntry(id="tracking_link", questions={"en": ["how can I follow my parcel online"]},
+                       answers={"en": "Use the link in your shipping e-mail."})],
+    )
+    write_catalog(catalog, tmp_path / "catalog")
+    knowledge = load_knowledge(build_bundle(tmp_path / "catalog", tmp_path / "bundle"))
+    analysis = Understanding(knowledge).analyze("where is my parcel now, can I track it")  # 11th nearest
+    assert analysis.intent == "track_order"
+    assert analysis.faq_id == "tracking_link"
+    assert analysis.faq_similarity >= knowledge.calibration.faq_min_similarity
