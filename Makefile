@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/langid.py
 	$(BIN)/python bench/quality.py --out docs/quality.json
 	$(BIN)/python bench/thin_languages.py --out docs/thin_languages.json
+	$(BIN)/python bench/fine_intents.py --out docs/fine_intents.json
 	$(BIN)/python bench/repetition.py --out docs/repetition.json
 	$(BIN)/triage build --catalog intents/storefront --out var/bundle
 	$(BIN)/python bench/edge_load.py --bundle var/bundle
