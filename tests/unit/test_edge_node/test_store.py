@@ -60,3 +60,33 @@ async def test_closing_the_store_stops_its_checkpoint_thread(tmp_path: Path) -> 
     assert _checkpointers() == before + 1
     await store.close()
     assert _checkpointers() == before
+
+
+def _open_together(path: str, barrier: threading.Barrier, failures: multiprocessing.Queue) -> None:
+    async def run() -> None:
+        store = EdgeStore(path)
+        await store.open()
+        await store.close()
+
+    barrier.wait()
+    try:
+        asyncio.run(run())
+    except sqlite3.Error as exc:
+        failures.put(str(exc))
+
+
+def test_workers_starting_together_on_a_new_store_all_open_it(tmp_path: Path) -> None:
+    # Switching a fresh file to WAL failed at once while another process had it open: before it
+    # took the file lock, 19 of 300 such opens crashed the worker at startup.
+    ctx = multiprocessing.get_context("fork")
+    failures = ctx.Queue()
+    for round_ in range(30):
+        path = str(tmp_path / f"edge-{round_}.db")
+        barrier = ctx.Barrier(3)
+        procs = [ctx.Process(target=_open_together, args=(path, barrier, failures)) for _ in range(3)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(30)
+            assert proc.exitcode == 0
+    assert failures.empty(), failures.get()
