@@ -26,6 +26,12 @@ class EdgeMetrics:
         self.decisions = Counter(
             "triage_edge_decisions", "Router decisions", ["decision", "lang"], registry=self.registry
         )
+        self.scoring = Counter(
+            "triage_edge_scoring_path",
+            "Messages by how their intent was scored: catalog (regression), thin (vote checked by the "
+            "regression: a thinly covered catalog language), outside (vote: a language without examples)",
+            ["path"], registry=self.registry,
+        )
         self.latency = Histogram(
             "triage_edge_answer_seconds",
             "Time from receiving a message to sending its answer",

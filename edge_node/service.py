@@ -194,4 +194,5 @@ class EdgeService:
         conversation = conversation_signals(text, earlier)
         decision = router.decide(analysis, conversation)
         self.metrics.decisions.labels(decision.kind, decision.lang).inc()
+        self.metrics.scoring.labels(analysis.path).inc()
         return Reply(analysis, decision, time.perf_counter() - started, conversation)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import faiss
 import msgspec
@@ -15,7 +15,9 @@ from triage.bundle.head import OOS_LABEL
 if TYPE_CHECKING:
     from edge_node.knowledge import Knowledge
 
-__all__ = ["Analysis", "Understanding"]
+__all__ = ["Analysis", "ScoringPath", "Understanding"]
+
+ScoringPath = Literal["catalog", "thin", "outside"]
 
 class Analysis(msgspec.Struct, frozen=True):
     text: str
@@ -37,6 +39,10 @@ class Analysis(msgspec.Struct, frozen=True):
     """In the shop's domain (not chit-chat) but nothing at the edge recognises it confidently."""
     embedding: Any = None
     """The message's unit-length embedding (numpy float32), reused by the semantic answer cache."""
+    path: ScoringPath = "catalog"
+    """How the intent was scored: ``catalog`` (the regression fitted on the examples), ``thin`` (a
+    thinly covered catalog language: the vote, checked by the regression) or ``outside`` (a
+    language without examples: the vote)."""
 
 
 class Understanding:
@@ -125,4 +131,5 @@ class Understanding:
             cloud_probability=float(probs[self._cloud_mask].sum()),
             unrecognised=out_of_scope and faq_id is None and top != OOS_LABEL,
             embedding=vector,
+            path="outside" if outside else "thin" if thin else "catalog",
         )

@@ -144,3 +144,18 @@ def test_a_faq_question_is_found_however_many_intent_examples_are_closer(tmp_pat
     assert analysis.intent == "track_order"
     assert analysis.faq_id == "tracking_link"
     assert analysis.faq_similarity >= knowledge.calibration.faq_min_similarity
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("I would like to cancel my order please", "catalog"),  # English: 171 examples
+        ("Ich möchte meine Bestellung stornieren", "thin"),  # German: 18
+        ("Siparişimi iptal etmek istiyorum lütfen", "outside"),  # Turkish: none
+    ],
+)
+def test_each_message_says_how_it_was_scored_and_the_node_counts_it(edge_service: EdgeService, text: str,
+                                                                     path: str) -> None:
+    before = edge_service.metrics.scoring.labels(path)._value.get()
+    assert edge_service.reply(text, None).analysis.path == path
+    assert edge_service.metrics.scoring.labels(path)._value.get() == before + 1
