@@ -37,6 +37,8 @@ class EvalReport(msgspec.Struct):
     edge_share: float | None = None
     escalation_recall: float | None = None
     decisions: dict[str, int] = {}
+    scoring_paths: dict[str, int] = {}
+    """Rows by how their intent was scored (catalog, thin, outside): which languages lean on the vote."""
 
 
 def read_rows(path: Path) -> list[EvalRow]:
@@ -59,6 +61,7 @@ def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) 
     per_lang: dict[str, list[bool]] = defaultdict(list)
     latencies: list[float] = []
     decisions: dict[str, int] = defaultdict(int)
+    paths: dict[str, int] = defaultdict(int)
     oos_hit = oos_total = predicted_oos = 0
     edge = expect_rows = cloud_total = cloud_escalated = 0
     with progress_bar() as progress:
@@ -68,6 +71,7 @@ def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) 
             decision = router.decide(analysis)
             latencies.append(analysis.elapsed_ms)
             decisions[decision.kind] += 1
+            paths[analysis.path] += 1
             predicted = analysis.intent or OOS_LABEL
             predicted_oos += predicted == OOS_LABEL
             if row.label == OOS_LABEL:
@@ -95,6 +99,7 @@ def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) 
         edge_share=_ratio(edge, expect_rows),
         escalation_recall=_ratio(cloud_escalated, cloud_total),
         decisions=dict(decisions),
+        scoring_paths=dict(paths),
     )
 
 
