@@ -21,9 +21,10 @@ from typing import Literal
 from langdetect.detector_factory import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
-__all__ = ["LangIdBackend", "LanguageIdentifier", "LanguageProbabilities", "OutsideCatalogLanguages"]
+__all__ = ["LangIdBackend", "LanguageIdentifier", "LanguageProbabilities", "OutsideCatalogLanguages", "ScoringPath"]
 
 LangIdBackend = Literal["py3langid", "langdetect"]
+ScoringPath = Literal["catalog", "thin", "outside"]
 # Below this posterior a short message keeps the session's language. langdetect's
 # posteriors on one or two words are confidently wrong ("ok" -> pl at 0.99): never trust them.
 _SHORT_MIN_CONFIDENCE = {"py3langid": 0.9, "langdetect": 1.01}
@@ -224,20 +225,21 @@ class OutsideCatalogLanguages:
         """py3langid's probability, over all its languages, that ``text`` is in a catalog language."""
         return sum(p for lang, p in self._probabilities.of(text).items() if lang in self.languages)
 
-    def outside(self, text: str) -> bool:
+    def path(self, text: str, identified: str | None) -> ScoringPath:
+        """How to score a message: ``outside`` (a language without examples), ``thin`` (a catalog
+        language with too few; ``identified`` is what ``LanguageIdentifier`` said) or ``catalog``.
+        Short Latin-script messages are ``catalog``: their language is a guess."""
         script = _script_language(text)
         if script is not None:
-            return script not in self.languages
+            return "outside" if script not in self.languages else "thin" if script in self.thin_languages else "catalog"
         if _short(_NUMBERS.sub(" ", text)):
-            return False
-        return self.catalog_probability(text) < _OUTSIDE_MAX_CATALOG_PROBABILITY
+            return "catalog"
+        if self.catalog_probability(text) < _OUTSIDE_MAX_CATALOG_PROBABILITY:
+            return "outside"
+        return "thin" if identified is not None and identified.split("-")[0] in self.thin_languages else "catalog"
+
+    def outside(self, text: str) -> bool:
+        return self.path(text, None) == "outside"
 
     def thin(self, text: str, identified: str) -> bool:
-        """Whether a message (not outside) is in a thinly covered catalog language; ``identified`` is
-        what ``LanguageIdentifier`` said. Short Latin-script messages never are, as for ``outside``."""
-        script = _script_language(text)
-        if script is not None:
-            return script in self.thin_languages
-        if _short(_NUMBERS.sub(" ", text)):
-            return False
-        return identified.split("-")[0] in self.thin_languages
+        return self.path(text, identified) == "thin"

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import msgspec
 import numpy as np
 
-from edge_node.langid import LangIdBackend, LanguageIdentifier, LanguageProbabilities, OutsideCatalogLanguages
+from edge_node.langid import (
+    LangIdBackend,
+    LanguageIdentifier,
+    LanguageProbabilities,
+    OutsideCatalogLanguages,
+    ScoringPath,
+)
 from triage.bundle.head import OOS_LABEL
 
 if TYPE_CHECKING:
     from edge_node.knowledge import Knowledge
 
-__all__ = ["Analysis", "ScoringPath", "Understanding"]
+__all__ = ["Analysis", "Understanding"]
 
-ScoringPath = Literal["catalog", "thin", "outside"]
 
 class Analysis(msgspec.Struct, frozen=True):
     text: str
@@ -69,7 +74,7 @@ class Understanding:
                                     dtype=np.int64)
         self._faq_index = faiss.IndexFlatIP(self._vectors.shape[1])
         self._faq_index.add(self._vectors[self._faq_rows])
-        examples = {lang for intent in knowledge.catalog.intents for lang, texts in intent.examples.items() if texts}
+        examples = set(knowledge.catalog.example_counts())
         # Only a head with a transfer path (class means) has a choice to make.
         self._outside = (OutsideCatalogLanguages(examples, probabilities,
                                                  thin=examples - knowledge.catalog.well_covered_languages())
@@ -90,16 +95,15 @@ class Understanding:
         lang = self.langid.identify(text, previous_lang)
         vector = k.encoder.encode_one(text)
 
-        outside = self._outside is not None and self._outside.outside(text)
-        thin = not outside and self._outside is not None and self._outside.thin(text, lang)
-        probs = k.head.probabilities(vector[None, :], transfer=outside or thin)[0]
+        path: ScoringPath = "catalog" if self._outside is None else self._outside.path(text, lang)
+        probs = k.head.probabilities(vector[None, :], transfer=path != "catalog")[0]
         order = np.argsort(probs)[::-1]
         top = k.head.classes[order[0]]
         # A thinly covered language is scored by the vote, but its pick must also be the top of the
         # regression fitted on the examples: without that check the vote answers most messages of
         # intents the catalog lacks (xSID nl, 10 examples, 3 intents left out: 11% of them escalated
         # against 44% with it, known-intent accuracy 0.89 / 0.84, wrong answers 9.8% / 5.2%).
-        disagrees = thin and k.head.classes[int(np.argmax(k.head.probabilities(vector[None, :])[0]))] != top
+        disagrees = path == "thin" and k.head.classes[int(np.argmax(k.head.probabilities(vector[None, :])[0]))] != top
         second = k.head.classes[order[1]] if len(order) > 1 else None
 
         faq_id, faq_sim = None, 0.0
@@ -131,5 +135,5 @@ class Understanding:
             cloud_probability=float(probs[self._cloud_mask].sum()),
             unrecognised=out_of_scope and faq_id is None and top != OOS_LABEL,
             embedding=vector,
-            path="outside" if outside else "thin" if thin else "catalog",
+            path=path,
         )
