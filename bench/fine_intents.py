@@ -31,16 +31,16 @@ import msgspec  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from edge_node.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
+from bench.quality import DATA  # noqa: E402
+from edge_node.evaluate import EvalReport, EvalRow, evaluate, read_rows  # noqa: E402
 from edge_node.knowledge import load_knowledge  # noqa: E402
 from edge_node.router import Router  # noqa: E402
 from edge_node.understanding import Understanding  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
+from triage.bundle.head import OOS_LABEL  # noqa: E402
 from triage.catalog import write_catalog  # noqa: E402
 from triage.catalog.importers import import_catalog  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
 
 
 class Run(NamedTuple):
@@ -51,15 +51,13 @@ class Run(NamedTuple):
     """The head's top intent on the in-scope rows, nothing rejected: what published figures measure."""
 
 
-def _eval(catalog_dir: Path, bundle: Path, rows: list[dict[str, str]], work: Path) -> Run:
+def _eval(catalog_dir: Path, bundle: Path, rows: list[EvalRow]) -> Run:
     knowledge = load_knowledge(build_bundle(catalog_dir, bundle))
-    path = work / "rows.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    report = evaluate(Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration), read_rows(path))
-    in_scope = [r for r in rows if r["label"] != "oos"]
-    probabilities = knowledge.head.probabilities(knowledge.encoder.encode([r["text"] for r in in_scope]))
+    report = evaluate(Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration), rows)
+    in_scope = [r for r in rows if r.label != OOS_LABEL]
+    probabilities = knowledge.head.probabilities(knowledge.encoder.encode([r.text for r in in_scope]))
     tops = [knowledge.head.classes[i] for i in probabilities.argmax(axis=1)]
-    argmax = sum(top == r["label"] for top, r in zip(tops, in_scope, strict=True)) / max(1, len(in_scope))
+    argmax = sum(top == r.label for top, r in zip(tops, in_scope, strict=True)) / max(1, len(in_scope))
     return Run(report, len(knowledge.catalog.intents), len(knowledge.exemplars), argmax)
 
 
@@ -67,34 +65,33 @@ def clinc150(work: Path) -> Run:
     source = DATA / "clinc150" / "data_full_trainval.json"
     write_catalog(import_catalog("clinc-json", source, "clinc150"), work / "clinc")
     data = json.loads(source.read_text(encoding="utf-8"))
-    rows = [{"text": t, "label": label, "lang": "en"} for t, label in data["val"]]
-    rows += [{"text": t, "label": "oos", "lang": "en"} for t, _ in data["oos_val"]]
-    return _eval(work / "clinc", work / "clinc-bundle", rows, work)
+    rows = [EvalRow(t, label, "en") for t, label in data["val"]]
+    rows += [EvalRow(t, OOS_LABEL, "en") for t, _ in data["oos_val"]]
+    return _eval(work / "clinc", work / "clinc-bundle", rows)
 
 
 def banking77_fold(fold: int, folds: int, work: Path) -> Run:
     with (DATA / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
         # One label ends in "?", which a catalog intent name may not contain.
-        rows = [{"text": r["text"], "label": r["category"].rstrip("?"), "lang": "en"} for r in csv.DictReader(fh)]
-    by_label: dict[str, list[dict[str, str]]] = {}
+        rows = [EvalRow(r["text"], r["category"].rstrip("?"), "en") for r in csv.DictReader(fh)]
+    by_label: dict[str, list[EvalRow]] = {}
     for row in rows:
-        by_label.setdefault(row["label"], []).append(row)
-    train: list[dict[str, str]] = []
-    test: list[dict[str, str]] = []
+        by_label.setdefault(row.label, []).append(row)
+    train: list[EvalRow] = []
+    test: list[EvalRow] = []
     for label_rows in by_label.values():
         random.Random(0).shuffle(label_rows)
         for i, row in enumerate(label_rows):
             (test if i % folds == fold else train).append(row)
-    path = work / "banking_train.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in train) + "\n", encoding="utf-8")
+    path = work / "banking_train.jsonl"  # the catalog comes through the importer, as a shop's would
+    path.write_bytes(b"\n".join(msgspec.json.encode(r) for r in train) + b"\n")
     write_catalog(import_catalog("jsonl", path, "banking77"), work / f"banking{fold}")
-    return _eval(work / f"banking{fold}", work / f"banking{fold}-bundle", test, work)
+    return _eval(work / f"banking{fold}", work / f"banking{fold}-bundle", test)
 
 
 def demo_latency(work: Path) -> Run:
-    rows = [json.loads(line) for line in (DATA / "eval" / "storefront_mix_dev.jsonl").read_text().splitlines()
-            if line.strip()]
-    return _eval(ROOT / "intents" / "storefront", work / "demo-bundle", rows, work)
+    rows = read_rows(DATA / "eval" / "storefront_mix_dev.jsonl")
+    return _eval(ROOT / "intents" / "storefront", work / "demo-bundle", rows)
 
 
 def main() -> None:

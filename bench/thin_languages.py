@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,8 @@ import msgspec  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench.quality import DATA  # noqa: E402
+from edge_node.evaluate import EvalRow, read_rows  # noqa: E402
 from edge_node.knowledge import Knowledge, load_knowledge  # noqa: E402
 from edge_node.understanding import Understanding  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
@@ -39,13 +42,11 @@ from triage.catalog import write_catalog  # noqa: E402
 from triage.catalog.importers import import_catalog  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "eval"
 PEERS = {"regression alone (share 0)": 0.0, "vote + check (shipped, 0.75)": None}
 
 
-def _rows(lang: str) -> list[dict[str, str]]:
-    lines = (DATA / f"xsid_{lang}_dev.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+def _rows(lang: str) -> list[EvalRow]:
+    return read_rows(DATA / "eval" / f"xsid_{lang}_dev.jsonl")
 
 
 def _with_share(knowledge: Knowledge, share: float | None) -> Knowledge:
@@ -58,23 +59,24 @@ def _with_share(knowledge: Knowledge, share: float | None) -> Knowledge:
 def _draw(lang: str, k: int, left_out: int, seed: int, work: Path) -> dict[str, dict[str, float]]:
     english, target = _rows("en"), _rows(lang)
     rng = random.Random(seed)
-    frequent = sorted({r["label"] for r in english[0::2] if sum(x["label"] == r["label"] for x in english[0::2]) >= 3})
+    counts = Counter(r.label for r in english[0::2])
+    frequent = sorted(label for label, count in counts.items() if count >= 3)
     missing = set(rng.sample(frequent, left_out)) if left_out else set()
-    train = [r for r in english[0::2] + rng.sample(target[0::2], k) if r["label"] not in missing]
-    rows = work / "train.jsonl"
-    rows.write_text("\n".join(json.dumps(r) for r in train) + "\n", encoding="utf-8")
+    train = [r for r in english[0::2] + rng.sample(target[0::2], k) if r.label not in missing]
+    rows = work / "train.jsonl"  # the catalog comes through the importer, as a shop's would
+    rows.write_bytes(b"\n".join(msgspec.json.encode(r) for r in train) + b"\n")
     write_catalog(import_catalog("jsonl", rows, "xsid"), work / "catalog")
     knowledge = load_knowledge(build_bundle(work / "catalog", work / "bundle"))
-    known = [r for r in target[1::2] if r["label"] not in missing]
-    unknown = [r for r in target[1::2] if r["label"] in missing]
+    known = [r for r in target[1::2] if r.label not in missing]
+    unknown = [r for r in target[1::2] if r.label in missing]
     out = {}
     for peer, share in PEERS.items():
         understanding = Understanding(_with_share(knowledge, share))
-        pairs = [(understanding.analyze(r["text"]).intent, r["label"]) for r in known]
+        pairs = [(understanding.analyze(r.text).intent, r.label) for r in known]
         scores = {"right": statistics.fmean(pick == label for pick, label in pairs),
                   "wrong": statistics.fmean(pick is not None and pick != label for pick, label in pairs)}
         if unknown:
-            rejected = [understanding.analyze(r["text"]).intent is None for r in unknown]
+            rejected = [understanding.analyze(r.text).intent is None for r in unknown]
             scores["unknown escalated"] = statistics.fmean(rejected)
         out[peer] = scores
     return out
