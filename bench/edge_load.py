@@ -115,7 +115,7 @@ def _start_edge(bundle: str, port: int, workers: int, deflate: bool) -> subproce
     store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
            "TRIAGE_EDGE__STORE": str(store), "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "edge", "--bundle", bundle, "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", bundle, "--port", str(port),
                              "--workers", str(workers)], env=env)
     _wait_ready(port, proc)
     return proc

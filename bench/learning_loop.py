@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
 
-from edge_node.replay import read_traffic, replay  # noqa: E402
+from commands.clients.replay import read_traffic, replay  # noqa: E402
 from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402

@@ -8,16 +8,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from edge_node.escalation.context import build_request
 from edge_node.escalation.relay import Escalator
+from edge_node.frames import answer_encoder
 from edge_node.knowledge import Knowledge, load_knowledge
+from edge_node.live_sessions import LiveSessions
 from edge_node.metrics import EdgeMetrics
 from edge_node.redaction import redact
 from edge_node.router import Decision, Router
 from edge_node.semantic_cache import SemanticCache
 from edge_node.signals import ConversationSignals, conversation_signals, dispute_signals
-from edge_node.store import EdgeStore
+from edge_node.store import EdgeStore, LedgerEntry, MessageOutcome, Recorded, StoredFrame, open_edge_store
 from edge_node.understanding import Analysis, Understanding
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.bundle.manifest import BundleError
@@ -27,12 +30,10 @@ from triage.config import CostConfig
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
 
+    from edge_node.frames import AnswerSource
     from triage.config import EdgeConfig
 
-__all__ = ["EdgeService", "Reply"]
-
-T = TypeVar("T")
-
+__all__ = ["EdgeService", "Handled", "Reply", "Turn"]
 
 @dataclass(frozen=True)
 class Reply:
@@ -42,6 +43,34 @@ class Reply:
     conversation: ConversationSignals
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One accepted shopper message, as the gateway hands it over."""
+
+    session: str
+    customer: str
+    """The verified customer id, or "" for an anonymous shopper."""
+    client_id: str
+    text: str
+    lang: str | None
+    """The session's language so far."""
+    earlier: Sequence[str] = ()
+    """The shopper's previous messages in this session, oldest first."""
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of a turn, for the gateway to deliver."""
+
+    processed: bool
+    """False for a re-sent id that was already answered: its answer is replayed from the store."""
+    lang: str
+    frame: StoredFrame | None = None
+    """The edge's own answer, stored and ready to send."""
+    escalated: bool = False
+    """The answer comes later from the cloud (streamed deltas, then a stored final frame)."""
+
+
 @dataclass
 class EdgeService:
     knowledge: Knowledge
@@ -49,6 +78,8 @@ class EdgeService:
     cost: CostConfig = field(default_factory=CostConfig)
     metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
     store: EdgeStore = field(init=False)
+    live: LiveSessions = field(init=False)
+    """Shoppers connected to this process (the gateway attaches its connections)."""
     escalator: Escalator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,9 +88,9 @@ class EdgeService:
         # One thread runs the understanding pipeline: the encoder releases the GIL, so the event loop
         # keeps reading and writing frames meanwhile (bench: p50 and p99 at 200 paced sessions -25-30%).
         self._understanding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-understand")
-        self.store = EdgeStore(self.config.store)
-        self.escalator = Escalator(self.store, None, self.config, self.cost, self.metrics)
-        self.escalator.on_answer = self._remember
+        self.store = open_edge_store(self.config.store)
+        self.live = LiveSessions()
+        self.escalator = Escalator(self.store, self.config, self.cost, self.metrics, listener=self)
         self.cache = SemanticCache(self.config.cache_min_similarity, self.config.cache_ttl_s, self.config.cache_entries)
         self.cache.invalidate(self.knowledge.manifest.catalog_hash)
 
@@ -132,23 +163,79 @@ class EdgeService:
     async def start(self) -> None:
         """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""
         await self.store.open()
-        if self.config.cloud:
-            from edge_node.escalation.client import CloudClient
-
-            self.escalator.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca)
         self.escalator.start()
         if self.config.workers > 1:
             self.track(self._follow_bundle())
 
-    async def reply_off_loop(self, text: str, previous_lang: str | None, earlier: Sequence[str] = (),
-                             then: Callable[[Reply], T] | None = None) -> tuple[Reply, T | None]:
-        """``reply`` on the understanding thread, so the event loop serves other sessions meanwhile;
-        ``then(reply)`` runs right after it on the same thread (storing an edge answer: one hop, not two)."""
-        def work() -> tuple[Reply, T | None]:
-            reply = self.reply(text, previous_lang, earlier)
-            return reply, then(reply) if then is not None else None
+    async def handle(self, turn: Turn) -> Handled:
+        """Turn an accepted message into its outcome: understood, routed, answered from the catalog
+        or the semantic cache, written to the store with its ledger entry, or escalated."""
+        cost = self.cost.edge_cost()
 
-        return await asyncio.get_running_loop().run_in_executor(self._understanding_thread, work)
+        def decide_and_store_edge_answer() -> tuple[Reply, Recorded | None]:
+            """On the understanding thread: an edge answer is stored right after it is decided."""
+            reply = self.reply(turn.text, turn.lang, turn.earlier)
+            if reply.decision.kind == "escalate":
+                return reply, None  # the semantic cache is consulted on the loop first
+            return reply, self.store.record_message_here(self._outcome(turn, reply.decision, reply.elapsed_s, cost))
+
+        loop = asyncio.get_running_loop()
+        reply, recorded = await loop.run_in_executor(self._understanding_thread, decide_and_store_edge_answer)
+        d = reply.decision
+        if recorded is None:
+            d = self._from_cache(turn, reply)
+            recorded = await self.store.record_message(self._outcome(turn, d, reply.elapsed_s, cost))
+        if not recorded.processed:
+            return Handled(processed=False, lang=d.lang)
+        self.metrics.cost.labels("edge").inc(cost)
+        if d.kind != "escalate":
+            self.metrics.messages.labels("answered").inc()
+            return Handled(processed=True, lang=d.lang, frame=recorded.frame)
+        request = build_request(self.knowledge.catalog, turn.customer, turn.text, reply.analysis, d, turn.earlier)
+        self.metrics.messages.labels("escalated").inc()
+        self.track(self._escalate(turn.session, turn.client_id, d, request))
+        return Handled(processed=True, lang=d.lang, escalated=True)
+
+    def _outcome(self, turn: Turn, d: Decision, elapsed_s: float, cost: float) -> MessageOutcome:
+        entry = LedgerEntry(turn.session, turn.client_id, d.kind, "edge", elapsed_s * 1000, cost_usd=cost)
+        answer = self._answer(turn.client_id, d, "edge") if d.kind != "escalate" else None
+        return MessageOutcome(session=turn.session, client_id=turn.client_id, text=turn.text, lang=d.lang,
+                              lang_changed=d.lang != turn.lang, intent=d.intent, decision=d.kind, entry=entry,
+                              answer=answer)
+
+    @staticmethod
+    def _answer(reply_to: str, d: Decision, source: AnswerSource) -> Callable[[int], bytes]:
+        return answer_encoder(reply_to, d.text, d.lang, d.intent, source, d.confidence, d.kind, d.options)
+
+    def _from_cache(self, turn: Turn, reply: Reply) -> Decision:
+        """A cloud answer to the same generic question, with the same details, instead of escalating."""
+        d = reply.decision
+        if turn.customer or not self.cacheable(turn.text, reply.conversation, ""):
+            return d
+        cached = self.cache.lookup(reply.analysis.embedding, turn.text, d.lang)
+        self.metrics.cache.labels("hit" if cached else "miss").inc()
+        if cached is None:
+            return d
+        return Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
+
+    async def _escalate(self, session: str, reply_to: str, d: Decision, request: pb.EscalateRequest) -> None:
+        """Try the cloud now; tell the shopper honestly when the answer will come later."""
+        attempt = asyncio.ensure_future(self.escalator.submit(session, reply_to, request))
+        done, _ = await asyncio.wait({attempt}, timeout=self.config.queued_after_s)
+        answered = attempt in done and attempt.result()
+        if not answered and not await self.store.frames.has_final(session, reply_to):
+            await self.store.frames.append(session, reply_to, False, self._answer(reply_to, d, "queued"))
+            self.metrics.messages.labels("queued").inc()
+            self.live.wake(session)
+        if not done:
+            await attempt
+
+    # EscalationListener: the relay's news goes to the shoppers connected here -------------------
+    async def on_delta(self, session: str, reply_to: str, text: str) -> None:
+        await self.live.delta(session, reply_to, text)
+
+    def on_stored(self, session: str) -> None:
+        self.live.wake(session)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -176,7 +263,8 @@ class EdgeService:
         c = conversation
         return not (c.repeated or c.wants_human or c.rising_frustration or c.follow_up)
 
-    def _remember(self, request: pb.EscalateRequest, final: pb.Final) -> None:
+    def on_cloud_answer(self, request: pb.EscalateRequest, final: pb.Final) -> None:
+        """The semantic cache learns generic cloud answers to anonymous shoppers."""
         if (final.personal or final.flagged_for_human or final.finish_reason == pb.FINISH_REASON_GUARDED
                 or request.customer.customer_id or request.conversation
                 or any(mark in request.message for mark in ("[card number]", "[IBAN]", "[e-mail]"))

@@ -67,7 +67,7 @@ class EdgeProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/v1/chat"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "triage.cli", "edge", "--bundle", str(bundle), "--port", str(self.port)],
+            [sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port", str(self.port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -173,7 +173,7 @@ class CloudProcess:
         env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(self.model_dir),
                "TRIAGE_CLOUD__MAX_TOKENS": str(self.max_tokens), "TRIAGE_CLOUD__GRACE_S": "1", **self.env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "triage.cli", "cloud", "--port", str(self.port), "--memory",
+            [sys.executable, "-m", "commands", "cloud", "--port", str(self.port), "--memory",
              f"sqlite:///{self.memory}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait:
             self.wait_healthy()

@@ -1,4 +1,4 @@
-"""Triage: the small shared core (CLI, config, catalog, bundle, encoder runtime)."""
+"""Triage: the small shared core (config, catalog, bundle, encoder runtime, session tokens); it imports neither tier."""
 
 from __future__ import annotations
 

@@ -35,10 +35,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     rate_burst: int = 10
     """Messages a session may send at once before ``rate_limited`` starts."""
     max_sessions: int = 10000
-    """Sessions kept for resume; the least recently used are dropped first."""
+    """Shopper sessions one edge process serves at once; a hello for another one beyond this gets
+    an ``overloaded`` error frame (a bound on the memory open connections hold)."""
     encoder_threads: int = 1
     langid: Literal["py3langid", "langdetect"] = "py3langid"
-    """Language identifier backend; see ``edge_node/langid.py`` for why py3langid is the default."""
+    """Language identifier backend; see ``edge_node/langid/__init__.py`` for why py3langid is the default."""
     workers: int = 1
     """Processes serving the port, one per core on a dedicated node. They share the store, so a
     session resumes on any of them, and a bundle swapped on one is followed by all within

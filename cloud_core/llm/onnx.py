@@ -79,11 +79,13 @@ class OnnxLM:
     def forward(self, token_ids: list[int], cache: KVCache, keep: int = 1) -> tuple[np.ndarray, KVCache]:
         """Logits of the last ``keep`` new positions and the cache extended by ``token_ids``.
 
-        With int8 activations (MatMulNBits accuracy level 4) a one-row pass takes a different
-        kernel than a multi-row one, and their results differ in the last bits, so a k-token
-        verification would disagree with one-token decoding. Multi-row results are
-        row-independent, bit for bit, so a one-token step re-feeds the previous token (its keys
-        and values come out identical) and every row of every pass takes the same path.
+        With int8 activations (MatMulNBits accuracy level 4) a one-row matmul takes another kernel
+        than a multi-row one, and their results differ in the last bits (on AVX2-only CPUs by up
+        to 0.5 in a logit), so a k-token verification would disagree with one-token decoding.
+        Multi-row results are row-independent, bit for bit, whatever the pass's length or start.
+        So no matmul ever gets one row: a one-token step re-feeds the previous token (its keys and
+        values come out identical), and the LM head always keeps at least ``min_rows`` rows
+        (keeping one row made verification differ from decoding by ~1e-5 on AVX2, not on VNNI).
         """
         ids = list(token_ids)
         keep = min(keep, len(ids))
@@ -92,6 +94,7 @@ class OnnxLM:
             ids = cache.tokens[cache.length - back:] + ids
             cache = cache.cropped(cache.length - back)
         n, past = len(ids), cache.length
+        rows_kept = min(n, max(keep, self.min_rows))  # the LM head, too, never multiplies a single row
         cache = cache.with_capacity(past + n)
         binding = cache.binding  # set only for the in-place layout
         if binding is None:
@@ -109,7 +112,7 @@ class OnnxLM:
             "input_ids": np.asarray([ids], dtype=np.int64),
             "attention_mask": np.ones((1, past + n), dtype=np.int64),
             "position_ids": np.arange(past, past + n, dtype=np.int64)[None, :],
-            "logits_to_keep": np.asarray([keep], dtype=np.int64),
+            "logits_to_keep": np.asarray([rows_kept], dtype=np.int64),
         }
         for name, value in feeds.items():
             if name in self.inputs:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from cloud_core.llm.kv import KVCache
-    from cloud_core.llm.onnx import OnnxLM
+    import numpy as np
 
-__all__ = ["AdaptiveSpeculation", "Drafter", "ModelDrafter", "PromptLookupDrafter"]
+    from cloud_core.llm.kv import KVCache
+
+__all__ = ["AdaptiveSpeculation", "DraftLM", "Drafter", "ModelDrafter", "PromptLookupDrafter"]
 
 
 class Drafter(Protocol):
@@ -104,6 +105,22 @@ class AdaptiveSpeculation:
         self._window_steps = self._window_accepted = 0
 
 
+class DraftLM(Protocol):
+    """What ``ModelDrafter`` needs of a language model (``OnnxLM`` is one), so drafting does not
+    depend on the backend that runs it."""
+
+    @property
+    def eos_token_id(self) -> int: ...
+
+    def empty_cache(self) -> KVCache:
+        """A KV cache holding no tokens yet."""
+        ...
+
+    def forward(self, token_ids: list[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
+        """Logits of the last new position and the cache extended by ``token_ids``."""
+        ...
+
+
 class ModelDrafter:
     """Draft-model speculation: a smaller LM with the same tokenizer proposes ``k`` greedy tokens.
 
@@ -111,7 +128,7 @@ class ModelDrafter:
     each call, so only the tokens it has not seen are recomputed.
     """
 
-    def __init__(self, lm: OnnxLM) -> None:
+    def __init__(self, lm: DraftLM) -> None:
         self.lm = lm
         self._tokens: list[int] = []
         self._cache: KVCache | None = None

@@ -13,48 +13,55 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
-import msgspec
 
 from edge_node.escalation.breaker import CircuitBreaker
-from edge_node.gateway.protocol import Answer
+from edge_node.frames import answer_encoder
 from edge_node.store import LedgerEntry
 from protos.triage.v1 import escalation_pb2 as pb
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from edge_node.escalation.client import CloudClient
     from edge_node.metrics import EdgeMetrics
     from edge_node.store import EdgeStore
     from triage.config import CostConfig, EdgeConfig
 
-__all__ = ["Escalator"]
+__all__ = ["EscalationListener", "Escalator"]
 
 log = logging.getLogger(__name__)
-_encoder = msgspec.json.Encoder()
 _PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.UNIMPLEMENTED}
 
 
+class EscalationListener(Protocol):
+    """What the relay tells the rest of the edge while it works."""
+
+    async def on_delta(self, session: str, reply_to: str, text: str) -> None:
+        """Streamed cloud tokens, for a shopper of the session connected here."""
+        ...
+
+    def on_stored(self, session: str) -> None:
+        """A frame of the session was stored (a final cloud answer): connections here send it at once."""
+        ...
+
+    def on_cloud_answer(self, request: pb.EscalateRequest, final: pb.Final) -> None:
+        """Every final cloud answer stored (the edge's semantic cache learns from it)."""
+        ...
+
 
 class Escalator:
-    def __init__(self, store: EdgeStore, client: CloudClient | None, config: EdgeConfig, cost: CostConfig,
-                 metrics: EdgeMetrics) -> None:
+    def __init__(self, store: EdgeStore, config: EdgeConfig, cost: CostConfig, metrics: EdgeMetrics,
+                 listener: EscalationListener, client: CloudClient | None = None) -> None:
         self.store = store
         self.client = client
+        """Set by ``start``, inside the serving event loop (grpc.aio binds to it), when a cloud is configured."""
         self.config = config
         self.cost = cost
         self.metrics = metrics
+        self.listener = listener
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
-        self.listeners: dict[str, Callable[[str, str], Awaitable[None]]] = {}
-        """session -> delta sink of a shopper connected to this replica."""
-        self.notify: Callable[[str], None] = lambda session: None
-        self.on_answer: Callable[[pb.EscalateRequest, pb.Final], None] = lambda request, final: None
-        """Called with every final cloud answer stored (the edge's semantic cache learns from it)."""
-        """Called after a final answer was stored, so a local connection sends it at once."""
         self._worker: asyncio.Task[None] | None = None
 
     def key(self, session: str, client_id: str) -> str:
@@ -64,7 +71,7 @@ class Escalator:
         """Enqueue durably, then try at once; True when the final answer is stored."""
         key = self.key(session, client_id)
         request.idempotency_key = key
-        await self.store.enqueue(key, session, client_id, request.SerializeToString())
+        await self.store.outbox.enqueue(key, session, client_id, request.SerializeToString())
         self.metrics.escalations.labels("submitted").inc()
         return await self.attempt(key)
 
@@ -72,26 +79,23 @@ class Escalator:
         return float(min(self.config.outbox_max_backoff_s, self.config.outbox_retry_s * 2 ** max(0, attempts - 1)))
 
     async def attempt(self, key: str) -> bool:
-        item = await self.store.claim(key, lease_s=self.config.escalation_timeout_s + 5)
+        item = await self.store.outbox.claim(key, lease_s=self.config.escalation_timeout_s + 5)
         if item is None:
             return False
         if self.client is None:
-            await self.store.retry_later(key, self._backoff(item.attempts), "no cloud core configured")
+            await self.store.outbox.retry_later(key, self._backoff(item.attempts), "no cloud core configured")
             return False
         if not self.breaker.allow():
-            await self.store.retry_later(key, self._backoff(item.attempts), "circuit open")
+            await self.store.outbox.retry_later(key, self._backoff(item.attempts), "circuit open")
             self.metrics.escalations.labels("circuit_open").inc()
             return False
         request = pb.EscalateRequest.FromString(item.request)
-        sink = self.listeners.get(item.session)
         final: pb.Final | None = None
         started = time.perf_counter()
         try:
             async for event in self.client.escalate(request, self.config.escalation_timeout_s):
                 if event.HasField("delta"):
-                    sink = self.listeners.get(item.session)
-                    if sink is not None:
-                        await sink(item.client_id, event.delta.text)
+                    await self.listener.on_delta(item.session, item.client_id, event.delta.text)
                 elif event.HasField("final"):
                     final = event.final
         except grpc.aio.AioRpcError as exc:
@@ -100,31 +104,27 @@ class Escalator:
                 log.error("escalation %s refused by the cloud core: %s %s", key, code.name, exc.details())
             self.breaker.failure()
             self.metrics.escalations.labels(f"error_{code.name.lower()}").inc()
-            await self.store.retry_later(key, self._backoff(item.attempts), f"{code.name}: {exc.details()}")
+            await self.store.outbox.retry_later(key, self._backoff(item.attempts), f"{code.name}: {exc.details()}")
             return False
         if final is None:
             self.breaker.failure()
-            await self.store.retry_later(key, self._backoff(item.attempts), "stream ended without a final event")
+            await self.store.outbox.retry_later(key, self._backoff(item.attempts), "stream ended without a final event")
             return False
         self.breaker.success()
         await self._deliver(item.session, item.client_id, request, final, time.perf_counter() - started)
-        await self.store.done(key)
+        await self.store.outbox.done(key)
         return True
 
     async def _deliver(self, session: str, client_id: str, request: pb.EscalateRequest, final: pb.Final,
                        elapsed_s: float) -> None:
-        def encode(seq: int) -> bytes:
-            return _encoder.encode(Answer(
-                reply_to=client_id, seq=seq, text=final.text, lang=request.lang, intent=request.intent or None,
-                source="cloud", confidence=1.0, decision="escalate"))
-
-        stored = await self.store.append_frame(session, client_id, True, encode)
+        encode = answer_encoder(client_id, final.text, request.lang, request.intent or None, "cloud", 1.0, "escalate")
+        stored = await self.store.frames.append(session, client_id, True, encode)
         if stored is None:
             return  # another worker stored this message's final answer first
         usage = final.usage
         cost = self.cost.cloud_cost(final.model_id, usage.input_tokens, usage.cached_input_tokens,
                                     usage.output_tokens)
-        await self.store.record(LedgerEntry(
+        await self.store.record_cost(LedgerEntry(
             session=session, client_id=client_id, decision="escalate", source="cloud", edge_ms=0.0,
             input_tokens=usage.input_tokens, cached_tokens=usage.cached_input_tokens,
             output_tokens=usage.output_tokens, model=final.model_id, cost_usd=cost))
@@ -135,16 +135,16 @@ class Escalator:
                             ("output", usage.output_tokens)):
             self.metrics.cloud_tokens.labels(kind).inc(value)
         self.metrics.cloud_latency.observe(elapsed_s)
-        self.on_answer(request, final)
-        self.notify(session)
+        self.listener.on_cloud_answer(request, final)
+        self.listener.on_stored(session)
 
     async def run_worker(self, interval_s: float = 0.25) -> None:
         """Retry due outbox items forever (one replica or several: the lease keeps them apart)."""
         while True:
             try:
-                for key in await self.store.due():
+                for key in await self.store.outbox.due():
                     await self.attempt(key)
-                self.metrics.outbox_depth.set(await self.store.outbox_depth())
+                self.metrics.outbox_depth.set(await self.store.outbox.depth())
             except asyncio.CancelledError:
                 raise
             except Exception:  # a broken item must not stop the worker; it is logged and retried
@@ -152,6 +152,10 @@ class Escalator:
             await asyncio.sleep(interval_s)
 
     def start(self) -> None:
+        if self.config.cloud and self.client is None:
+            from edge_node.escalation.client import CloudClient
+
+            self.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca)
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self.run_worker())
 

@@ -83,11 +83,11 @@ async def test_escalate_streams_deltas_then_one_final_with_usage(stub):
 
 
 async def test_an_answer_that_loops_ends_at_the_first_repeated_sentence(cloud, stub):
-    # Measured: greedy SmolLM2-135M answers this escalation with one two-sentence paragraph, repeated
-    # until max_tokens.
+    # Measured: greedy SmolLM2-135M repeats its first sentence to this escalation until max_tokens,
+    # on AVX2-only and on AVX-512 CPUs (the loop starts at once, so rounding cannot move it away).
     request = pb.EscalateRequest(
-        idempotency_key="loop-1", customer=pb.CustomerRef(tenant="demo"), lang="en", intent="chargeback",
-        message="I will file a chargeback with my bank if you don't refund me today",
+        idempotency_key="loop-1", customer=pb.CustomerRef(tenant="demo"), lang="en", intent="refund_not_received",
+        message="You promised a refund a month ago and I still have nothing",
         options=pb.GenerationOptions(max_tokens=200))
     deltas, final = await _collect(stub.Escalate(request, metadata=AUTH, timeout=120))
     assert final.finish_reason == pb.FINISH_REASON_STOP
@@ -295,7 +295,7 @@ async def _wait_for(condition, timeout: float = 10.0) -> None:
 def test_triage_cloud_serves_health_and_drains_on_sigterm(llm_folder, tmp_path):
     port = free_port()
     env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(llm_folder)}
-    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "cloud", "--port", str(port), "--memory",
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "cloud", "--port", str(port), "--memory",
                              f"sqlite:///{tmp_path}/m.db"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -15,10 +15,10 @@ import sys
 import pytest
 import websockets
 
+from commands.fleet import signing_key
 from tests.conftest import DEMO_CATALOG, free_port
 from triage.bundle.manifest import read_manifest
 from triage.deploy.bundles import build_region_bundle, bundle_size
-from triage.deploy.fleet import signing_key
 from triage.deploy.regions import load_regions
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ TEXTS = ["Do you ship to the UK?", "Was kostet der Versand?", "Vendez-vous des c
 
 
 def _deploy(regions_file, *args):
-    return subprocess.run([sys.executable, "-m", "triage.cli", "deploy", *args, "--file", str(regions_file)],
+    return subprocess.run([sys.executable, "-m", "commands", "deploy", *args, "--file", str(regions_file)],
                           capture_output=True, text=True, check=False, timeout=300)
 
 

@@ -63,7 +63,7 @@ async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_it
                 metadata=(("authorization", f"Bearer {CLOUD_TOKEN}"),), timeout=10)
 
         distilled = await asyncio.to_thread(subprocess.run, [
-            sys.executable, "-m", "triage.cli", "distill", "--from", cloud.address, "--catalog", str(catalog_dir),
+            sys.executable, "-m", "commands", "distill", "--from", cloud.address, "--catalog", str(catalog_dir),
             "--token", CLOUD_TOKEN, "--apply", "--out", str(tmp_path / "bundle-2")],
             capture_output=True, text=True, check=False, timeout=300)
         assert distilled.returncode == 0, distilled.stderr
@@ -140,7 +140,7 @@ def test_triage_replay_runs_two_passes_with_a_distill_step_between(llm_folder, t
     traffic.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
     try:
         done = subprocess.run([
-            sys.executable, "-m", "triage.cli", "replay", "--url", edge.ws_url, "--data", str(traffic), "--turns", "1",
+            sys.executable, "-m", "commands", "replay", "--url", edge.ws_url, "--data", str(traffic), "--turns", "1",
             "--then-distill", "--cloud", cloud.address, "--cloud-token", CLOUD_TOKEN, "--catalog", str(catalog_dir),
             "--bundle-out", str(tmp_path / "bundle-2"), "--admin-token", "admin-token", "--agent-from-labels",
             "--answers-from", str(DEMO_CATALOG), "--json"], capture_output=True, text=True, check=False, timeout=600)

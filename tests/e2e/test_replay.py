@@ -27,7 +27,7 @@ def test_replay_reports_cost_against_all_cloud_and_latencies(demo_bundle, llm_fo
     data = tmp_path / "traffic.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in TRAFFIC))
     try:
-        done = subprocess.run([sys.executable, "-m", "triage.cli", "replay", "--url", edge.ws_url, "--data", str(data),
+        done = subprocess.run([sys.executable, "-m", "commands", "replay", "--url", edge.ws_url, "--data", str(data),
                                "--turns", "3", "--json"], capture_output=True, text=True, check=False, timeout=300)
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
@@ -39,7 +39,7 @@ def test_replay_reports_cost_against_all_cloud_and_latencies(demo_bundle, llm_fo
         latency = report["latency_ms"]
         assert latency["edge_answer"]["n"] == 7 and latency["edge_answer"]["p50"] < 1000
         assert latency["first_cloud_token"]["n"] == 2
-        stored = subprocess.run([sys.executable, "-m", "triage.cli", "report", "--store", str(tmp_path / "edge.db"),
+        stored = subprocess.run([sys.executable, "-m", "commands", "report", "--store", str(tmp_path / "edge.db"),
                                  "--json"], capture_output=True, text=True, check=False)
         assert stored.returncode == 0, stored.stderr
         ledger = json.loads(stored.stdout)

@@ -136,7 +136,7 @@ def test_triage_chat_prints_the_answers(edge: EdgeProcess) -> None:
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "triage.cli", "chat", "--url", edge.ws_url, "Was kostet der Versand?"],
+        [sys.executable, "-m", "commands", "chat", "--url", edge.ws_url, "Was kostet der Versand?"],
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert out.stdout.startswith("[de edge") and "4,95" in out.stdout
@@ -161,7 +161,7 @@ async def test_a_signed_customer_token_authenticates_and_anyone_else_is_anonymou
     import subprocess
     import sys
 
-    token = subprocess.run([sys.executable, "-m", "triage.cli", "token", "--customer", "c-42", "--secret",
+    token = subprocess.run([sys.executable, "-m", "commands", "token", "--customer", "c-42", "--secret",
                             "a-shop-backend-secret"], capture_output=True, text=True, check=True).stdout.strip()
     origin = {"Origin": "https://shop.example"}
     async with websockets.connect(secured_edge.ws_url, additional_headers=origin) as ws:

@@ -44,7 +44,7 @@ def test_triage_calibrate_writes_the_knob_and_the_bundle_still_verifies(demo_bun
     shutil.copytree(demo_bundle, bundle)
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps({"text": t, "label": "x", "expect": e}) + "\n" for t, e in ROWS))
-    done = subprocess.run([sys.executable, "-m", "triage.cli", "calibrate", "--bundle", str(bundle), "--data",
+    done = subprocess.run([sys.executable, "-m", "commands", "calibrate", "--bundle", str(bundle), "--data",
                            str(data), "--target-escalation-recall", "0.98", "--json"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -57,6 +57,6 @@ def test_triage_calibrate_writes_the_knob_and_the_bundle_still_verifies(demo_bun
 def test_calibrating_on_rows_that_never_escalate_is_refused_with_the_fix(demo_bundle, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text(json.dumps({"text": "Do you ship to the UK?", "label": "x", "expect": "edge"}) + "\n")
-    done = subprocess.run([sys.executable, "-m", "triage.cli", "calibrate", "--bundle", str(demo_bundle), "--data",
+    done = subprocess.run([sys.executable, "-m", "commands", "calibrate", "--bundle", str(demo_bundle), "--data",
                            str(data)], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "expect" in done.stderr

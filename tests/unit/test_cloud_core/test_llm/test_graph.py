@@ -2,8 +2,9 @@
 
 Fusing may change how fast a token comes, never which token: at the same int4 accuracy level the
 fused model gives the logits and the greedy text of optimum's export. The served model multiplies
-with int8 activations (level 4); every pass it runs has at least two rows, so decoding one token
-at a time, verifying k drafts at once and prefilling in chunks agree bit for bit.
+with int8 activations (level 4); every matmul it runs has at least two rows (the LM head too), so
+decoding one token at a time, verifying k drafts at once and prefilling in chunks agree bit for bit
+(on AVX2-only and on AVX-512 VNNI CPUs alike: a one-row matmul is what takes another kernel).
 """
 
 from __future__ import annotations
@@ -72,9 +73,25 @@ def test_fused_and_optimum_graphs_at_the_same_accuracy_level_give_the_same_logit
     assert text_fused == text_optimum
 
 
-def test_int8_activations_of_the_served_model_keep_optimums_greedy_answer(llm, optimum_lm) -> None:
+def _teacher_forced(lm: OnnxLM, ids: list[int], continuation: list[int]) -> np.ndarray:
+    """Logits at every step of ``continuation`` fed as given (one pass: no divergence can cascade)."""
+    _, cache = lm.forward(ids[:-1], lm.empty_cache())
+    logits, _ = lm.forward([ids[-1], *continuation[:-1]], cache, keep=len(continuation))
+    return logits
+
+
+def test_int8_activations_of_the_served_model_keep_optimums_decisive_greedy_choices(llm, optimum_lm) -> None:
+    # int8 activations round differently per ISA (on an AVX2-only EPYC the greedy texts part at a
+    # token where optimum's top two logits are 0.12 apart). So both models are fed optimum's greedy
+    # answer, and wherever optimum prefers its token by a clear margin, the served model must too.
     ids = llm.tokenizer.encode(PROMPT).ids
-    assert _greedy(llm, ids, 24)[1] == _greedy(optimum_lm, ids, 24)[1]
+    _, reference = _greedy(optimum_lm, ids, 48)
+    theirs = _teacher_forced(optimum_lm, ids, reference)
+    ours = _teacher_forced(llm, ids, reference)
+    top2 = np.sort(theirs, axis=-1)[:, -2:]
+    decisive = (top2[:, 1] - top2[:, 0]) > 0.5
+    assert decisive.sum() >= 30
+    assert np.array_equal(ours.argmax(-1)[decisive], theirs.argmax(-1)[decisive])
 
 
 def test_chunked_prefill_and_one_pass_prefill_agree_bit_for_bit(llm) -> None:

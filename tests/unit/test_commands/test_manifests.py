@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from triage.cli import _parser
+from commands.main import build_parser
 from triage.config import CloudConfig, load_config
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -19,7 +19,7 @@ EDGE_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/chat", "/", "/widget.js", 
 
 def _cli(argv: list[str]):
     assert argv[0].endswith("triage"), argv
-    return _parser().parse_args(argv[1:])  # raises SystemExit on an unknown command or flag
+    return build_parser().parse_args(argv[1:])  # raises SystemExit on an unknown command or flag
 
 
 def _k8s_docs():

@@ -3,6 +3,9 @@
 Rows are grouped into conversations (by a ``conversation`` field, else ``--turns`` consecutive
 rows), each played over its own websocket, several at once. Costs come from the edge's own
 Prometheus counters read before and after the run, so the report prices exactly this traffic.
+
+A client, like a shopper's browser: it speaks only the websocket schema and reads ``/metrics``, so
+it sits with the commands and the edge service never imports it.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from edge_node.report import CostReport, cost_report
 if TYPE_CHECKING:
     from triage.config import CostConfig
 
-__all__ = ["ReplayRow", "read_traffic", "replay"]
+__all__ = ["ReplayRow", "edge_http_base", "read_traffic", "replay"]
 
 
 class ReplayRow(msgspec.Struct):
+    """One line of a traffic file; ``label`` (the true intent) lets the replay score accuracy."""
+
     text: str
     label: str | None = None
     lang: str | None = None
@@ -36,6 +41,7 @@ class ReplayRow(msgspec.Struct):
 
 
 def read_traffic(path: Path, turns: int) -> list[list[ReplayRow]]:
+    """Conversations from a JSONL file: grouped by ``conversation`` if rows carry one, else ``turns`` at a time."""
     rows = [msgspec.json.decode(line, type=ReplayRow) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
     if any(r.conversation for r in rows):
@@ -112,6 +118,11 @@ async def _conversation(url: str, storefront: str, rows: list[ReplayRow], timing
                     break
 
 
+def edge_http_base(url: str) -> str:
+    """The edge's HTTP root (``/metrics``, ``/admin``) from its websocket URL, ``ws://host:port/v1/chat``."""
+    return url.replace("ws://", "http://").replace("wss://", "https://").rsplit("/v1/", 1)[0]
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -123,7 +134,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 async def replay(url: str, traffic: list[list[ReplayRow]], cost: CostConfig, storefront: str = "demo",
                  concurrency: int = 8, timeout: float = 120.0) -> tuple[CostReport, int]:
     """Play every conversation; returns the report and the number of messages left unanswered."""
-    base = url.replace("ws://", "http://").replace("wss://", "https://").rsplit("/v1/", 1)[0]
+    base = edge_http_base(url)
     before = _counters(f"{base}/metrics")
     timings = _Timings()
     gate = asyncio.Semaphore(concurrency)

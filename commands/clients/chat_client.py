@@ -1,4 +1,7 @@
-"""``triage chat``: a command-line shopper speaking the websocket protocol."""
+"""``triage chat``: a command-line shopper speaking the websocket protocol.
+
+A client of the edge, not part of it: it knows only the websocket schema, as a browser does.
+"""
 
 from __future__ import annotations
 

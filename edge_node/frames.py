@@ -1,14 +1,23 @@
-"""The websocket wire contract of DESIGN.md: one JSON object per text frame, ``type`` first."""
+"""The websocket wire contract of DESIGN.md: one JSON object per text frame, ``type`` first.
+
+Below both the gateway (which sends frames) and the escalation relay (which stores the cloud's
+answers as frames): every frame is encoded here, once.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = [
     "Answer",
+    "AnswerSource",
     "ClientFrame",
+    "Decided",
     "Delta",
     "ErrorCode",
     "ErrorFrame",
@@ -19,8 +28,14 @@ __all__ = [
     "ServerFrame",
     "Typing",
     "Welcome",
+    "answer_encoder",
     "decode_client_frame",
+    "encode_frame",
 ]
+
+
+AnswerSource = Literal["edge", "cloud", "queued"]
+Decided = Literal["answer", "action", "clarify", "escalate"]
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields=False):
@@ -66,14 +81,15 @@ class Answer(msgspec.Struct, tag="answer", tag_field="type"):
     text: str
     lang: str
     intent: str | None
-    source: Literal["edge", "cloud", "queued"]
+    source: AnswerSource
     confidence: float
-    decision: Literal["answer", "action", "clarify", "escalate"] = "answer"
+    decision: Decided = "answer"
     options: list[str] = []
 
 
 ErrorCode = Literal[
-    "too_large", "rate_limited", "bad_request", "bad_encoding", "unauthorized", "unknown_type", "internal"
+    "too_large", "rate_limited", "bad_request", "bad_encoding", "unauthorized", "unknown_type", "internal",
+    "overloaded",
 ]
 
 
@@ -90,6 +106,20 @@ class Pong(msgspec.Struct, tag="pong", tag_field="type"):
 ServerFrame = Welcome | Typing | Delta | Answer | ErrorFrame | Pong
 
 _decoder = msgspec.json.Decoder(ClientFrame)
+_encoder = msgspec.json.Encoder()
+
+def encode_frame(frame: ServerFrame) -> bytes:
+    return _encoder.encode(frame)
+
+
+def answer_encoder(reply_to: str, text: str, lang: str, intent: str | None, source: AnswerSource,
+                   confidence: float, decision: Decided, options: list[str] | None = None) -> Callable[[int], bytes]:
+    """An answer frame's encoder for the store, which numbers the frame before it is encoded."""
+    def encode(seq: int) -> bytes:
+        return _encoder.encode(Answer(reply_to=reply_to, seq=seq, text=text, lang=lang, intent=intent, source=source,
+                                      confidence=round(confidence, 4), decision=decision, options=options or []))
+
+    return encode
 
 
 class FrameError(ValueError):

@@ -3,6 +3,10 @@
 `up` writes a plan (every process with its command line and environment), starts the supervisor
 detached, and waits until every edge answers ``/readyz`` and every cloud replica's gRPC health
 check says SERVING. Edges of one region share one store, so a shopper can resume on any replica.
+
+It lives with the commands, above both tiers, because it starts both: it builds the cloud model
+(``cloud_core``) and runs edge and cloud processes through ``python -m commands``. What it needs
+from the shared core (region bundles, the regions file, the supervisor) imports neither tier.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class FleetError(RuntimeError):
 
 
 class ReplicaStatus(msgspec.Struct):
+    """One replica as `deploy status` reports it: what the plan says it is and whether it answers."""
+
     name: str
     kind: str
     region: str
@@ -45,6 +51,8 @@ class ReplicaStatus(msgspec.Struct):
 
 
 class RolloutResult(msgspec.Struct):
+    """What a rollout did: the replicas moved, and where and why it stopped, if it did."""
+
     region: str
     bundle: str
     updated: list[str]
@@ -103,6 +111,7 @@ def _edge_ready(address: str) -> dict[str, Any] | None:
 
 
 def cloud_ready(address: str) -> bool:
+    """Whether the cloud replica's standard gRPC health check says SERVING (the demo waits on it too)."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -116,6 +125,7 @@ def cloud_ready(address: str) -> bool:
 
 def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: str = "",
        timeout_s: float = 180.0) -> list[ReplicaStatus]:
+    """Plan the fleet, start the supervisor detached and wait until every replica is ready."""
     state = _state_dir(fleet)
     if (state / "state.json").is_file():
         raise FleetError(f"a fleet is already running from {state}: `triage deploy down` first")
@@ -133,7 +143,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
     for i in range(pool.replicas):
         children.append({
             "name": f"cloud-{i}", "kind": "cloud", "region": "", "address": f"{pool.host}:{pool.port + i}",
-            "argv": [python, "-m", "triage.cli", "cloud", "--host", pool.host, "--port", str(pool.port + i),
+            "argv": [python, "-m", "commands", "cloud", "--host", pool.host, "--port", str(pool.port + i),
                      "--memory", pool.memory],
             "env": {"TRIAGE_CLOUD__AUTH_TOKENS": cloud_token, "TRIAGE_CLOUD__MODEL_DIR": model_dir,
                     "TRIAGE_CLOUD__TLS_CERT": pool.tls_cert, "TRIAGE_CLOUD__TLS_KEY": pool.tls_key}})
@@ -144,7 +154,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
             children.append({
                 "name": f"{name}-{i}", "kind": "edge", "region": name, "address": f"{region.host}:{port}",
                 "bundle": str(bundle.resolve()),
-                "argv": [python, "-m", "triage.cli", "edge", "--bundle", str(bundle.resolve()), "--host", region.host,
+                "argv": [python, "-m", "commands", "edge", "--bundle", str(bundle.resolve()), "--host", region.host,
                          "--port", str(port), "--cloud", region.cloud[0]],
                 "env": {"TRIAGE_EDGE__STORE": str((state / f"{name}-edge.db").resolve()),
                         "TRIAGE_EDGE__CLOUD_TOKEN": cloud_token, "TRIAGE_EDGE__CLOUD_TLS_CA": region.tls_ca,
@@ -165,6 +175,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
 
 
 def status(fleet: Fleet) -> list[ReplicaStatus]:
+    """Every replica of the plan, asked live (``/readyz`` or gRPC health), not read from a cache."""
     plan = _read_plan(fleet)
     state_file = _state_dir(fleet) / "state.json"
     running = json.loads(state_file.read_text())["children"] if state_file.is_file() else {}
@@ -184,6 +195,7 @@ def status(fleet: Fleet) -> list[ReplicaStatus]:
 
 
 def down(fleet: Fleet, timeout_s: float = 30.0) -> None:
+    """Stop the supervisor, which stops its children; returns once its state file is gone."""
     state_file = _state_dir(fleet) / "state.json"
     if not state_file.is_file():
         raise FleetError(f"no running fleet found ({state_file} missing)")

@@ -8,18 +8,18 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
-from edge_node.store import EdgeStore
+from edge_node.store import SqliteEdgeStore
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
 async def _write(path: str, session: str, worker: int, count: int) -> None:
-    store = EdgeStore(path)
+    store = SqliteEdgeStore(path)
     await store.open()
     try:
         for n in range(count):
-            await store.append_frame(session, f"w{worker}-{n}", True, lambda seq: str(seq).encode())
+            await store.frames.append(session, f"w{worker}-{n}", True, lambda seq: str(seq).encode())
     finally:
         await store.close()
 
@@ -30,7 +30,7 @@ def _worker(path: str, session: str, worker: int, count: int) -> None:
 
 async def test_worker_processes_sharing_the_file_number_every_frame_once(tmp_path: Path) -> None:
     path = str(tmp_path / "edge.db")
-    store = EdgeStore(path)
+    store = SqliteEdgeStore(path)
     await store.open()
     session, _, _, _ = await store.open_session("demo", None)
     await store.close()
@@ -55,7 +55,7 @@ def _checkpointers() -> int:
 
 async def test_closing_the_store_stops_its_checkpoint_thread(tmp_path: Path) -> None:
     before = _checkpointers()
-    store = EdgeStore(tmp_path / "edge.db")
+    store = SqliteEdgeStore(tmp_path / "edge.db")
     await store.open()
     assert _checkpointers() == before + 1
     await store.close()
@@ -64,7 +64,7 @@ async def test_closing_the_store_stops_its_checkpoint_thread(tmp_path: Path) -> 
 
 def _open_together(path: str, barrier: threading.Barrier, failures: multiprocessing.Queue) -> None:
     async def run() -> None:
-        store = EdgeStore(path)
+        store = SqliteEdgeStore(path)
         await store.open()
         await store.close()
 

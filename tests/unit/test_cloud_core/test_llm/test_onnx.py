@@ -130,6 +130,32 @@ def test_speculative_decoding_gives_exactly_the_greedy_text(backend, llm, questi
     assert draft_final.usage.draft_tokens_accepted == draft_final.usage.draft_tokens_proposed > 0
 
 
+SUPPORT_QUESTIONS = [
+    "How long does a refund take?", "Can I return shoes I wore once?", "What does express shipping cost?",
+    "My parcel is late, what can I do?", "Do you ship to Norway?", "How do I change my delivery address?",
+    "The jacket arrived damaged, the zip is broken.", "I was charged twice for order 55512.",
+    "Can I pay with PayPal?", "Where is my order A-1001?", "Please cancel my order, I ordered the wrong size.",
+    "Wo ist meine Bestellung?", "Je voudrais retourner ma commande.", "Can I talk to a human?",
+    "Is the blue winter jacket back in stock?", "Your courier left my parcel at the wrong door.",
+    "How do I get a return label?", "Why was my refund only partial?",
+    "Summarise: returns within 30 days of delivery in original packaging; refunds within 10 business days.",
+    QUOTING, "Repeat after me: standard delivery takes 3 to 5 business days.",
+]
+
+
+def test_speculation_never_changes_the_greedy_text_over_twenty_prompts(backend, llm):
+    drafted = OnnxBackend(llm, draft=ModelDrafter(llm))
+    proposed = 0
+    for n, question in enumerate(SUPPORT_QUESTIONS):
+        plain, _, _ = _run(backend, _prompt(question), max_tokens=40, speculation="off")
+        lookup, _, final = _run(backend, _prompt(question), max_tokens=40, speculation="prompt_lookup")
+        proposed += final.usage.draft_tokens_proposed
+        assert lookup == plain, question
+        if n % 5 == 0:  # the draft-model path, with the model as its own draft (all accepted)
+            assert _run(drafted, _prompt(question), max_tokens=40, speculation="draft_model")[0] == plain, question
+    assert proposed > 100  # speculation really ran: a divergence would have had its chances
+
+
 def test_prompt_lookup_accepts_drafts_when_the_answer_quotes_its_context(backend):
     prompt = _prompt(QUOTING, system="You are a helpful assistant.")
     _, _, final = _run(backend, prompt, max_tokens=60, speculation="prompt_lookup")

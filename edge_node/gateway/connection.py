@@ -1,0 +1,220 @@
+"""One websocket: frames in, frames out, the session it serves, and the limits it enforces.
+
+Transport only. What a message means and what becomes of it is ``EdgeService.handle``'s call;
+this module checks frames and limits, greets and resumes sessions, and delivers frames.
+
+Numbered frames are never sent directly from elsewhere: they are appended to the store and then
+pumped from it in seq order, so a live answer, a replay after resume and an answer another
+replica stored all take the same path and each frame reaches the shopper once per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from edge_node.frames import (
+    Delta,
+    ErrorCode,
+    ErrorFrame,
+    FrameError,
+    Hello,
+    Message,
+    Ping,
+    Pong,
+    ServerFrame,
+    Typing,
+    Welcome,
+    decode_client_frame,
+    encode_frame,
+)
+from edge_node.gateway.ratelimit import TokenBucket
+from edge_node.service import Turn
+from triage.session_token import TokenError, verify_token
+
+if TYPE_CHECKING:
+    from litestar import WebSocket
+
+    from edge_node.service import EdgeService
+    from edge_node.store import StoredFrame
+
+__all__ = ["Connection"]
+
+log = logging.getLogger("triage.edge")
+
+
+class Connection:
+    def __init__(self, socket: WebSocket[Any, Any, Any], edge: EdgeService) -> None:
+        self.socket = socket
+        self.edge = edge
+        self.session: str | None = None
+        self.lang: str | None = None
+        self.customer = ""
+        self.sent_seq = 0
+        self.bucket = TokenBucket(edge.config.rate_per_s, edge.config.rate_burst)
+        self.closed = False
+        self.recent: list[str] = []
+        """This session's earlier messages (loaded on hello), for the router's conversation signals."""
+        self.awaiting: set[str] = set()
+        """Escalated messages of this session still waiting for their final answer (polled for:
+        another replica sharing the store may be the one that stores it)."""
+        self._pump_lock = asyncio.Lock()
+        self._woken = asyncio.Event()
+
+    # Subscriber (edge_node.live_sessions) --------------------------------------------------------
+    async def on_delta(self, reply_to: str, text: str) -> None:
+        await self.send(Delta(reply_to=reply_to, text=text))
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    # sending -------------------------------------------------------------------------------------
+    async def send(self, frame: ServerFrame) -> None:
+        if not self.closed:
+            await self.socket.send_text(encode_frame(frame).decode())
+
+    async def error(self, code: ErrorCode, message: str, reply_to: str | None = None) -> None:
+        self.edge.metrics.messages.labels(code).inc()
+        await self.send(ErrorFrame(code=code, message=message, reply_to=reply_to))
+
+    async def pump(self) -> None:
+        """Send every stored frame of this session after the last one this connection sent."""
+        if self.session is None:
+            return
+        async with self._pump_lock:
+            for frame in await self.edge.store.frames.after(self.session, self.sent_seq):
+                if self.closed:
+                    return
+                await self._send_stored(frame)
+
+    async def _send_stored(self, frame: StoredFrame) -> None:
+        await self.socket.send_text(frame.data.decode())
+        self.sent_seq = frame.seq
+        if frame.final:
+            self.awaiting.discard(frame.reply_to)
+
+    async def deliver(self, stored: StoredFrame | None) -> None:
+        """Send a frame just stored: directly when it is the next one, else through the pump."""
+        async with self._pump_lock:
+            if stored is not None and stored.seq == self.sent_seq + 1 and not self.closed:
+                await self._send_stored(stored)
+                return
+        await self.pump()
+
+    async def poll(self) -> None:
+        """Send what the service or the relay stored for this session (they wake us), and pick up
+        answers another replica sharing the store wrote, only while an answer is awaited."""
+        while not self.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout=0.5 if self.awaiting else 30.0)
+            woken = self._woken.is_set()
+            self._woken.clear()
+            if self.session is not None and not self.closed and (woken or self.awaiting):
+                await self.pump()
+
+    # receiving -----------------------------------------------------------------------------------
+    async def on_raw(self, event: dict[str, Any]) -> None:
+        limit = self.edge.config.max_frame_bytes
+        data = event.get("text")
+        if data is None:
+            raw = event.get("bytes") or b""
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                await self.error("bad_encoding", "frame is not valid UTF-8; send JSON text frames")
+                return
+            await self.error("bad_request", "binary frames are not supported; send JSON text frames")
+            return
+        if len(data.encode("utf-8", "surrogatepass")) > limit:
+            await self.error("too_large", f"frame is larger than {limit} bytes; shorten the message")
+            return
+        try:
+            frame = decode_client_frame(data)
+        except FrameError as exc:
+            await self.error(exc.code, str(exc))
+            return
+        if isinstance(frame, Hello):
+            await self.on_hello(frame)
+        elif isinstance(frame, Ping):
+            await self.send(Pong())
+        elif isinstance(frame, Message):
+            await self.on_message(frame)
+
+    def _customer(self, hello: Hello) -> str:
+        secret = self.edge.config.session_secret
+        if not (hello.token and secret):
+            return ""
+        try:
+            return verify_token(secret, hello.token, self.edge.storefront)
+        except TokenError as exc:  # the shopper still chats, anonymously and without memory
+            self.edge.metrics.sessions.labels("bad_token").inc()
+            log.info("anonymous session: %s", exc)
+            return ""
+
+    async def on_hello(self, hello: Hello) -> None:
+        edge = self.edge
+        if hello.storefront != edge.storefront:
+            await self.error("unauthorized", f"unknown storefront {hello.storefront!r}")
+            return
+        if len(edge.live) >= edge.config.max_sessions and self.session is None:
+            await self.error("overloaded", f"this edge serves {edge.config.max_sessions} sessions already; "
+                             "try again in a moment")
+            return
+        customer = self._customer(hello)
+        state = await edge.store.open_session(edge.storefront, hello.session, customer)
+        if self.session is not None:
+            edge.live.detach(self.session, self)
+        self.session, self.customer = state.session, customer
+        self.awaiting = set(await edge.store.outbox.pending_for(state.session))
+        self.recent = [t for _, t in await edge.store.conversation(state.session, edge.config.conversation_turns)]
+        self.lang = state.lang or hello.lang
+        self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
+        edge.live.attach(state.session, self)
+        edge.metrics.sessions.labels("resumed" if state.resumed else "new").inc()
+        await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer)))
+        await self.pump()
+
+    async def _refused(self, message: Message, text: str) -> bool:
+        """Limits a message must pass before the service sees it; True when it was refused."""
+        config = self.edge.config
+        if self.session is None:
+            await self.error("bad_request", "send a hello frame first", message.id)
+        elif not self.bucket.take():
+            await self.error("rate_limited", "you are sending messages too fast; wait a moment", message.id)
+        elif not text:
+            await self.error("bad_request", "message text is empty", message.id)
+        elif len(text) > config.max_text_chars:
+            await self.error("too_large", f"message is longer than {config.max_text_chars} characters; "
+                             "shorten it", message.id)
+        else:
+            return False
+        return True
+
+    async def on_message(self, message: Message) -> None:
+        started = time.perf_counter()
+        text = message.text.strip()
+        if await self._refused(message, text):
+            return
+        assert self.session is not None
+        earlier = tuple(self.recent[-self.edge.config.conversation_turns:])
+        handled = await self.edge.handle(Turn(self.session, self.customer, message.id, text, self.lang, earlier))
+        if not handled.processed:
+            await self.pump()  # a resend of a message already answered: the answer comes from the store
+            return
+        self.lang = handled.lang
+        self.recent.append(text)
+        if not handled.escalated:
+            await self.deliver(handled.frame)
+            self.edge.metrics.latency.observe(time.perf_counter() - started)
+            return
+        self.awaiting.add(message.id)
+        await self.send(Typing(reply_to=message.id))
+        self.wake()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.session is not None:
+            self.edge.live.detach(self.session, self)

@@ -1,0 +1,18 @@
+"""The edge's durable store: sessions, accepted messages, numbered frames, outbox, ledger.
+
+``base`` holds the interface (Protocols) and its records; each backend is one module.
+"""
+
+from __future__ import annotations
+
+from edge_node.store.base import *  # noqa: F403  (the interface and its records)
+from edge_node.store.base import EdgeStore
+from edge_node.store.base import __all__ as _interface
+from edge_node.store.sqlite import SqliteEdgeStore
+
+__all__ = [*_interface, "SqliteEdgeStore", "open_edge_store"]
+
+
+def open_edge_store(location: str) -> EdgeStore:
+    """The store at ``[edge] store``: a SQLite file path (the embedded default)."""
+    return SqliteEdgeStore(location)

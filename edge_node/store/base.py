@@ -1,0 +1,167 @@
+"""The edge store's interface: what the gateway, the service and the escalation relay may ask of it.
+
+Written as Protocols so a second backend (PostgreSQL, for regions spread over several hosts) can
+implement the same contract beside the embedded SQLite one. The store has three parts a caller
+sees: the store itself (sessions, accepted messages, the cost ledger, shared settings), its
+``frames`` (numbered frames a shopper receives, replayed on resume) and its ``outbox`` (escalations
+waiting for the cloud).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "EdgeStore",
+    "Frames",
+    "LedgerEntry",
+    "MessageOutcome",
+    "Outbox",
+    "OutboxItem",
+    "Recorded",
+    "SessionState",
+    "StoredFrame",
+]
+
+class StoredFrame(msgspec.Struct, frozen=True):
+    seq: int
+    data: bytes
+    reply_to: str = ""
+    final: bool = False
+    """The message's final answer (an edge or a cloud answer; not a ``queued`` notice)."""
+
+
+class OutboxItem(msgspec.Struct, frozen=True):
+    key: str
+    session: str
+    client_id: str
+    request: bytes
+    attempts: int
+
+
+class LedgerEntry(msgspec.Struct, frozen=True):
+    session: str
+    client_id: str
+    decision: str
+    source: str
+    edge_ms: float
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    model: str = ""
+    cost_usd: float = 0.0
+
+
+class SessionState(NamedTuple):
+    session: str
+    seq: int
+    """The session's last frame number."""
+    lang: str | None
+    resumed: bool
+
+
+class MessageOutcome(msgspec.Struct, frozen=True):
+    """A routed message's whole bookkeeping, written in one transaction: the message, its ledger
+    entry and, for an answer the edge gives itself, the answer frame."""
+
+    session: str
+    client_id: str
+    text: str
+    lang: str
+    lang_changed: bool
+    intent: str | None
+    decision: str
+    entry: LedgerEntry
+    answer: Callable[[int], bytes] | None = None
+    """Encoder of the answer frame (None for an escalated message: its answer comes later)."""
+
+
+class Recorded(NamedTuple):
+    processed: bool
+    """False for a re-sent message id that already has its answer: the caller replays it instead."""
+    frame: StoredFrame | None
+
+
+class Frames(Protocol):
+    """Numbered frames of each session: appended here first, and sent to the shopper from here."""
+
+    async def append(self, session: str, reply_to: str, final: bool,
+                     encode: Callable[[int], bytes]) -> StoredFrame | None:
+        """Number and store a frame; None when ``final`` and the message already has its final answer."""
+        ...
+
+    async def after(self, session: str, seq: int) -> list[StoredFrame]:
+        """Every frame of the session after ``seq``, in order."""
+        ...
+
+    async def has_final(self, session: str, reply_to: str) -> bool: ...
+
+
+class Outbox(Protocol):
+    """Escalations written before the cloud is called, claimed under a lease by one worker at a time."""
+
+    async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None: ...
+
+    async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
+        """Take one pending item for ``lease_s`` seconds; None when done or leased by another worker."""
+        ...
+
+    async def due(self, limit: int = 16) -> list[str]: ...
+
+    async def retry_later(self, key: str, delay_s: float, error: str) -> None: ...
+
+    async def done(self, key: str) -> None: ...
+
+    async def depth(self) -> int: ...
+
+    async def pending_for(self, session: str) -> list[str]:
+        """Client ids of the session's escalations still waiting for their cloud answer."""
+        ...
+
+
+class EdgeStore(Protocol):
+    @property
+    def frames(self) -> Frames: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "") -> SessionState:
+        """A known id of the same customer resumes; anything else starts a new session."""
+        ...
+
+    async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
+        """(client_id, text) of the session's last ``limit`` messages, oldest first."""
+        ...
+
+    async def record_message(self, outcome: MessageOutcome) -> Recorded:
+        """Accept a routed message with its bookkeeping: one transaction.
+
+        Nothing reaches the shopper before this commits, and a shopper's widget re-sends any
+        message it has no answer for, so a message is either stored with its outcome or re-sent.
+        """
+        ...
+
+    def record_message_here(self, outcome: MessageOutcome) -> Recorded:
+        """``record_message`` on the calling thread, which must not be the event loop's (the
+        understanding thread stores an edge answer right after deciding it: one thread hop, not two)."""
+        ...
+
+    async def record_cost(self, entry: LedgerEntry) -> None: ...
+
+    async def ledger(self) -> list[LedgerEntry]: ...
+
+    async def set_setting(self, key: str, value: str) -> None:
+        """Shared state of the processes on this store (e.g. the bundle every worker should serve)."""
+        ...
+
+    async def setting(self, key: str) -> str | None: ...
