@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/triage demo
 
 test: $(STAMP)
-	$(BIN)/ruff check triage edge_node cloud_core commands tests bench
+	$(BIN)/ruff check triage edge_node cloud_core commands demo_shop tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 

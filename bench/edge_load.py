@@ -26,10 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 import websockets  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from triage.cpu import cpu_info, describe  # noqa: E402
 
 QUESTIONS = ["How much is shipping?", "Was kostet der Versand?", "Vendez-vous des cartes cadeaux ?",
              "¿A qué países enviáis?", "Avete uno sconto per studenti?", "Hoe was ik mijn regenjas?",
@@ -173,8 +176,9 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(15)
     Console().print(table)
+    print(describe())
     if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from triage.cpu import describe  # noqa: E402
 from triage.encoder import Encoder  # noqa: E402
 from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, cached_encoder  # noqa: E402
 
@@ -76,6 +77,7 @@ def main() -> None:
         table.add_row(name, f"{statistics.median(times):.3f}", f"{np.percentile(times, 99):.3f}",
                       f"{base / statistics.median(times):.2f}x", f"{cos.min():.4f}", f"{cos.mean():.5f}")
     Console().print(table)
+    print(describe())
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from edge_node.knowledge import load_knowledge  # noqa: E402
 from edge_node.understanding import Understanding  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import load_catalog, write_catalog  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -74,10 +75,11 @@ def main() -> None:
     Console(width=140).print(table)
     Console().print(f"calibrated for recall >= {args.target}: cost_quality {best.cost_quality:.2f}, "
                     f"edge share {best.edge_share:.3f}, escalation recall {best.escalation_recall:.3f}")
+    print(describe())
     if args.out:
         out = Path(args.out)
         out.with_suffix(".json").write_text(msgspec.json.format(msgspec.json.encode(
-            {"target": args.target, "chosen": best, "curve": points})).decode() + "\n")
+            {"cpu": cpu_info(), "target": args.target, "chosen": best, "curve": points})).decode() + "\n")
         import matplotlib
 
         matplotlib.use("Agg")

@@ -40,6 +40,7 @@ from triage.bundle.build import build_bundle  # noqa: E402
 from triage.bundle.head import OOS_LABEL  # noqa: E402
 from triage.catalog import write_catalog  # noqa: E402
 from triage.catalog.importers import import_catalog  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
 
@@ -131,8 +132,9 @@ def main() -> None:
     table.add_row(f"Banking77 {args.folds}-fold mean", "", f"{sum(accs) / len(accs):.4f}",
                   f"{sum(argmaxes) / len(argmaxes):.4f}", "-", "-", "", "")
     Console().print(table)
+    print(describe())
     if args.out:
-        result = {"demo": msgspec.to_builtins(demo.report),
+        result = {"cpu": msgspec.to_builtins(cpu_info()), "demo": msgspec.to_builtins(demo.report),
                   "clinc150": {**msgspec.to_builtins(clinc.report), "argmax_accuracy": clinc.argmax_accuracy},
                   "banking77": [{**msgspec.to_builtins(run.report), "argmax_accuracy": run.argmax_accuracy}
                                 for run in banking]}

@@ -17,6 +17,7 @@ from rich.table import Table  # noqa: E402
 
 from edge_node.langid import LanguageIdentifier  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402
+from triage.cpu import describe  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
         short_hits = sum(ident.identify(t) == lang for t, lang in short)
         table.add_row(backend, f"{hits / len(rows):.3f}", f"{short_hits / len(short):.3f}", f"{per_ms:.3f}")
     Console().print(table)
+    print(describe())
 
 
 if __name__ == "__main__":

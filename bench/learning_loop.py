@@ -32,6 +32,7 @@ from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402
 from triage.config import CostConfig  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 from triage.learning.distill import apply_to_folder  # noqa: E402
 from triage.learning.loop import distill_and_reload, resolve_from_labels  # noqa: E402
 
@@ -122,10 +123,12 @@ def main() -> None:
         table.add_row(name, str(r["messages"]), f"{r['edge_share']:.3f}", f"{r['accuracy']:.3f}",
                       f"${r['cost_per_1k_conversations']:.4f}", f"${r['all_cloud_cost_per_1k_conversations']:.4f}")
     Console(width=140).print(table)
+    print(describe())
     if args.out:
         out = Path(args.out)
-        out.with_suffix(".json").write_text(json.dumps({"passes": passes, "distill": kinds,
-                                                        "missing_intents": sorted(missing)}, indent=2) + "\n")
+        out.with_suffix(".json").write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "passes": passes,
+                                                        "distill": kinds, "missing_intents": sorted(missing)},
+                                                       indent=2) + "\n")
         import matplotlib
 
         matplotlib.use("Agg")

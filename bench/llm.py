@@ -23,11 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.peers import LLAMA_CPP_ENV  # noqa: E402
 from cloud_core.llm.build import EXPORT_ENV, build_model, fetch_gguf, hf_folder  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 
 SECTIONS = [
     "Returns: items can be returned within 30 days of delivery in their original packaging, with the receipt.",
@@ -142,6 +144,7 @@ def main() -> None:
         table.add_row(names[runtime], f"{r['decode_300_tok_s']:.1f}", f"{r['ttft_300_ms']:.0f} ms",
                       f"{r['ttft_1200_ms']:.0f} ms", cached, lookup, f"{r['peak_rss_mb']:.0f} MB")
     Console(width=160).print(table)
+    print(describe())
     summary: dict[str, float] = {}
     if ratios:
         summary["decode_vs_llamacpp"] = statistics.median(ratios)
@@ -152,7 +155,8 @@ def main() -> None:
     for key, value in summary.items():
         Console().print(f"{key}: {value:.2f}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"threads": args.threads, "results": results, "summary": summary,
+        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "threads": args.threads,
+                                              "results": results, "summary": summary,
                                               "decode_ratio_rounds": ratios}, indent=2) + "\n")
 
 

@@ -28,6 +28,7 @@ from edge_node.understanding import Understanding  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import write_catalog  # noqa: E402
 from triage.catalog.importers import import_catalog  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 XSID_TARGETS = ("de", "it", "nl", "tr", "zh", "ar", "da", "id", "ja", "kk", "lt", "sr")
@@ -87,8 +88,9 @@ def main() -> None:
     for lang, acc in xsid.items():
         table.add_row(lang, f"{acc:.4f}")
     Console().print(table)
+    print(describe())
     if args.out:
-        result = {"storefront_mix": msgspec.to_builtins(mix), "xsid": xsid}
+        result = {"cpu": msgspec.to_builtins(cpu_info()), "storefront_mix": msgspec.to_builtins(mix), "xsid": xsid}
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
+import msgspec  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -41,6 +42,7 @@ from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402
 from triage.config import CloudConfig  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
 
@@ -143,12 +145,13 @@ def main() -> None:
         table.add_row(name, *(str(s[k]) for k in ("answers", "with_repeated_sentence", "at_token_limit",
                                                    "mean_tokens", "mean_seconds")))
     Console().print(table)
+    print(describe())
     if raw["mean_tokens"]:
         Console().print(f"tokens decoded, guarded / raw: {served['mean_tokens'] / raw['mean_tokens']:.2f}; "
                         f"seconds: {served['mean_seconds'] / raw['mean_seconds']:.2f}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"raw": raw, "guarded": served, "cuts": cuts,
-                                              "max_tokens": args.max_tokens}, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "raw": raw, "guarded": served,
+                                              "cuts": cuts, "max_tokens": args.max_tokens}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from edge_node.understanding import Understanding  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import write_catalog  # noqa: E402
 from triage.catalog.importers import import_catalog  # noqa: E402
+from triage.cpu import cpu_info, describe  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
 PEERS = {"regression alone (share 0)": 0.0, "vote + check (shipped, 0.75)": None}
@@ -113,9 +114,10 @@ def main() -> None:
                 cells.append(f"{min(values):.3f}-{max(values):.3f}")
         table.add_row(lang, *cells)
     Console().print(table)
+    print(describe())
     if args.out:
-        Path(args.out).write_text(json.dumps({"k": args.k, "left_out": args.left_out, "results": results},
-                                             indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "k": args.k,
+                                              "left_out": args.left_out, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

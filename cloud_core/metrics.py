@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from triage.cpu import cpu_info, int8_kernel, isa_class
+
 __all__ = ["CloudMetrics"]
 
 
@@ -30,6 +32,9 @@ class CloudMetrics:
                                         registry=self.registry)
         self.ttft = Histogram("triage_cloud_ttft_seconds", "Time to first token", registry=self.registry,
                               buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+        self.cpu = Gauge("triage_cloud_cpu", "The CPU of this replica and the int8 kernel ONNX Runtime picks there",
+                         ["model", "isa_class", "int8_kernel"], registry=self.registry)
+        self.cpu.labels(model=cpu_info().model, isa_class=isa_class(), int8_kernel=int8_kernel()).set(1)
 
     def speculation(self, proposed: int, accepted: int) -> None:
         self.draft_proposed.inc(proposed)

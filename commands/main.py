@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from commands import catalog, chat, deploy, learning, ops, serve
+from commands import catalog, chat, demo, deploy, dialogues, learning, ops, serve, shop
 from commands._console import err
 
 __all__ = ["build_parser", "main"]
 
-_FAMILIES = (catalog, serve, deploy, learning, ops, chat)
+_FAMILIES = (catalog, serve, demo, deploy, learning, ops, chat, dialogues, shop)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,13 @@
-"""``triage edge | cloud | demo``: serve a tier, or both on one machine for the demo.
+"""``triage edge | cloud``: serve a tier.
 
 Starting a tier is a command's job, not the tier's: the edge and the cloud core stay unaware of
-each other, and only this module (above both) starts the cloud as a child of the demo's edge.
+each other (``commands.demo`` runs both, and the demo shop, on one machine).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +16,11 @@ from commands._console import Subcommands, err
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["register"]
+__all__ = ["register", "serve_edge"]
 
 
 def register(sub: Subcommands) -> None:
-    """Add edge, cloud and demo to the ``triage`` parser."""
+    """Add edge and cloud to the ``triage`` parser."""
     p = sub.add_parser("edge", help="serve the edge node")
     p.add_argument("--bundle", default=None)
     p.add_argument("--host", default=None)
@@ -41,17 +39,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--model-dir", default=None, help="int4 ONNX model folder (default: the cached build)")
     p.set_defaults(run=_cmd_cloud)
 
-    p = sub.add_parser("demo", help="build what is missing and serve the demo storefront")
-    p.add_argument("--catalog", default="intents/storefront")
-    p.add_argument("--bundle", default="var/bundle")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--cloud-port", type=int, default=50051)
-    p.add_argument("--no-cloud", action="store_true", help="edge only: escalations stay queued in the outbox")
-    p.set_defaults(run=_cmd_demo)
 
-
-def _serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, workers: int | None = None) -> None:
+def serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, workers: int | None = None) -> None:
     import uvicorn
 
     from edge_node.gateway import create_app
@@ -85,7 +74,7 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     from triage.config import load_config
 
     config = load_config().edge
-    _serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port, args.cloud,
+    serve_edge(Path(args.bundle or config.bundle), args.host or config.host, args.port or config.port, args.cloud,
                 args.workers)
     return 0
 
@@ -107,50 +96,4 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
                                    ("model_dir", args.model_dir)) if v is not None}
     config = msgspec.structs.replace(config, **overrides)
     asyncio.run(run_cloud(config))
-    return 0
-
-
-def _start_demo_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
-    """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
-    import time
-
-    from cloud_core.llm.build import build_model
-    from commands.fleet import cloud_ready
-
-    model = build_model()  # first run: minutes (model export), then cached
-    env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model)}
-    proc = subprocess.Popen([sys.executable, "-m", "commands", "cloud", "--host", "127.0.0.1", "--port", str(port),
-                             "--memory", "sqlite:///var/memory.db"], env=env)
-    deadline = time.monotonic() + 120
-    with err.status("starting the cloud core"):
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the cloud core exited with {proc.returncode}; see its output above")
-            if cloud_ready(f"127.0.0.1:{port}"):
-                return proc
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError(f"the cloud core did not become healthy on port {port} within 120 s")
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    import secrets
-
-    from triage.bundle.build import build_bundle
-
-    bundle = Path(args.bundle)
-    build_bundle(Path(args.catalog), bundle)
-    cloud = None
-    if not args.no_cloud:
-        token = secrets.token_urlsafe(24)
-        cloud = _start_demo_cloud(args.cloud_port, token)
-        os.environ["TRIAGE_EDGE__CLOUD_TOKEN"] = token
-    err.print(f"[bold green]demo[/bold green]: open http://{args.host}:{args.port}/ and chat with the widget; "
-              f"disputes go to the cloud core on 127.0.0.1:{args.cloud_port} (Ctrl-C to stop)")
-    try:
-        _serve_edge(bundle, args.host, args.port, None if cloud is None else f"127.0.0.1:{args.cloud_port}")
-    finally:
-        if cloud is not None:
-            cloud.terminate()
-            cloud.wait(15)
     return 0

@@ -25,6 +25,7 @@ __all__ = [
     "Message",
     "Ping",
     "Pong",
+    "Resolution",
     "ServerFrame",
     "Typing",
     "Welcome",
@@ -75,6 +76,16 @@ class Delta(msgspec.Struct, tag="delta", tag_field="type"):
     text: str
 
 
+class Resolution(msgspec.Struct, omit_defaults=True):
+    """What an action or a procedure did, machine-readable (a shop's UI or analytics can act on it)."""
+
+    kind: Literal["info", "cancelled", "refunded", "replacement", "return_label", "proposed", "human"]
+    order_id: str
+    amount: str | None = None
+    """Decimal string in ``currency`` ("54.75"), where money moved or was proposed."""
+    currency: str | None = None
+
+
 class Answer(msgspec.Struct, tag="answer", tag_field="type"):
     reply_to: str
     seq: int
@@ -85,6 +96,7 @@ class Answer(msgspec.Struct, tag="answer", tag_field="type"):
     confidence: float
     decision: Decided = "answer"
     options: list[str] = []
+    resolution: Resolution | None = None
 
 
 ErrorCode = Literal[
@@ -113,11 +125,13 @@ def encode_frame(frame: ServerFrame) -> bytes:
 
 
 def answer_encoder(reply_to: str, text: str, lang: str, intent: str | None, source: AnswerSource,
-                   confidence: float, decision: Decided, options: list[str] | None = None) -> Callable[[int], bytes]:
+                   confidence: float, decision: Decided, options: list[str] | None = None,
+                   resolution: Resolution | None = None) -> Callable[[int], bytes]:
     """An answer frame's encoder for the store, which numbers the frame before it is encoded."""
     def encode(seq: int) -> bytes:
         return _encoder.encode(Answer(reply_to=reply_to, seq=seq, text=text, lang=lang, intent=intent, source=source,
-                                      confidence=round(confidence, 4), decision=decision, options=options or []))
+                                      confidence=round(confidence, 4), decision=decision, options=options or [],
+                                      resolution=resolution))
 
     return encode
 

@@ -12,6 +12,8 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from triage.cpu import cpu_info, int8_kernel, isa_class
+
 __all__ = ["EdgeMetrics"]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -50,10 +52,17 @@ class EdgeMetrics:
                                        buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=self.registry)
         self.cache = Counter("triage_edge_semantic_cache", "Semantic cache events (hit, miss, stored)", ["event"],
                              registry=self.registry)
+        self.actions = Counter("triage_edge_actions", "Actions run against the shop, by outcome "
+                               "(answered, asking for a detail, handoff)", ["action", "outcome"],
+                               registry=self.registry)
         self.reloads = Counter("triage_edge_bundle_reloads", "Bundles swapped in while serving",
                                registry=self.registry)
         self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",
                                   registry=self.registry, multiprocess_mode="max")  # one store: same value
+        # A Gauge at 1, not an Info: Info has no multiprocess mode, and every worker sees the same CPU.
+        self.cpu = Gauge("triage_edge_cpu", "The CPU this node runs on and the int8 kernel ONNX Runtime picks there",
+                         ["model", "isa_class", "int8_kernel"], registry=self.registry, multiprocess_mode="max")
+        self.cpu.labels(model=cpu_info().model, isa_class=isa_class(), int8_kernel=int8_kernel()).set(1)
 
     def render(self) -> bytes:
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

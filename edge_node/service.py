@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_node.actions import ActionRequest, ActionRunner
+from edge_node.actions.choose import Routed, action_to_run, routed_from
 from edge_node.escalation.context import build_request
 from edge_node.escalation.relay import Escalator
 from edge_node.frames import answer_encoder
@@ -25,12 +28,14 @@ from edge_node.understanding import Analysis, Understanding
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.bundle.manifest import BundleError
 from triage.bundle.signing import parse_keys
-from triage.config import CostConfig
+from triage.config import CostConfig, ShopConfig
+from triage.connector.client import ShopClient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
 
-    from edge_node.frames import AnswerSource
+    from edge_node.frames import AnswerSource, Resolution
+    from edge_node.store import PendingAction
     from triage.config import EdgeConfig
 
 __all__ = ["EdgeService", "Handled", "Reply", "Turn"]
@@ -56,6 +61,8 @@ class Turn:
     """The session's language so far."""
     earlier: Sequence[str] = ()
     """The shopper's previous messages in this session, oldest first."""
+    pending: PendingAction | None = None
+    """The session's action waiting for a detail (an order number, an e-mail, a pick)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,9 @@ class Handled:
     """The edge's own answer, stored and ready to send."""
     escalated: bool = False
     """The answer comes later from the cloud (streamed deltas, then a stored final frame)."""
+    pending: PendingAction | None = None
+    pending_changed: bool = False
+    """The session's pending action is now ``pending``."""
 
 
 @dataclass
@@ -76,6 +86,8 @@ class EdgeService:
     knowledge: Knowledge
     config: EdgeConfig
     cost: CostConfig = field(default_factory=CostConfig)
+    shop: ShopConfig = field(default_factory=ShopConfig)
+    """The shop's API that actions call; without a URL they hand the shopper on."""
     metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
     store: EdgeStore = field(init=False)
     live: LiveSessions = field(init=False)
@@ -93,6 +105,8 @@ class EdgeService:
         self.escalator = Escalator(self.store, self.config, self.cost, self.metrics, listener=self)
         self.cache = SemanticCache(self.config.cache_min_similarity, self.config.cache_ttl_s, self.config.cache_entries)
         self.cache.invalidate(self.knowledge.manifest.catalog_hash)
+        self._shop_client = ShopClient(self.shop) if self.shop.url else None
+        self.actions = ActionRunner(self.knowledge.catalog, self._shop_client)
 
     def _router_for(self, knowledge: Knowledge) -> Router:
         """The configured knob wins; a negative one means the bundle's calibrated value."""
@@ -100,9 +114,11 @@ class EdgeService:
         return Router(knowledge.catalog, knowledge.calibration, knob)
 
     @classmethod
-    def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None) -> EdgeService:
+    def from_bundle(cls, bundle: Path, config: EdgeConfig, cost: CostConfig | None = None,
+                    shop: ShopConfig | None = None) -> EdgeService:
         keys = parse_keys(config.bundle_keys)
-        return cls(load_knowledge(bundle, threads=config.encoder_threads, keys=keys), config, cost or CostConfig())
+        return cls(load_knowledge(bundle, threads=config.encoder_threads, keys=keys), config, cost or CostConfig(),
+                   shop or ShopConfig())
 
     async def reload(self, bundle: Path) -> Knowledge:
         """Load a new bundle beside the running one and swap it in at once when it is ready.
@@ -121,6 +137,7 @@ class EdgeService:
         understanding = await asyncio.to_thread(Understanding, knowledge, self.config.langid)
         router = self._router_for(knowledge)
         self.knowledge, self._pipeline = knowledge, (understanding, router)
+        self.actions = ActionRunner(knowledge.catalog, self._shop_client)
         if knowledge.manifest.catalog_hash != self.cache.catalog_hash:
             self.cache.invalidate(knowledge.manifest.catalog_hash)  # a new catalog may change the right answers
         self.metrics.reloads.inc()
@@ -168,44 +185,71 @@ class EdgeService:
             self.track(self._follow_bundle())
 
     async def handle(self, turn: Turn) -> Handled:
-        """Turn an accepted message into its outcome: understood, routed, answered from the catalog
-        or the semantic cache, written to the store with its ledger entry, or escalated."""
+        """Turn an accepted message into its outcome: understood, routed, answered from the catalog,
+        by an action against the shop or from the semantic cache, written to the store with its
+        ledger entry, or escalated."""
         cost = self.cost.edge_cost()
 
         def decide_and_store_edge_answer() -> tuple[Reply, Recorded | None]:
-            """On the understanding thread: an edge answer is stored right after it is decided."""
+            """On the understanding thread: a catalog answer is stored right after it is decided."""
             reply = self.reply(turn.text, turn.lang, turn.earlier)
-            if reply.decision.kind == "escalate":
-                return reply, None  # the semantic cache is consulted on the loop first
-            return reply, self.store.record_message_here(self._outcome(turn, reply.decision, reply.elapsed_s, cost))
+            if reply.decision.kind in ("escalate", "action") or turn.pending is not None:
+                return reply, None  # the cache, an action or the pending one decide on the loop
+            return reply, self.store.record_message_here(self._outcome(turn, Routed(reply.decision), reply, cost))
 
         loop = asyncio.get_running_loop()
         reply, recorded = await loop.run_in_executor(self._understanding_thread, decide_and_store_edge_answer)
-        d = reply.decision
+        routed = Routed(reply.decision)
         if recorded is None:
-            d = self._from_cache(turn, reply)
-            recorded = await self.store.record_message(self._outcome(turn, d, reply.elapsed_s, cost))
+            routed = await self._route_on_loop(turn, reply)
+            recorded = await self.store.record_message(self._outcome(turn, routed, reply, cost))
+        d = routed.decision
         if not recorded.processed:
             return Handled(processed=False, lang=d.lang)
         self.metrics.cost.labels("edge").inc(cost)
+        handled = Handled(processed=True, lang=d.lang, frame=recorded.frame, pending=routed.pending,
+                          pending_changed=routed.pending_changed)
         if d.kind != "escalate":
             self.metrics.messages.labels("answered").inc()
-            return Handled(processed=True, lang=d.lang, frame=recorded.frame)
+            return handled
         request = build_request(self.knowledge.catalog, turn.customer, turn.text, reply.analysis, d, turn.earlier)
         self.metrics.messages.labels("escalated").inc()
         self.track(self._escalate(turn.session, turn.client_id, d, request))
-        return Handled(processed=True, lang=d.lang, escalated=True)
+        return dataclasses.replace(handled, escalated=True)
 
-    def _outcome(self, turn: Turn, d: Decision, elapsed_s: float, cost: float) -> MessageOutcome:
-        entry = LedgerEntry(turn.session, turn.client_id, d.kind, "edge", elapsed_s * 1000, cost_usd=cost)
-        answer = self._answer(turn.client_id, d, "edge") if d.kind != "escalate" else None
+    async def _route_on_loop(self, turn: Turn, reply: Reply) -> Routed:
+        """Run the action the message starts or continues; else the semantic cache may answer."""
+        d = reply.decision
+        runner = self.actions
+        action = action_to_run(self.knowledge.catalog, runner.slots, turn.text, d, turn.pending)
+        if action is None:
+            dropped = turn.pending is not None  # the shopper moved on
+            return Routed(self._from_cache(turn, reply) if d.kind == "escalate" else d, pending_changed=dropped)
+        continuing = d.action != action
+        intent = turn.pending.intent if continuing and turn.pending is not None else d.intent
+        pending = turn.pending if continuing else None
+        result = await runner.run(ActionRequest(
+            action=action, intent=intent, lang=d.lang, customer=turn.customer, text=turn.text,
+            earlier=tuple(turn.earlier), pending=pending, key=f"{turn.session}:{turn.client_id}:{action}"))
+        self.metrics.actions.labels(action, result.outcome).inc()
+        return routed_from(result, d, action, intent)
+
+    def _outcome(self, turn: Turn, routed: Routed, reply: Reply, cost: float) -> MessageOutcome:
+        d = routed.decision
+        entry = LedgerEntry(turn.session, turn.client_id, d.kind, "edge", reply.elapsed_s * 1000, cost_usd=cost)
+        answer = None
+        if d.kind != "escalate" or routed.notice:
+            answer = self._answer(turn.client_id, d, "edge", routed.resolution)
         return MessageOutcome(session=turn.session, client_id=turn.client_id, text=turn.text, lang=d.lang,
                               lang_changed=d.lang != turn.lang, intent=d.intent, decision=d.kind, entry=entry,
-                              answer=answer)
+                              answer=answer, answer_final=d.kind != "escalate", pending=routed.pending,
+                              pending_changed=routed.pending_changed)
 
     @staticmethod
-    def _answer(reply_to: str, d: Decision, source: AnswerSource) -> Callable[[int], bytes]:
-        return answer_encoder(reply_to, d.text, d.lang, d.intent, source, d.confidence, d.kind, d.options)
+    def _answer(reply_to: str, d: Decision, source: AnswerSource,
+                resolution: Resolution | None = None) -> Callable[[int], bytes]:
+        return answer_encoder(reply_to, d.text, d.lang, d.intent, source, d.confidence, d.kind, d.options,
+                              resolution)
 
     def _from_cache(self, turn: Turn, reply: Reply) -> Decision:
         """A cloud answer to the same generic question, with the same details, instead of escalating."""
@@ -242,6 +286,8 @@ class EdgeService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.escalator.stop()
+        if self._shop_client is not None:
+            await self._shop_client.aclose()
         await self.store.close()
         self._understanding_thread.shutdown(wait=False)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "CloudConfig", "Config", "ConfigError", "CostConfig", "DeployConfig", "EdgeConfig", "ModelPrice", "load_config",
+    "CloudConfig", "Config", "ConfigError", "CostConfig", "DeployConfig", "EdgeConfig", "ModelPrice", "ShopConfig",
+    "load_config",
 ]
 
 
@@ -182,8 +183,28 @@ class DeployConfig(msgspec.Struct, forbid_unknown_fields=True):
     regions: str = "deploy/regions.toml"
 
 
+class ShopConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The shop's own API behind the connector contract (docs/connector.yaml), which actions call."""
+
+    url: Annotated[str, msgspec.Meta(pattern=r"^(https?://\S+)?$")] = ""
+    """Base URL, ``http://127.0.0.1:8090``; empty: actions answer with the catalog's text and a
+    shopper who needs their order looked up is handed on."""
+    secret: str = ""
+    """HMAC-SHA256 key that signs every request (``X-Triage-Timestamp`` + ``X-Triage-Signature``)."""
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 3.0
+    """Deadline of one HTTP call."""
+    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    """Extra attempts, with backoff, of a call that is safe to repeat (reads; writes with an idempotency key)."""
+    breaker_failures: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Consecutive failed calls that open the circuit: then the shop is not called for ``breaker_reset_s``."""
+    breaker_reset_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1 << 20
+    """A larger response is refused as malformed (nothing the contract returns comes near it)."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     edge: EdgeConfig = msgspec.field(default_factory=EdgeConfig)
+    shop: ShopConfig = msgspec.field(default_factory=ShopConfig)
     cloud: CloudConfig = msgspec.field(default_factory=CloudConfig)
     cost: CostConfig = msgspec.field(default_factory=CostConfig)
     deploy: DeployConfig = msgspec.field(default_factory=DeployConfig)

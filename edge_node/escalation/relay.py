@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
-from edge_node.escalation.breaker import CircuitBreaker
 from edge_node.frames import answer_encoder
 from edge_node.store import LedgerEntry
 from protos.triage.v1 import escalation_pb2 as pb
+from triage.connector.breaker import CircuitBreaker
 
 if TYPE_CHECKING:
     from edge_node.escalation.client import CloudClient

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from litestar import WebSocket
 
     from edge_node.service import EdgeService
-    from edge_node.store import StoredFrame
+    from edge_node.store import PendingAction, StoredFrame
 
 __all__ = ["Connection"]
 
@@ -58,6 +58,8 @@ class Connection:
         self.closed = False
         self.recent: list[str] = []
         """This session's earlier messages (loaded on hello), for the router's conversation signals."""
+        self.pending: PendingAction | None = None
+        """The session's action waiting for a detail (loaded on hello: it may come from another replica)."""
         self.awaiting: set[str] = set()
         """Escalated messages of this session still waiting for their final answer (polled for:
         another replica sharing the store may be the one that stores it)."""
@@ -169,6 +171,7 @@ class Connection:
             edge.live.detach(self.session, self)
         self.session, self.customer = state.session, customer
         self.awaiting = set(await edge.store.outbox.pending_for(state.session))
+        self.pending = await edge.store.pending_action(state.session)
         self.recent = [t for _, t in await edge.store.conversation(state.session, edge.config.conversation_turns)]
         self.lang = state.lang or hello.lang
         self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
@@ -200,19 +203,23 @@ class Connection:
             return
         assert self.session is not None
         earlier = tuple(self.recent[-self.edge.config.conversation_turns:])
-        handled = await self.edge.handle(Turn(self.session, self.customer, message.id, text, self.lang, earlier))
+        turn = Turn(self.session, self.customer, message.id, text, self.lang, earlier, self.pending)
+        handled = await self.edge.handle(turn)
         if not handled.processed:
             await self.pump()  # a resend of a message already answered: the answer comes from the store
             return
         self.lang = handled.lang
         self.recent.append(text)
-        if not handled.escalated:
+        if handled.pending_changed:
+            self.pending = handled.pending
+        if handled.escalated:
+            self.awaiting.add(message.id)
+        if handled.frame is not None or not handled.escalated:
             await self.deliver(handled.frame)
             self.edge.metrics.latency.observe(time.perf_counter() - started)
-            return
-        self.awaiting.add(message.id)
-        await self.send(Typing(reply_to=message.id))
-        self.wake()
+        if handled.escalated:
+            await self.send(Typing(reply_to=message.id))
+            self.wake()
 
     def close(self) -> None:
         self.closed = True

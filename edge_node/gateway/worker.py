@@ -21,7 +21,7 @@ __all__ = ["create_worker_app", "edge_from_config"]
 
 def edge_from_config() -> EdgeService:
     config = load_config()
-    return EdgeService.from_bundle(Path(config.edge.bundle), config.edge, config.cost)
+    return EdgeService.from_bundle(Path(config.edge.bundle), config.edge, config.cost, config.shop)
 
 
 def create_worker_app() -> Litestar:

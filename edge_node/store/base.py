@@ -23,6 +23,7 @@ __all__ = [
     "MessageOutcome",
     "Outbox",
     "OutboxItem",
+    "PendingAction",
     "Recorded",
     "SessionState",
     "StoredFrame",
@@ -65,6 +66,21 @@ class SessionState(NamedTuple):
     resumed: bool
 
 
+class PendingAction(msgspec.Struct, frozen=True):
+    """An action waiting for the shopper's next message (an order number, an e-mail, a pick).
+
+    Kept in the store, so it survives a restart and another replica picks it up on resume. The
+    e-mail stays here, at the edge: escalations carry it redacted.
+    """
+
+    action: str
+    intent: str | None
+    order_id: str = ""
+    email: str = ""
+    asked: str = ""
+    """What the last answer asked for: ``order_id``, ``email`` or ``pick``."""
+
+
 class MessageOutcome(msgspec.Struct, frozen=True):
     """A routed message's whole bookkeeping, written in one transaction: the message, its ledger
     entry and, for an answer the edge gives itself, the answer frame."""
@@ -79,6 +95,11 @@ class MessageOutcome(msgspec.Struct, frozen=True):
     entry: LedgerEntry
     answer: Callable[[int], bytes] | None = None
     """Encoder of the answer frame (None for an escalated message: its answer comes later)."""
+    answer_final: bool = True
+    """False for an edge notice sent before the cloud's final answer (the shop cannot be reached)."""
+    pending: PendingAction | None = None
+    pending_changed: bool = False
+    """Set ``pending`` as the session's pending action (None: the session has none any more)."""
 
 
 class Recorded(NamedTuple):
@@ -155,6 +176,8 @@ class EdgeStore(Protocol):
         """``record_message`` on the calling thread, which must not be the event loop's (the
         understanding thread stores an edge answer right after deciding it: one thread hop, not two)."""
         ...
+
+    async def pending_action(self, session: str) -> PendingAction | None: ...
 
     async def record_cost(self, entry: LedgerEntry) -> None: ...
 

@@ -16,7 +16,7 @@ import msgspec
 
 from edge_node.store._sqlite_db import SqliteDb
 from edge_node.store._sqlite_parts import SqliteFrames, SqliteOutbox
-from edge_node.store.base import LedgerEntry, MessageOutcome, Recorded, SessionState
+from edge_node.store.base import LedgerEntry, MessageOutcome, PendingAction, Recorded, SessionState
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS ledger (
     edge_ms REAL NOT NULL, input_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0, model TEXT NOT NULL DEFAULT '', cost_usd REAL NOT NULL DEFAULT 0,
     at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_actions (
+    session TEXT PRIMARY KEY, pending BLOB NOT NULL, updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 """
@@ -106,8 +109,24 @@ class SqliteEdgeStore:
         if o.lang_changed:
             db.db.execute("UPDATE sessions SET lang = ? WHERE id = ?", (o.lang, o.session))
         db.db.execute(_INSERT_LEDGER, (*msgspec.structs.astuple(o.entry), time.time()))
-        frame = self.frames.append_in_tx(o.session, o.client_id, True, o.answer) if o.answer is not None else None
+        if o.pending_changed:
+            self._set_pending_in_tx(o.session, o.pending)
+        frame = None
+        if o.answer is not None:
+            frame = self.frames.append_in_tx(o.session, o.client_id, o.answer_final, o.answer)
         return Recorded(True, frame)
+
+    def _set_pending_in_tx(self, session: str, pending: PendingAction | None) -> None:
+        if pending is None:
+            self._db.db.execute("DELETE FROM pending_actions WHERE session = ?", (session,))
+            return
+        self._db.db.execute("INSERT INTO pending_actions VALUES (?, ?, ?) ON CONFLICT (session) DO UPDATE SET "
+                            "pending = excluded.pending, updated_at = excluded.updated_at",
+                            (session, msgspec.msgpack.encode(pending), time.time()))
+
+    async def pending_action(self, session: str) -> PendingAction | None:
+        row = await self._db.read_one("SELECT pending FROM pending_actions WHERE session = ?", (session,))
+        return msgspec.msgpack.decode(bytes(row[0]), type=PendingAction) if row else None
 
     def _record(self, outcome: MessageOutcome) -> Recorded:
         return self._db.transaction(lambda: self._record_in_tx(outcome))

@@ -5,17 +5,19 @@ Layout of a catalog folder::
     storefront.toml      [storefront] id, name, default_language, languages, out_of_scope, fallback
     intents/*.toml       [[intent]] name, tier, examples.<lang>, answers.<lang>, action
     faq/*.toml           [[faq]] id, topic, questions.<lang>, answers.<lang>
+    actions.toml         [prompts] <prompt>.<lang>; [[action]] name, kind, replies.<outcome>.<lang>
 """
 
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
-from triage.catalog.model import Catalog, FaqEntry, Intent, Storefront
+from triage.catalog.model import ACTION_REPLIES, PROMPTS, Action, Catalog, FaqEntry, Intent, Storefront
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,6 +46,11 @@ class _FaqFile(msgspec.Struct, forbid_unknown_fields=True):
     faq: list[FaqEntry] = []
 
 
+class _ActionsFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    prompts: dict[str, dict[str, str]] = {}
+    action: list[Action] = []
+
+
 def _decode(path: Path, kind: type[_T], hint: str) -> _T:
     try:
         return msgspec.toml.decode(path.read_bytes(), type=kind)
@@ -67,8 +74,14 @@ def load_catalog(folder: Path) -> Catalog:
     for path in sorted((folder / "faq").glob("*.toml")):
         hint = "each [[faq]] needs id, questions.<lang> = [...] and answers.<lang> = '...'"
         faqs.extend(_decode(path, _FaqFile, hint).faq)
-    catalog = Catalog(storefront=storefront, intents=intents, faqs=faqs)
+    actions = _ActionsFile()
+    if (folder / "actions.toml").is_file():
+        hint = "[prompts] <prompt>.<lang> = '...'; each [[action]] needs name, kind and replies.<outcome>.<lang>"
+        actions = _decode(folder / "actions.toml", _ActionsFile, hint)
+    catalog = Catalog(storefront=storefront, intents=intents, faqs=faqs, actions=actions.action,
+                      prompts=actions.prompts)
     _validate(folder, catalog)
+    _validate_actions(folder / "actions.toml", catalog)
     return catalog
 
 
@@ -111,6 +124,52 @@ def _validate(folder: Path, catalog: Catalog) -> None:
         _check_langs(field, "answers", entry.answers, sf.languages)
 
 
+def _validate_actions(where: Path, catalog: Catalog) -> None:
+    """Every action an intent names exists; every reply exists in every language and uses only the
+    typed fields its outcome has, so a template never fails in front of a shopper."""
+    defined = {a.name for a in catalog.actions}
+    for intent in catalog.intents:
+        if intent.action is not None and intent.action not in defined:
+            raise CatalogError(f"{where.parent}/intents: intent {intent.name!r}: action {intent.action!r} is not "
+                               f"defined (fix: add an [[action]] named {intent.action!r} to {where.name}, or remove "
+                               "the intent's action)")
+    if not catalog.actions:
+        return
+    languages = catalog.storefront.languages
+    _check_replies(where, "prompts", catalog.prompts, PROMPTS, languages)
+    for action in catalog.actions:
+        _check_replies(where, f"action {action.name!r}: replies", action.replies, ACTION_REPLIES[action.kind],
+                       languages)
+
+
+def _check_replies(where: Path, field: str, replies: Mapping[str, Mapping[str, str]],
+                   spec: Mapping[str, tuple[str, ...]], languages: list[str]) -> None:
+    for key in replies:
+        if key not in spec:
+            raise CatalogError(f"{where}: {field}.{key} is not an outcome here (fix: use one of {sorted(spec)})")
+    for key, fields in spec.items():
+        for lang in languages:
+            template = replies.get(key, {}).get(lang)
+            if template is None:
+                raise CatalogError(f"{where}: {field}.{key}.{lang} is missing (fix: write the reply in every "
+                                   "storefront language)")
+            _check_fields(f"{where}: {field}.{key}.{lang}", template, fields)
+
+
+def _check_fields(field: str, template: str, allowed: tuple[str, ...]) -> None:
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise CatalogError(f"{field}: {exc} (fix: write braces as {{{{ and }}}}, fields as {{name}})") from exc
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        used = f"{name}:{spec}" if spec else name
+        if used not in allowed or conversion:
+            raise CatalogError(f"{field}: {{{used}}} is not a field of this reply (fix: use one of "
+                               f"{', '.join('{' + a + '}' for a in allowed) or 'no fields'})")
+
+
 def _check_langs(field: str, key: str, table: Mapping[str, object], languages: list[str]) -> None:
     for lang in table:
         if lang not in languages:
@@ -130,3 +189,5 @@ def write_catalog(catalog: Catalog, folder: Path) -> None:
         (folder / "intents" / "intents.toml").write_bytes(msgspec.toml.encode(_IntentFile(catalog.intents)))
     if catalog.faqs:
         (folder / "faq" / "faq.toml").write_bytes(msgspec.toml.encode(_FaqFile(catalog.faqs)))
+    if catalog.actions or catalog.prompts:
+        (folder / "actions.toml").write_bytes(msgspec.toml.encode(_ActionsFile(catalog.prompts, catalog.actions)))

@@ -8,9 +8,43 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["Catalog", "FaqEntry", "Intent", "Storefront", "Tier"]
+__all__ = ["ACTION_REPLIES", "PROMPTS", "Action", "ActionKind", "Catalog", "FaqEntry", "Intent", "Storefront", "Tier"]
 
 Tier = Literal["edge", "cloud"]
+ActionKind = Literal["order_status", "cancel_order", "refund_status"]
+
+# What each action kind may say, and the typed fields each reply may use (``{eta:date}``).
+_ORDER = ("order_id",)
+_SHIPMENT = (*_ORDER, "carrier", "tracking_number", "shipped_on:date")
+ACTION_REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "order_status": {
+        "processing": _ORDER,
+        "shipped": (*_SHIPMENT, "eta:date"),
+        "overdue": (*_SHIPMENT, "eta:date"),
+        "delivered": (*_SHIPMENT, "delivered_on:date"),
+        "lost": _SHIPMENT,
+        "returned": _ORDER,
+        "cancelled": _ORDER,
+    },
+    "cancel_order": {
+        "done": (*_ORDER, "total:money"),
+        "not_cancellable": _ORDER,
+        "already_cancelled": _ORDER,
+    },
+    "refund_status": {
+        "refunded": (*_ORDER, "amount:money", "refunded_on:date"),
+        "none": _ORDER,
+    },
+}
+PROMPTS: dict[str, tuple[str, ...]] = {
+    "ask_order_id": (),
+    "ask_email": _ORDER,
+    "pick_order": (),
+    "not_verified": (),
+    "no_orders": (),
+    "shop_unavailable": (),
+}
+"""What every action may need to ask or admit, whatever its kind."""
 
 
 class Intent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -38,6 +72,17 @@ class FaqEntry(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     topic: str = ""
 
 
+class Action(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Something the edge does against the shop's API (``triage.connector``) for an intent."""
+
+    name: str
+    """What intents refer to (``action = "order_status"``)."""
+    kind: ActionKind
+    """What it runs: ``order_status`` and ``refund_status`` (reads) or ``cancel_order`` (a write)."""
+    replies: dict[str, dict[str, str]]
+    """Reply template per outcome and language: ``replies.shipped.de = "... {eta:date}"``."""
+
+
 class Storefront(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Who the catalog belongs to and which languages it speaks."""
 
@@ -55,12 +100,17 @@ class Storefront(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     regression fitted on the examples (xSID, ten examples: 3-10 points more right answers for -2 to +5
     points of wrong ones; ``bench/thin_languages.py``). 0 puts every language with an example on the
     regression alone."""
+    order_id_pattern: str = r"[0-9]{4,12}"
+    """How this shop's order numbers look, so actions find one in a message (a regular expression)."""
 
 
 class Catalog(msgspec.Struct, forbid_unknown_fields=True):
     storefront: Storefront
     intents: list[Intent]
     faqs: list[FaqEntry]
+    actions: list[Action] = []
+    prompts: dict[str, dict[str, str]] = {}
+    """What actions ask or admit, per prompt and language (``PROMPTS``)."""
 
     def content_hash(self) -> str:
         """Hash of the canonical JSON form: two catalogs that answer alike hash alike."""
@@ -86,6 +136,12 @@ class Catalog(msgspec.Struct, forbid_unknown_fields=True):
         for intent in self.intents:
             if intent.name == name:
                 return intent
+        raise KeyError(name)
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
         raise KeyError(name)
 
     def faq(self, faq_id: str) -> FaqEntry:

@@ -1,7 +1,9 @@
-"""A circuit breaker: after repeated failures, stop calling the cloud for a while and queue at once.
+"""A circuit breaker: after repeated failures, stop calling a dependency for a while and fail at once.
 
-Without it, every shopper message during an outage would wait for its own deadline before being
-told it is queued; with it, the first few pay that price and the rest are answered immediately.
+Without it, every shopper message during an outage would wait for its own deadline (and its
+retries) before being told the answer is delayed; with it, the first few pay that price and the rest
+are answered immediately. The edge's escalation relay uses one for the cloud core, the shop client
+one for the shop; it lives in the shared core because both tiers call the shop.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-__all__ = ["CircuitBreaker"]
+__all__ = ["CircuitBreaker", "State"]
 
 State = Literal["closed", "open", "half_open"]
 
@@ -30,6 +32,13 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
+    @property
+    def retry_in_s(self) -> float:
+        """Seconds until an open circuit lets a trial call through (0 when it is not open)."""
+        if self.state != "open":
+            return 0.0
+        return max(0.0, self.reset_after_s - (time.monotonic() - self._opened_at))
+
     def allow(self) -> bool:
         """May a call go out now? In half-open state exactly one trial call goes out."""
         state = self.state
@@ -49,3 +58,10 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.failures_to_open:
             self._opened_at = time.monotonic()
+
+    def abandon(self) -> None:
+        """A call that ended with no verdict (cancelled) gives back the trial slot it may hold.
+
+        Without this, a half-open trial whose caller went away would keep every later call out for good.
+        """
+        self._trial_running = False
