@@ -8,6 +8,11 @@ two cores, so absolute numbers are pessimistic; compare rows, not runs. "edge CP
 time of the edge's processes per message, and "node capacity/s" what the node's cores would serve at
 that cost with the load generated elsewhere.
 
+With ``--order-mix`` (on by default) one more run per worker count plays signed-in shoppers whose
+every other message asks for one of their orders by number ("Where is my order 10234?"): the edge
+answers it with an action against the demo shop (``triage shop``, started here on its own database),
+and the table gives action answers and FAQ answers of that run side by side.
+
 Usage: python bench/edge_load.py [--bundle var/bundle] [--workers 1 2] [--sessions 50 200] [--messages 20]
 """
 
@@ -39,33 +44,78 @@ QUESTIONS = ["How much is shipping?", "Was kostet der Versand?", "Vendez-vous de
              "Czy macie aplikację mobilną?", "Where is my order?"]
 
 
-async def _session(url: str, n: int, latencies: list[float], think_s: float) -> int:
+SESSION_SECRET = "bench-session-secret-0123456789"
+SHOP_SECRET = "bench-shop-secret-0123456789"
+ORDERS = ROOT.parent / "shared" / "data" / "shop" / "orders.json"
+
+
+class Shopper(msgspec.Struct):
+    token: str = ""
+    orders: list[str] = []
+    """Order numbers this signed-in shopper asks about on every other message (empty: FAQ only)."""
+
+    def question(self, i: int) -> str:
+        if self.orders and i % 2:
+            return f"Where is my order {self.orders[(i // 2) % len(self.orders)]}?"
+        return QUESTIONS[i % len(QUESTIONS)]
+
+
+async def _session(url: str, n: int, latencies: dict[str, list[float]], think_s: float, shopper: Shopper) -> int:
     answered = 0
     if think_s:  # shoppers arrive over time: ramp up over one mean think time instead of all at once
         await asyncio.sleep(think_s * np.random.random())
     async with websockets.connect(url, max_queue=None) as ws:
-        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": None,
+        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": shopper.token, "session": None,
                                   "last_seq": 0}))
         await ws.recv()
         for i in range(n):
             if think_s:
                 await asyncio.sleep(think_s * (0.5 + np.random.random()))
             start = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "id": str(i), "text": QUESTIONS[i % len(QUESTIONS)]}))
+            await ws.send(json.dumps({"type": "message", "id": str(i), "text": shopper.question(i)}))
             while True:
                 frame = json.loads(await ws.recv())
                 if frame["type"] in ("answer", "error"):
                     break
-            latencies.append((time.perf_counter() - start) * 1000)
+            kind = "action" if frame.get("decision") == "action" else "faq"
+            latencies.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
             answered += frame["type"] == "answer"
     return answered
 
 
-async def _load(url: str, sessions: int, messages: int, think_s: float) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
+async def _load(url: str, sessions: int, messages: int, think_s: float,
+                shoppers: list[Shopper] | None = None) -> tuple[dict[str, list[float]], int, float]:
+    latencies: dict[str, list[float]] = {}
+    crowd = shoppers or [Shopper()]
     start = time.perf_counter()
-    answered = await asyncio.gather(*(_session(url, messages, latencies, think_s) for _ in range(sessions)))
+    answered = await asyncio.gather(*(_session(url, messages, latencies, think_s, crowd[i % len(crowd)])
+                                      for i in range(sessions)))
     return latencies, sum(answered), time.perf_counter() - start
+
+
+def _signed_in_shoppers() -> list[Shopper]:
+    from triage.session_token import mint_token
+
+    data = json.loads(ORDERS.read_text())
+    by_customer: dict[str, list[str]] = {}
+    for order in data["orders"]:
+        by_customer.setdefault(order["customer"], []).append(order["id"])
+    return [Shopper(mint_token(SESSION_SECRET, "demo", c, 86400), ids) for c, ids in sorted(by_customer.items())]
+
+
+def _start_shop(port: int) -> subprocess.Popen[bytes]:
+    import httpx
+
+    db = Path(tempfile.mkdtemp(prefix="edge-load-shop-")) / "shop.db"
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "shop", "--orders", str(ORDERS), "--port", str(port),
+                             "--db", str(db), "--secret", SHOP_SECRET], stdout=subprocess.DEVNULL)
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("the demo shop did not start; run `triage shop --orders ...` by hand to see why")
 
 
 def _in_process(bundle: Path, n: int) -> list[float]:
@@ -114,14 +164,66 @@ def _cpu_seconds(root: int) -> float:
     return total
 
 
-def _start_edge(bundle: str, port: int, workers: int, deflate: bool) -> subprocess.Popen[bytes]:
+def _start_edge(bundle: str, port: int, workers: int, deflate: bool, shop: str = "") -> subprocess.Popen[bytes]:
     store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
-           "TRIAGE_EDGE__STORE": str(store), "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false"}
+           "TRIAGE_EDGE__STORE": str(store), "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false",
+           "TRIAGE_EDGE__SESSION_SECRET": SESSION_SECRET, "TRIAGE_SHOP__URL": shop, "TRIAGE_SHOP__SECRET": SHOP_SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", bundle, "--port", str(port),
                              "--workers", str(workers)], env=env)
     _wait_ready(port, proc)
     return proc
+
+
+class Results:
+    """The table and its JSON rows."""
+
+    def __init__(self, messages: int) -> None:
+        self.table = Table(title=f"Edge websocket round trip, {messages} messages per session")
+        for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s", "edge CPU ms/msg",
+                    "node capacity/s"):
+            self.table.add_column(col, justify="right")
+        self.rows: list[dict[str, object]] = []
+
+    def add(self, peer: str, lat: list[float], answered: int, rate: float, cpu_ms: float | None = None) -> None:
+        capacity = 1000.0 * (os.cpu_count() or 1) / cpu_ms if cpu_ms else None
+        row = {"peer": peer, "messages": len(lat), "answered": answered, "p50_ms": float(np.percentile(lat, 50)),
+               "p99_ms": float(np.percentile(lat, 99)), "messages_per_s": rate, "edge_cpu_ms_per_message": cpu_ms,
+               "node_capacity_per_s": capacity}
+        self.rows.append(row)
+        self.table.add_row(peer, str(len(lat)), str(answered), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
+                           f"{rate:.0f}", f"{cpu_ms:.2f}" if cpu_ms else "-", f"{capacity:.0f}" if capacity else "-")
+
+
+def _measure(results: Results, name: str, url: str, proc: subprocess.Popen[bytes] | None, sessions: int,
+             messages: int, think: float, shoppers: list[Shopper] | None = None) -> None:
+    cpu_before = _cpu_seconds(proc.pid) if proc is not None else 0.0
+    by_kind, answered, elapsed = asyncio.run(_load(url, sessions, messages, think, shoppers))
+    every = [x for lat in by_kind.values() for x in lat]
+    cpu_ms = (_cpu_seconds(proc.pid) - cpu_before) * 1000 / len(every) if proc is not None else None
+    pacing = f"think {think:.1f}s" if think else "saturating"
+    if shoppers is None:
+        results.add(f"{name}{sessions} sessions, {pacing}", every, answered, len(every) / elapsed, cpu_ms)
+        return
+    for kind, label in (("faq", "FAQ answers"), ("action", "order-status actions (demo shop over HTTP)")):
+        results.add(f"{name}{sessions} signed-in sessions, {pacing}: {label}", by_kind.get(kind, [0.0]),
+                    len(by_kind.get(kind, [])), len(every) / elapsed, cpu_ms)
+
+
+def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate: bool, shop: str) -> None:
+    port = 18080
+    proc = _start_edge(args.bundle, port, workers, deflate, shop)
+    url = f"ws://127.0.0.1:{port}/v1/chat"
+    name = f"{workers} worker{'s' if workers != 1 else ''}{' deflate' if deflate else ''}, "
+    try:
+        for think in sorted({args.think, 0.0}, reverse=True):
+            for sessions in args.sessions:
+                _measure(results, name, url, proc, sessions, args.messages, think)
+        if shop:
+            _measure(results, name, url, proc, max(args.sessions), args.messages, args.think, _signed_in_shoppers())
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 def main() -> None:
@@ -135,50 +237,31 @@ def main() -> None:
                         help="edge negotiates permessage-deflate (the client always offers it, as browsers do)")
     parser.add_argument("--think", type=float, default=0.5,
                         help="mean seconds a shopper waits between messages (0 = saturate)")
+    parser.add_argument("--order-mix", action=argparse.BooleanOptionalAction, default=True,
+                        help="also play signed-in shoppers asking for their orders (starts the demo shop)")
     parser.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args()
-    table = Table(title=f"Edge websocket round trip, FAQ answers, {args.messages} messages per session")
-    for col in ("peer", "messages", "answered", "p50 ms", "p99 ms", "messages/s", "edge CPU ms/msg",
-                "node capacity/s"):
-        table.add_column(col, justify="right")
-    rows: list[dict[str, object]] = []
-
-    def add(peer: str, lat: list[float], answered: int, rate: float, cpu_ms: float | None = None) -> None:
-        capacity = 1000.0 * (os.cpu_count() or 1) / cpu_ms if cpu_ms else None
-        row = {"peer": peer, "messages": len(lat), "answered": answered, "p50_ms": float(np.percentile(lat, 50)),
-               "p99_ms": float(np.percentile(lat, 99)), "messages_per_s": rate, "edge_cpu_ms_per_message": cpu_ms,
-               "node_capacity_per_s": capacity}
-        rows.append(row)
-        table.add_row(peer, str(len(lat)), str(answered), f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
-                      f"{rate:.0f}", f"{cpu_ms:.2f}" if cpu_ms else "-", f"{capacity:.0f}" if capacity else "-")
-
+    results = Results(args.messages)
     floor = _in_process(Path(args.bundle), 2000)
-    add("in-process pipeline (no network, no store)", floor, len(floor), 1000 / float(np.mean(floor)))
-    targets = ([(None, False, args.url)] if args.url else
-               [(w, d == "on", None) for d in args.deflate for w in args.workers])
-    for workers, deflate, url in targets:
-        proc = None
-        if url is None:
-            port = 18080
-            proc = _start_edge(args.bundle, port, workers or 1, deflate)
-            url = f"ws://127.0.0.1:{port}/v1/chat"
-        name = f"{workers} worker{'s' if workers != 1 else ''}{' deflate' if deflate else ''}, " if workers else ""
+    results.add("in-process pipeline (no network, no store)", floor, len(floor), 1000 / float(np.mean(floor)))
+    if args.url:
+        for sessions in args.sessions:
+            _measure(results, "", args.url, None, sessions, args.messages, args.think)
+    else:
+        shop = _start_shop(18090) if args.order_mix else None
         try:
-            for think in sorted({args.think, 0.0}, reverse=True):
-                for sessions in args.sessions:
-                    cpu_before = _cpu_seconds(proc.pid) if proc is not None else 0.0
-                    lat, answered, elapsed = asyncio.run(_load(url, sessions, args.messages, think))
-                    cpu_ms = (_cpu_seconds(proc.pid) - cpu_before) * 1000 / len(lat) if proc is not None else None
-                    pacing = f"think {think:.1f}s" if think else "saturating"
-                    add(f"{name}{sessions} sessions, {pacing}", lat, answered, len(lat) / elapsed, cpu_ms)
+            for deflate in args.deflate:
+                for workers in args.workers:
+                    _run_edge(results, args, workers, deflate == "on", "http://127.0.0.1:18090" if shop else "")
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(15)
-    Console().print(table)
+            if shop is not None:
+                shop.terminate()
+                shop.wait(15)
+    Console(width=200).print(results.table)
     print(describe())
     if args.out:
-        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "rows": rows}, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "rows": results.rows},
+                                             indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 
 from triage.bundle.head import OOS_LABEL
+from triage.jsonl import read_jsonl
 from triage.progress import progress_bar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from edge_node.router import Router
     from edge_node.understanding import Understanding
 
@@ -42,15 +44,7 @@ class EvalReport(msgspec.Struct):
 
 
 def read_rows(path: Path) -> list[EvalRow]:
-    rows = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(msgspec.json.decode(line, type=EvalRow))
-                except msgspec.DecodeError as exc:
-                    raise ValueError(f"{path}:{n}: {exc} (rows are {{\"text\", \"label\"}} JSON objects)") from exc
-    return rows
+    return read_jsonl(path, EvalRow, 'rows are {"text", "label"} JSON objects')
 
 
 def _ratio(hits: int, total: int) -> float | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_answering(proc: subprocess.Popen[bytes], url: str, *, name: str, output: Callable[[], str],
+                         poll_s: float, timeout_s: float = 60) -> bool:
+    """Poll ``url`` until it answers 200 (True) or ``timeout_s`` passes (False); should ``proc`` exit
+    first, raise with ``output()`` (what it printed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {output()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(poll_s)
+    return False
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL if it is still running 10 s later."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class EdgeProcess:
     """A real ``triage edge`` process on a free loopback port."""
 
@@ -72,18 +100,12 @@ class EdgeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"edge exited with {self.proc.returncode}: {out}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("edge did not become ready within 60 s")
+        if not wait_until_answering(self.proc, self.url + "/readyz", name="edge", output=self._output, poll_s=0.2):
+            self.stop()
+            raise RuntimeError("edge did not become ready within 60 s")
+
+    def _output(self) -> str:
+        return self.proc.stdout.read().decode() if self.proc.stdout else ""
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, as when a machine dies."""
@@ -93,13 +115,7 @@ class EdgeProcess:
             self.proc.stdout.close()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
 
@@ -201,9 +217,4 @@ class CloudProcess:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc)

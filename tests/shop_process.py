@@ -11,13 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, free_port, shared_data
+from tests.conftest import ROOT, free_port, shared_data, stop_process, wait_until_answering
 from triage.config import ShopConfig
 from triage.connector.signing import sign
 
@@ -45,15 +44,8 @@ class ShopProcess:
         command += ["--allow-faults"] * self.allow_faults + ["--reset"] * reset
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the shop exited with {self.proc.returncode}: {self.output()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        if wait_until_answering(self.proc, self.url + "/healthz", name="the shop", output=self.output, poll_s=0.1):
+            return self
         self.stop()
         raise RuntimeError(f"the shop did not answer /healthz within 60 s: {self.output()}")
 
@@ -61,13 +53,7 @@ class ShopProcess:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def restart(self, reset: bool = False) -> ShopProcess:
         self.stop()
@@ -85,6 +71,10 @@ class ShopProcess:
         secret = self.secret if secret is None else secret
         signed = sign(secret, method, path, body) if secret else {}
         return httpx.request(method, self.url + path, content=body, headers={**signed, **(headers or {})}, timeout=10)
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """``GET /orders/{order_id}``, signed: the order's JSON (or the problem's, where there is none)."""
+        return dict(self.request("GET", f"/orders/{order_id}").json())
 
     def faults(self, mode: str, **plan: Any) -> dict[str, Any]:
         """Make the next ``count`` requests misbehave (``mode="none"`` ends it)."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from cloud_core.memory._migrations import migrations
 from cloud_core.memory.base import ScopedStore
+from triage.postgres import PostgresPool, qmark
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -21,33 +20,17 @@ __all__ = ["PostgresMemoryStore"]
 _MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
 
 
-def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
-
-
 class PostgresMemoryStore(ScopedStore):
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
-        self._max_connections = max_connections
-        self._pool_or_none: AsyncConnectionPool | None = None
-
-    @property
-    def _pool(self) -> AsyncConnectionPool:
-        if self._pool_or_none is None:
-            raise RuntimeError("the PostgreSQL memory store is not open; call `await store.open()` first")
-        return self._pool_or_none
+        self._pool = PostgresPool(url, max_connections, what="the PostgreSQL memory store")
 
     async def open(self) -> None:
-        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._max_connections, open=False,
-                                   kwargs={"autocommit": True})
-        await pool.open(wait=True, timeout=10.0)
-        self._pool_or_none = pool
+        await self._pool.open()
         await self._migrate()
 
     async def close(self) -> None:
-        if self._pool_or_none is not None:
-            await self._pool_or_none.close()
-            self._pool_or_none = None
+        await self._pool.close()
 
     async def _migrate(self) -> None:
         async with self._pool.connection() as conn, conn.transaction():
@@ -70,10 +53,10 @@ class PostgresMemoryStore(ScopedStore):
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(_pg(sql), tuple(params))
+            cursor = await conn.execute(qmark(sql), tuple(params))
             return int(cursor.rowcount)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(_pg(sql), tuple(params))
+            cursor = await conn.execute(qmark(sql), tuple(params))
             return [tuple(row) for row in await cursor.fetchall()]

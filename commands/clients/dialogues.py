@@ -21,6 +21,7 @@ import websockets
 
 from triage.connector.client import ShopClient
 from triage.connector.errors import ShopError
+from triage.jsonl import read_jsonl
 from triage.session_token import mint_token
 
 if TYPE_CHECKING:
@@ -73,14 +74,7 @@ class DialogueReport(msgspec.Struct):
 
 
 def read_dialogues(path: Path) -> list[DialogueRow]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(msgspec.json.decode(line, type=DialogueRow))
-            except msgspec.ValidationError as exc:
-                raise ValueError(f"{path}:{n}: {exc} (fix: see ../shared/data/README.md for the row format)") from exc
-    return rows
+    return read_jsonl(path, DialogueRow, "fix: see ../shared/data/README.md for the row format")
 
 
 def _final(frame: dict[str, Any], msg_id: str) -> bool:

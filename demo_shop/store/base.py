@@ -106,6 +106,13 @@ class ShopStore(abc.ABC):
     async def lock(self, tx: Tx, name: str) -> None:
         """Serialize transactions on ``name`` until commit (a key not yet stored has no row to lock)."""
 
+    async def create_schema(self) -> None:
+        """The tables, where they are missing (what ``open`` does once connected)."""
+        async with self.transaction() as tx:
+            await self.lock(tx, "demo_shop:schema")
+            for statement in SCHEMA:
+                await tx.execute(statement)
+
     async def load(self, orders: list[Order], reset: bool = False) -> int:
         """Store the seed orders if there are none (or, with ``reset``, in place of everything); how many."""
         async with self.transaction() as tx:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
-from demo_shop.store.base import SCHEMA, ShopStore, StoreError
+from demo_shop.store.base import ShopStore, StoreError
+from triage.postgres import PostgresPool, qmark
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -29,11 +30,11 @@ class _PgTx:
         self._conn = conn
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self._conn.execute(sql.replace("?", "%s"), tuple(params))
+        cursor = await self._conn.execute(qmark(sql), tuple(params))
         return [tuple(row) for row in await cursor.fetchall()]
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self._conn.execute(sql.replace("?", "%s"), tuple(params))
+        await self._conn.execute(qmark(sql), tuple(params))
 
 
 class PostgresShopStore(ShopStore):
@@ -41,37 +42,21 @@ class PostgresShopStore(ShopStore):
 
     def __init__(self, url: str, max_connections: int = 4) -> None:
         self.url = url
-        self._max_connections = max_connections
-        self._pool_or_none: AsyncConnectionPool | None = None
-
-    @property
-    def _pool(self) -> AsyncConnectionPool:
-        if self._pool_or_none is None:
-            raise StoreError("the demo shop's PostgreSQL store is not open; call `await store.open()` first")
-        return self._pool_or_none
+        self._pool = PostgresPool(url, max_connections, what="the demo shop's PostgreSQL store", error=StoreError)
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
         return f"PostgreSQL {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
     async def open(self) -> None:
-        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._max_connections, open=False,
-                                   kwargs={"autocommit": True})
         try:
-            await pool.open(wait=True, timeout=10.0)
+            await self._pool.open()
         except (PoolTimeout, psycopg.Error) as exc:
-            await pool.close()
             raise StoreError(f"cannot connect to the demo shop's database ({self.describe()}): {exc}") from exc
-        self._pool_or_none = pool
-        async with self.transaction() as tx:
-            await self.lock(tx, "demo_shop:schema")
-            for statement in SCHEMA:
-                await tx.execute(statement)
+        await self.create_schema()
 
     async def close(self) -> None:
-        if self._pool_or_none is not None:
-            await self._pool_or_none.close()
-            self._pool_or_none = None
+        await self._pool.close()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PgTx]:

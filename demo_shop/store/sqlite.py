@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from demo_shop.store.base import SCHEMA, ShopStore, StoreError
+from demo_shop.store.base import ShopStore, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -42,12 +42,6 @@ class SqliteShopStore(ShopStore):
         self._conn_or_none: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
-    @property
-    def _conn(self) -> aiosqlite.Connection:
-        if self._conn_or_none is None:
-            raise StoreError("the demo shop's SQLite store is not open; call `await store.open()` first")
-        return self._conn_or_none
-
     def describe(self) -> str:
         return f"SQLite {self.path}"
 
@@ -60,9 +54,7 @@ class SqliteShopStore(ShopStore):
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the demo shop's database {self.path}: {exc}") from exc
         self._conn_or_none = conn
-        async with self.transaction() as tx:
-            for statement in SCHEMA:
-                await tx.execute(statement)
+        await self.create_schema()
 
     async def close(self) -> None:
         if self._conn_or_none is not None:
@@ -70,20 +62,28 @@ class SqliteShopStore(ShopStore):
             self._conn_or_none = None
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_SqliteTx]:
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The one connection, to one transaction at a time."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            if self._conn_or_none is None:
+                raise StoreError("the demo shop's SQLite store is not open; call `await store.open()` first")
+            yield self._conn_or_none
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteTx]:
+        async with self._locked() as conn:
+            await conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteTx(self._conn)
+                yield _SqliteTx(conn)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await conn.execute("ROLLBACK")
                 raise
-            await self._conn.execute("COMMIT")
+            await conn.execute("COMMIT")
 
     async def lock(self, tx: Tx, name: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the whole database's write lock."""
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[_SqliteTx]:
-        async with self._lock:
-            yield _SqliteTx(self._conn)
+        async with self._locked() as conn:
+            yield _SqliteTx(conn)

@@ -14,13 +14,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 import websockets
 from babel.dates import format_date
 from babel.numbers import format_currency
 
-from tests.conftest import SHARED_DATA, EdgeProcess, free_port
+from tests.conftest import SHARED_DATA, EdgeProcess
+from tests.shop_process import ShopProcess
 from triage.session_token import mint_token
 
 pytestmark = pytest.mark.slow
@@ -29,47 +29,10 @@ SECRET = "test-session-secret-0123456789"
 SHOP_SECRET = "test-shop-secret-0123456789"
 
 
-class ShopProcess:
-    """The demo shop (``triage shop``) on a free port, on its own database, with faults allowed."""
-
-    def __init__(self, db: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = db
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "commands", "shop", "--orders", str(SHARED_DATA / "shop" / "orders.json"),
-             "--port", str(self.port), "--db", str(self.db), "--secret", SHOP_SECRET, "--allow-faults"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the demo shop did not start within 30 s")
-
-    def fault(self, mode: str, count: int = 1000, delay_s: float = 0.0) -> None:
-        body = {"mode": mode, "count": count, "delay_s": delay_s}
-        assert httpx.post(self.url + "/_faults", json=body, timeout=5).status_code == 200
-
-    def order(self, order_id: str) -> dict:
-        from triage.connector.signing import sign
-
-        path = f"/orders/{order_id}"
-        return httpx.get(self.url + path, headers=sign(SHOP_SECRET, "GET", path, b""), timeout=5).json()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 @pytest.fixture
 def shop(tmp_path):
-    process = ShopProcess(tmp_path / "shop.db")
+    """The demo shop (``triage shop``) on a free port, on its own database, with faults allowed."""
+    process = ShopProcess(str(tmp_path / "shop.db"), secret=SHOP_SECRET).start()
     yield process
     process.stop()
 
@@ -223,7 +186,7 @@ async def test_an_edge_killed_between_the_shops_refund_and_the_answer_refunds_on
                                                                                  tmp_path):
     edge = _edge(demo_bundle, shop, tmp_path, TRIAGE_SHOP__TIMEOUT_S="10")
     try:
-        shop.fault("slow_after_commit", count=1, delay_s=3.0)  # the shop commits, then takes 3 s to answer
+        shop.faults("slow_after_commit", count=1, delay_s=3.0)  # the shop commits, then takes 3 s to answer
         shopper = await connect(edge.ws_url, customer="c-1001", lang="en")
         await shopper.ws.send(json.dumps({"type": "message", "id": "cancel-1", "text": "Please cancel order 10231"}))
         deadline = time.monotonic() + 10
@@ -248,7 +211,7 @@ PROMPT_EN = "I can't reach our order system right now"
 
 @pytest.mark.parametrize("mode", ["down", "slow", "error", "malformed", "oversized"])
 async def test_a_shop_that_fails_gets_an_honest_answer_and_the_question_is_kept(connect, edge, shop, tmp_path, mode):
-    shop.fault(mode, count=1000, delay_s=3.0)
+    shop.faults(mode, count=1000, delay_s=3.0)
     shopper = await connect(edge.ws_url, customer="c-1002", lang="en")
     frames = await shopper.say("Where is my order 10232?")
     assert frames[0]["source"] == "edge" and frames[0]["decision"] == "escalate"
@@ -259,14 +222,14 @@ async def test_a_shop_that_fails_gets_an_honest_answer_and_the_question_is_kept(
         outbox = db.execute("SELECT request FROM outbox").fetchone()[0]
     assert waiting == 1
     assert b"10232" in outbox
-    shop.fault("none")
+    shop.faults("none", count=1000, delay_s=0.0)
     fresh = await connect(edge.ws_url, customer="c-1002", lang="en")
     answer = (await fresh.say("Where is my order 10232?"))[-1]  # the edge keeps serving
     assert "prepar" in answer["text"]
 
 
 async def test_an_anonymous_shoppers_email_never_reaches_the_cloud(connect, edge, shop, tmp_path):
-    shop.fault("down", count=1000)
+    shop.faults("down", count=1000, delay_s=0.0)
     shopper = await connect(edge.ws_url, lang="en")
     await shopper.say("Where is order 10234? my email is anna.schmidt@example.com")
     with sqlite3.connect(tmp_path / "edge.db") as db:

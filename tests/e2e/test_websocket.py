@@ -185,3 +185,27 @@ async def test_a_page_from_another_origin_cannot_open_the_chat(secured_edge) -> 
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv(10)
         assert closed.value.rcvd.code == 4403
+
+
+async def test_a_hello_beyond_max_sessions_is_refused_until_a_session_leaves(demo_bundle, tmp_path):
+    from tests.conftest import EdgeProcess
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__MAX_SESSIONS": "2"}, store=tmp_path / "edge.db")
+    try:
+        first, second = await websockets.connect(edge.ws_url), await websockets.connect(edge.ws_url)
+        await _hello(first)
+        await _hello(second)
+        async with websockets.connect(edge.ws_url) as third:
+            await third.send(json.dumps({"type": "hello", "storefront": "demo"}))
+            refused = json.loads(await third.recv(10))
+            assert refused["type"] == "error" and refused["code"] == "overloaded"
+            await first.close()
+            for _ in range(50):  # the edge notices the close
+                await third.send(json.dumps({"type": "hello", "storefront": "demo"}))
+                frame = json.loads(await third.recv(10))
+                if frame["type"] == "welcome":
+                    break
+            assert frame["type"] == "welcome"
+        await second.close()
+    finally:
+        edge.stop()

@@ -129,3 +129,44 @@ def test_a_language_with_a_handful_of_examples_is_scored_like_one_the_catalog_la
 
 def test_a_shop_can_put_every_language_with_an_example_on_its_own_path() -> None:
     assert _catalog({"en": 20, "nl": 2}, thin_language_share=0.0).well_covered_languages() == {"en", "nl"}
+
+
+def _demo_copy_with_actions(tmp_path: Path, old: str, new: str) -> Path:
+    folder = tmp_path / "shop"
+    shutil.copytree(DEMO_CATALOG, folder)
+    actions = folder / "actions.toml"
+    text = actions.read_text(encoding="utf-8")
+    assert old in text
+    actions.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+def test_every_action_reply_is_written_in_every_language_of_the_demo_shop() -> None:
+    catalog = load_catalog(DEMO_CATALOG)
+    assert {a.kind for a in catalog.actions} == {"order_status", "cancel_order", "refund_status"}
+    for action in catalog.actions:
+        for outcome, texts in action.replies.items():
+            assert set(texts) == LANGS, (action.name, outcome)
+    assert {i.name: i.action for i in catalog.intents if i.action} == {
+        "track_order": "order_status", "cancel_order": "cancel_order", "track_refund": "refund_status"}
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("{eta:date}.\"", "{eta}.\"", r"actions.toml: action 'order_status': replies.shipped.en: \{eta\} is not a field"),
+    ("{tracking_number}", "{tracking}", r"\{tracking\} is not a field of this reply \(fix: use one of"),
+    ("{total:money} has been", "{total:date} has been", r"\{total:date\} is not a field"),
+    ('replies.processing.de = "', 'replies.procesing.de = "', r"replies.procesing is not an outcome here \(fix"),
+    ('ask_email.pl = "', '# ask_email.pl = "', r"prompts.ask_email.pl is missing \(fix: write the reply in every"),
+    ('kind = "cancel_order"', 'kind = "cancel"', r"actions.toml: Invalid enum value 'cancel' - at `\$\.action\[1\]\.kind` \(fix:"),
+])
+def test_a_bad_action_reply_fails_the_build_naming_the_file_the_field_and_the_fix(tmp_path, old, new,
+                                                                                   message) -> None:
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(_demo_copy_with_actions(tmp_path, old, new))
+
+
+def test_an_intent_naming_an_action_nobody_defined_fails_with_the_fix(tmp_path) -> None:
+    folder = _demo_copy_with_actions(tmp_path, 'name = "refund_status"', 'name = "refund_lookup"')
+    missing = r"intent 'track_refund': action 'refund_status' is not defined \(fix: add"
+    with pytest.raises(CatalogError, match=missing):
+        load_catalog(folder)

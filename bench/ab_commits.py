@@ -1,0 +1,54 @@
+"""Run one benchmark on an earlier commit and on the working tree, one after the other, in one run.
+
+A refactor must not move the figures: this checks out ``--base`` into a temporary git worktree
+(outside the checkout), runs the same script with the same arguments in both trees (each tree's own
+code: the script runs with the tree as its working directory and first on ``sys.path``), and prints
+both outputs one after the other with the CPU line, so the two tables are read side by side.
+
+Usage: python bench/ab_commits.py --base d4f089d -- bench/edge_load.py --workers 2 --sessions 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from triage.cpu import describe  # noqa: E402
+
+
+def _run(tree: Path, label: str, script: list[str]) -> str:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    print(f"--- {label}: {' '.join(script)} (in {tree})", flush=True)
+    done = subprocess.run([sys.executable, *script], cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{label} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True, help="the earlier commit")
+    parser.add_argument("script", nargs=argparse.REMAINDER, help="-- bench/script.py [its arguments]")
+    args = parser.parse_args()
+    script = args.script[1:] if args.script[:1] == ["--"] else args.script
+    with tempfile.TemporaryDirectory(prefix="triage-ab-") as folder:
+        base = Path(folder) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.base], check=True,
+                       capture_output=True)
+        try:
+            before = _run(base, f"base {args.base}", script)
+            after = _run(ROOT, "working tree", script)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+    print(f"=== base {args.base} ===\n{before}\n=== working tree ===\n{after}\n{describe()}")
+
+
+if __name__ == "__main__":
+    main()
