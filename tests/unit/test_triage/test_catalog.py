@@ -157,7 +157,8 @@ def test_every_action_reply_is_written_in_every_language_of_the_demo_shop() -> N
     ("{total:money} has been", "{total:date} has been", r"\{total:date\} is not a field"),
     ('replies.processing.de = "', 'replies.procesing.de = "', r"replies.procesing is not an outcome here \(fix"),
     ('ask_email.pl = "', '# ask_email.pl = "', r"prompts.ask_email.pl is missing \(fix: write the reply in every"),
-    ('kind = "cancel_order"', 'kind = "cancel"', r"actions.toml: Invalid enum value 'cancel' - at `\$\.action\[1\]\.kind` \(fix:"),
+    ('kind = "cancel_order"', 'kind = "cancel"',
+     r"actions.toml: Invalid enum value 'cancel' - at `\$\.action\[1\]\.kind` \(fix:"),
 ])
 def test_a_bad_action_reply_fails_the_build_naming_the_file_the_field_and_the_fix(tmp_path, old, new,
                                                                                    message) -> None:
