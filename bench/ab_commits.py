@@ -32,17 +32,27 @@ def _run(tree: Path, label: str, script: list[str]) -> str:
     return done.stdout
 
 
+_BUILD = ("from pathlib import Path; from triage.bundle.build import build_bundle; "
+          "build_bundle(Path('intents/storefront'), Path('var/bundle'))")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True, help="the earlier commit")
+    parser.add_argument("--build-bundle", action="store_true",
+                        help="first build each tree's own demo bundle into its var/bundle (catalogs may differ)")
     parser.add_argument("script", nargs=argparse.REMAINDER, help="-- bench/script.py [its arguments]")
     args = parser.parse_args()
     script = args.script[1:] if args.script[:1] == ["--"] else args.script
-    with tempfile.TemporaryDirectory(prefix="triage-ab-") as folder:
-        base = Path(folder) / "base"
+    # Beside the checkout (not in it): the benches find ../shared/data relative to their tree.
+    with tempfile.TemporaryDirectory(prefix=".triage-ab-", dir=ROOT.parent) as folder:
+        base = Path(folder)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.base], check=True,
                        capture_output=True)
         try:
+            if args.build_bundle:
+                for tree in (base, ROOT):
+                    _run(tree, f"bundle of {tree}", ["-c", _BUILD])
             before = _run(base, f"base {args.base}", script)
             after = _run(ROOT, "working tree", script)
         finally:
