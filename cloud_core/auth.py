@@ -10,9 +10,14 @@ import grpc
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["BearerAuthInterceptor"]
+__all__ = ["BearerAuthInterceptor", "is_open_method"]
 
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def is_open_method(method: str) -> bool:
+    """Health checks and reflection answer without a token (load balancers and grpcurl need them)."""
+    return method.startswith(_OPEN_PREFIXES)
 
 
 class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -29,7 +34,7 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
                                 handler_call_details: Any) -> Any:
         method: str = handler_call_details.method
-        if method.startswith(_OPEN_PREFIXES) or self._allowed(handler_call_details.invocation_metadata):
+        if is_open_method(method) or self._allowed(handler_call_details.invocation_metadata):
             return await continuation(handler_call_details)
         handler = await continuation(handler_call_details)
         if handler is None:

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cloud_core.admission import OpenCallBudget
 from cloud_core.auth import BearerAuthInterceptor
 from cloud_core.metrics import CloudMetrics
 from cloud_core.service import EscalationService
@@ -146,9 +147,13 @@ class CloudServer:
         self.backend = backend
         self.memory = memory
         self.metrics = metrics or CloudMetrics()
-        interceptors = [BearerAuthInterceptor(config.tokens())] if config.tokens() else []
+        self.open_calls = OpenCallBudget(config.max_open_calls)
+        interceptors: list[grpc.aio.ServerInterceptor] = [self.open_calls]
+        if config.tokens():
+            interceptors.append(BearerAuthInterceptor(config.tokens()))
+        cap = config.max_concurrent + config.max_queue + 64 + config.max_open_calls
         self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,
-                                      maximum_concurrent_rpcs=config.max_concurrent + config.max_queue + 64)
+                                      maximum_concurrent_rpcs=cap)
         self.service = EscalationService(backend, memory, config, self.metrics)
         self.server.add_generic_rpc_handlers((_escalation_handler(self.service),))
         self.health = health.aio.HealthServicer()

@@ -10,6 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import msgspec
 
 from cloud_core.grounding import check_grounding, safe_template
 from cloud_core.llm.base import Finished, GenerationOptions
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from triage.config import CloudConfig
 
 __all__ = ["EscalationService"]
+
+class PromptTooLong(ValueError):
+    """The escalation cannot fit the model's context even with its conversation and memory left out."""
+
 
 ANONYMOUS = "(anonymous)"
 """Customer id under which anonymous shoppers' replies are kept for deduplication (never memory)."""
@@ -116,6 +121,9 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         except QueueFull as exc:
             self.metrics.queue_rejections.inc()
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except PromptTooLong as exc:  # this request's fault: the edge must not retry it, nor count it against us
+            self.metrics.escalations.labels("too_long").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
 
     async def _answer(self, request: pb.EscalateRequest, scope: CustomerScope,
                       use_memory: bool) -> AsyncIterator[pb.EscalateEvent]:
@@ -134,7 +142,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         escalation_id = uuid.uuid4().hex
         final: pb.Final | None = None
         if self.config.writes(case.lang):
-            prompt = build_prompt(case, summary, facts, turns, self.policy)
+            prompt = self._fitting_prompt(case, summary, facts, turns)
             async for event in self._generate(prompt, case, _options(request, self.config), escalation_id):
                 if event.HasField("final"):
                     final = event.final
@@ -158,6 +166,29 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             if ctx.order_id:
                 await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
         yield pb.EscalateEvent(final=final)
+
+    def _fitting_prompt(self, case: EscalationInput, summary: str, facts: list[Any], turns: list[Any]) -> Prompt:
+        """The prompt within the model's token budget: earlier turns and memory go first, then the
+        conversation; a message that does not fit on its own is refused (``PromptTooLong``)."""
+        measure = getattr(self.backend, "prompt_tokens", None)
+        budget = getattr(self.backend, "prompt_budget", None)
+        prompt = build_prompt(case, summary, facts, turns, self.policy)
+        if measure is None or budget is None:
+            return prompt  # an OpenAI-compatible server budgets its own context
+        limit = budget(self.config.max_tokens)
+        for keep_memory in (True, False):  # earlier turns go first, then the customer's memory
+            if measure(prompt) <= limit:
+                return prompt
+            prompt = build_prompt(case, summary if keep_memory else "", facts if keep_memory else [], [],
+                                  self.policy)
+        while measure(prompt) > limit and case.conversation:
+            case = msgspec.structs.replace(case, conversation=case.conversation[1:])
+            prompt = build_prompt(case, "", [], [], self.policy)
+        if measure(prompt) > limit:
+            raise PromptTooLong(f"the message alone takes {measure(prompt)} tokens, over the model's budget of "
+                                f"{limit}: shorten it")
+        self.metrics.escalations.labels("trimmed").inc()
+        return prompt
 
     def _unwritten_language(self, lang: str, escalation_id: str) -> pb.Final:
         """A language the model does not write: the safe template in it, and a human, not garbage."""

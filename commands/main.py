@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 from commands import catalog, chat, demo, deploy, dialogues, learning, ops, serve, shop
 from commands._console import err
 
@@ -34,5 +36,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")  # messages quote TOML like [[action]]
         return 2

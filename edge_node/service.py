@@ -87,7 +87,7 @@ class EdgeService:
     config: EdgeConfig
     cost: CostConfig = field(default_factory=CostConfig)
     shop: ShopConfig = field(default_factory=ShopConfig)
-    """The shop's API that actions call; without a URL they hand the shopper on."""
+    """The shop's API that actions call; without a URL an action intent answers with its catalog text."""
     metrics: EdgeMetrics = field(default_factory=EdgeMetrics)
     store: EdgeStore = field(init=False)
     live: LiveSessions = field(init=False)
@@ -193,7 +193,8 @@ class EdgeService:
         def decide_and_store_edge_answer() -> tuple[Reply, Recorded | None]:
             """On the understanding thread: a catalog answer is stored right after it is decided."""
             reply = self.reply(turn.text, turn.lang, turn.earlier)
-            if reply.decision.kind in ("escalate", "action") or turn.pending is not None:
+            acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
+            if reply.decision.kind == "escalate" or acting:
                 return reply, None  # the cache, an action or the pending one decide on the loop
             return reply, self.store.record_message_here(self._outcome(turn, Routed(reply.decision), reply, cost))
 
@@ -221,7 +222,9 @@ class EdgeService:
         """Run the action the message starts or continues; else the semantic cache may answer."""
         d = reply.decision
         runner = self.actions
-        action = action_to_run(self.knowledge.catalog, runner.slots, turn.text, d, turn.pending)
+        # Without a shop to call ([shop] url empty), an action intent answers with its catalog text.
+        action = action_to_run(self.knowledge.catalog, runner.slots, turn.text, d, turn.pending) \
+            if self._shop_client is not None else None
         if action is None:
             dropped = turn.pending is not None  # the shopper moved on
             return Routed(self._from_cache(turn, reply) if d.kind == "escalate" else d, pending_changed=dropped)

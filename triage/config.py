@@ -150,6 +150,9 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Generations running at once; more are queued."""
     max_queue: int = 16
     """Escalations waiting for a slot; past this the call fails with RESOURCE_EXHAUSTED."""
+    max_open_calls: int = 32
+    """Health and reflection calls (no token needed) open at once; one more gets RESOURCE_EXHAUSTED, so
+    unauthenticated streams can never take the places of authenticated calls."""
     max_tokens: int = 200
     """Answer length when a request does not say."""
     answer_languages: str = "en"
@@ -187,8 +190,8 @@ class ShopConfig(msgspec.Struct, forbid_unknown_fields=True):
     """The shop's own API behind the connector contract (docs/connector.yaml), which actions call."""
 
     url: Annotated[str, msgspec.Meta(pattern=r"^(https?://\S+)?$")] = ""
-    """Base URL, ``http://127.0.0.1:8090``; empty: actions answer with the catalog's text and a
-    shopper who needs their order looked up is handed on."""
+    """Base URL, ``http://127.0.0.1:8090``; empty: no action calls a shop, and an action intent
+    answers with the catalog's written text (how to track or cancel an order yourself)."""
     secret: str = ""
     """HMAC-SHA256 key that signs every request (``X-Triage-Timestamp`` + ``X-Triage-Signature``)."""
     timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 3.0

@@ -175,6 +175,13 @@ class OnnxBackend:
                 offsets.append(len(ids))
         return ids, sorted(set(offsets))
 
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        return len(self.encode_prompt(prompt)[0])
+
+    def prompt_budget(self, max_tokens: int) -> int:
+        """Prompt tokens that leave room for an answer of ``max_tokens`` in the context window."""
+        return self.lm.context_window - max_tokens - self.speculation_k - 2
+
     def _prefill(self, ids: list[int], boundaries: list[int], usage: Usage,
                  use_cache: bool, capacity: int) -> tuple[np.ndarray, KVCache]:
         """Prefill in chunks that end at every prefix boundary, reusing the longest cached one.

@@ -100,10 +100,14 @@ class Escalator:
                     final = event.final
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
-            if code in _PERMANENT:
-                log.error("escalation %s refused by the cloud core: %s %s", key, code.name, exc.details())
-            self.breaker.failure()
             self.metrics.escalations.labels(f"error_{code.name.lower()}").inc()
+            if code in _PERMANENT:  # this request's fault, not the cloud's: retrying cannot help, nor may it
+                log.error("escalation %s refused by the cloud core: %s %s", key, code.name, exc.details())
+                self.breaker.success()  # the cloud answered: other shoppers' escalations keep flowing
+                await self.store.outbox.dead(key, f"{code.name}: {exc.details()}")
+                self.metrics.escalations.labels("dead_letter").inc()
+                return False
+            self.breaker.failure()
             await self.store.outbox.retry_later(key, self._backoff(item.attempts), f"{code.name}: {exc.details()}")
             return False
         if final is None:

@@ -87,6 +87,10 @@ class SqliteOutbox:
     async def done(self, key: str) -> None:
         await self._db.execute("UPDATE outbox SET state = 'done', lease_until = 0 WHERE key = ?", (key,))
 
+    async def dead(self, key: str, error: str) -> None:
+        await self._db.execute("UPDATE outbox SET state = 'dead', lease_until = 0, last_error = ? WHERE key = ?",
+                               (error[:500], key))
+
     async def depth(self) -> int:
         row = await self._db.read_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
         return int(row[0]) if row else 0

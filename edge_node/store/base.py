@@ -138,6 +138,10 @@ class Outbox(Protocol):
 
     async def done(self, key: str) -> None: ...
 
+    async def dead(self, key: str, error: str) -> None:
+        """Give up on an item the cloud refused as invalid: kept (state ``dead``) for people to look at."""
+        ...
+
     async def depth(self) -> int: ...
 
     async def pending_for(self, session: str) -> list[str]:

@@ -331,3 +331,36 @@ def test_listening_beyond_loopback_without_tokens_is_refused(llm):
 
 def test_the_cloud_config_is_typed():
     assert msgspec.convert({"port": "6000"}, CloudConfig, strict=False).port == 6000
+
+
+async def test_unauthenticated_health_streams_cannot_starve_authenticated_calls(cloud, stub):
+    # Before the open-call budget, 82 Health.Watch streams (no token needed) filled the server's
+    # maximum_concurrent_rpcs and every authenticated Escalate and GetMemory got RESOURCE_EXHAUSTED.
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{cloud.port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        watches = [health.Watch(health_pb2.HealthCheckRequest(service="")) for _ in range(120)]
+        outcomes = await asyncio.gather(*(w.read() for w in watches), return_exceptions=True)
+        served = [o for o in outcomes if isinstance(o, health_pb2.HealthCheckResponse)]
+        refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert len(served) == cloud.config.max_open_calls
+        assert refused and all(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for e in refused)
+        memory = await stub.GetMemory(pb.GetMemoryRequest(customer=pb.CustomerRef(tenant="demo", customer_id="bob")),
+                                      metadata=AUTH, timeout=10)
+        assert memory is not None
+        _, final = await _collect(stub.Escalate(_request(key="starve-1"), metadata=AUTH, timeout=60))
+        assert final.text
+        for watch in watches:
+            watch.cancel()
+
+
+async def test_a_conversation_too_long_for_the_context_is_trimmed_and_a_message_too_long_is_refused(stub):
+    heavy = "😡🔥💸📦" * 700  # 8,400 tokens (12 per 4 emoji): over the 8,192-token context on its own
+    request = _request(key="trim-1", message="My parcel never arrived, what now?")
+    request.conversation.extend([pb.Turn(role=pb.ROLE_SHOPPER, text=heavy),
+                                 pb.Turn(role=pb.ROLE_SHOPPER, text="It was order A-1001.")])
+    _, final = await _collect(stub.Escalate(request, metadata=AUTH, timeout=120))
+    assert final.text and final.usage.input_tokens < 1000  # the oldest turn went first; the rest was kept
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _collect(stub.Escalate(_request(key="trim-2", message=heavy), metadata=AUTH, timeout=60))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "shorten it" in refused.value.details()

@@ -230,3 +230,36 @@ async def test_two_edge_replicas_sharing_the_store_resume_each_others_sessions(d
 
 def test_the_cloud_address_is_a_real_port(cloud):
     assert cloud.port != free_port()
+
+
+EMOJI = "😡🔥💸📦"
+
+
+async def test_a_poison_escalation_is_dead_lettered_and_never_opens_the_breaker_for_others(demo_bundle, cloud,
+                                                                                           tmp_path):
+    # Before: a message too long for the model's context surfaced as UNKNOWN, was retried forever and
+    # opened the circuit breaker every shopper shares, so legitimate escalations were only queued.
+    cloud.start()
+    edge = _edge(demo_bundle, cloud, tmp_path, queued_after_s=60, max_text_chars=40000, max_frame_bytes=200000,
+                 breaker_failures=2)
+    poisoner, shopper = Shopper(edge.ws_url), Shopper(edge.ws_url)
+    try:
+        await poisoner.connect()
+        for n in range(3):  # each alone exceeds the 8,192-token context (12 tokens per 4 emoji)
+            await poisoner.send(f"p{n}", f"{DISPUTES[1]} {EMOJI * 700}")
+        await asyncio.sleep(3)
+        await shopper.connect()
+        await shopper.send("m1", DISPUTES[0])
+        final = await shopper.until(_final_from_cloud("m1"), timeout=90)
+        assert final["text"]
+        with sqlite3.connect(tmp_path / "edge.db") as db:
+            states = dict(db.execute("SELECT client_id, state FROM outbox").fetchall())
+            errors = [e for (e,) in db.execute("SELECT last_error FROM outbox WHERE state = 'dead'")]
+        assert states == {"p0": "dead", "p1": "dead", "p2": "dead", "m1": "done"}
+        assert all(e.startswith("INVALID_ARGUMENT") and "shorten it" in e for e in errors)
+        metrics = (await asyncio.to_thread(__import__("httpx").get, edge.url + "/metrics")).text
+        assert 'triage_edge_escalations_total{outcome="dead_letter"} 3.0' in metrics
+    finally:
+        await poisoner.close()
+        await shopper.close()
+        edge.stop()

@@ -49,7 +49,12 @@ def restrict_catalog(catalog: Catalog, languages: list[str]) -> Catalog:
         sf, languages=[lang for lang in sf.languages if lang in wanted], default_language=region_default,
         out_of_scope={lang: texts for lang, texts in sf.out_of_scope.items() if lang in wanted},
         fallback={lang: text for lang, text in sf.fallback.items() if lang in wanted})
-    return Catalog(storefront=storefront, intents=intents, faqs=faqs)
+    actions = [msgspec.structs.replace(action, replies={
+        outcome: {lang: text for lang, text in texts.items() if lang in wanted}
+        for outcome, texts in action.replies.items()}) for action in catalog.actions]
+    prompts = {key: {lang: text for lang, text in texts.items() if lang in wanted}
+               for key, texts in catalog.prompts.items()}
+    return Catalog(storefront=storefront, intents=intents, faqs=faqs, actions=actions, prompts=prompts)
 
 
 def bundle_size(bundle: Path) -> int:
