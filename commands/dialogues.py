@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from commands._console import Subcommands
     from commands.clients.dialogues import DialogueReport
 
-__all__ = ["register"]
+__all__ = ["print_dialogue_report", "register"]
 
 
 def register(sub: Subcommands) -> None:
@@ -55,11 +55,11 @@ def _cmd_dialogues(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msgspec.to_builtins(report), indent=2, ensure_ascii=False))
     else:
-        _print(report)
+        print_dialogue_report(report)
     return 0 if report.passed == report.rows else 1
 
 
-def _print(report: DialogueReport) -> None:
+def print_dialogue_report(report: DialogueReport) -> None:
     print_table(f"triage dialogues: {report.passed} of {report.rows} rows pass", ("row", "lang", "result", "why"),
                 [(r.id, r.lang, "pass" if r.passed else "FAIL", "; ".join(r.why)) for r in report.results])
     print_table("per language", ("lang", "passed"), [(lang, f"{share:.0%}") for lang, share in
