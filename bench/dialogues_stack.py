@@ -95,11 +95,10 @@ def main() -> None:
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(15)
-
     from commands.clients.dialogues import DialogueReport
-    from commands.dialogues import _print
+    from commands.dialogues import print_dialogue_report
 
-    _print(msgspec.convert(report, DialogueReport))
+    print_dialogue_report(msgspec.convert(report, DialogueReport))
     print(describe())
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), **report}, indent=2,

@@ -219,8 +219,8 @@ def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate:
         for think in sorted({args.think, 0.0}, reverse=True):
             for sessions in args.sessions:
                 _measure(results, name, url, proc, sessions, args.messages, think)
-        if shop:
-            _measure(results, name, url, proc, max(args.sessions), args.messages, args.think, _signed_in_shoppers())
+        if shop:  # at the smallest load: latency of the two paths, not of a saturated node
+            _measure(results, name, url, proc, min(args.sessions), args.messages, args.think, _signed_in_shoppers())
     finally:
         proc.terminate()
         proc.wait(15)

@@ -118,5 +118,8 @@ def _page_routes() -> list[BaseRouteHandler]:
 
 
 def create_app(edge: EdgeService) -> Litestar:
+    # litestar's logging config puts the root logger at INFO, where httpx logs every shop request:
+    # a line per action answer, measurable CPU at load. Shop failures are logged by the actions.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     handlers = [_chat_route(edge), _admin_route(edge), *_status_routes(edge), *_page_routes()]
     return Litestar(route_handlers=handlers, debug=False, on_startup=[edge.start], on_shutdown=[edge.stop])
