@@ -52,6 +52,8 @@ class EdgeMetrics:
                                        buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=self.registry)
         self.cache = Counter("triage_edge_semantic_cache", "Semantic cache events (hit, miss, stored)", ["event"],
                              registry=self.registry)
+        self.live_sessions = Gauge("triage_edge_live_sessions", "Sessions with a connection to this node now",
+                                   registry=self.registry, multiprocess_mode="livesum")
         self.actions = Counter("triage_edge_actions", "Actions run against the shop, by outcome "
                                "(answered, asking for a detail, handoff)", ["action", "outcome"],
                                registry=self.registry)

@@ -176,6 +176,7 @@ class Connection:
         self.lang = state.lang or hello.lang
         self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
         edge.live.attach(state.session, self)
+        edge.metrics.live_sessions.set(len(edge.live))
         edge.metrics.sessions.labels("resumed" if state.resumed else "new").inc()
         await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer)))
         await self.pump()
@@ -225,3 +226,4 @@ class Connection:
         self.closed = True
         if self.session is not None:
             self.edge.live.detach(self.session, self)
+            self.edge.metrics.live_sessions.set(len(self.edge.live))

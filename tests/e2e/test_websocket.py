@@ -209,3 +209,25 @@ async def test_a_hello_beyond_max_sessions_is_refused_until_a_session_leaves(dem
         await second.close()
     finally:
         edge.stop()
+
+
+def _live_sessions(edge: EdgeProcess) -> float:
+    for line in httpx.get(edge.url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith("triage_edge_live_sessions "):
+            return float(line.split()[1])
+    raise AssertionError("no triage_edge_live_sessions in /metrics")
+
+
+async def test_many_hellos_on_one_socket_leave_one_live_session_and_none_after_it_closes(edge):
+    # Before: after 500 hellos on one socket the relay kept 499 listener entries and the gateway
+    # 500 empty session keys, for as long as the process lived.
+    before = _live_sessions(edge)
+    async with websockets.connect(edge.ws_url) as ws:
+        for _ in range(200):
+            await _hello(ws)
+        assert _live_sessions(edge) == before + 1
+    for _ in range(50):
+        if _live_sessions(edge) == before:
+            break
+        await __import__("asyncio").sleep(0.1)
+    assert _live_sessions(edge) == before
