@@ -125,7 +125,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     err.print(f"[bold green]demo[/bold green]: open {page} and chat with the widget (anonymous); the demo shop "
               f"is on http://127.0.0.1:{args.shop_port}; Ctrl-C stops everything. Signed in as a demo customer:")
     for customer, who in _DEMO_CUSTOMERS:
-        err.print(f"  {who}: {page}?open&token={mint_token(session_secret, 'demo', customer, 86400)}")
+        err.print(f"  {who}: {page}?open&token={mint_token(session_secret, 'demo', customer, 86400)}",
+                  soft_wrap=True)  # a link must stay one line to be copied
     err.print(f"`triage token` mints more with TRIAGE_EDGE__SESSION_SECRET={session_secret}")
     try:
         serve_edge(bundle, args.host, args.port, cloud)
