@@ -73,9 +73,10 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Time the circuit stays open before one trial call."""
     conversation_turns: int = 8
     """Earlier shopper messages sent to the cloud with an escalation."""
-    session_secret: str = ""
+    session_secret: Annotated[str, msgspec.Meta(pattern=r"^(|.{16,})$")] = ""
     """HMAC secret shared with the shop's backend for customer session tokens (``triage token``);
-    empty: every shopper is anonymous (no customer memory)."""
+    empty: every shopper is anonymous (no customer memory). At least 16 characters: a shorter one is
+    refused at load, not at the first token."""
     allowed_origins: str = ""
     """Comma-separated page origins allowed to open the chat (``https://shop.example``); empty: any."""
     bundle_keys: str = ""

@@ -54,7 +54,8 @@ def verify_token(secret: str, token: str, storefront: str, now: float | None = N
     body, _, signature = rest.partition(".")
     if version != "v1" or not body or not signature:
         raise TokenError("not a v1 session token")
-    if not hmac.compare_digest(signature, _sign(secret, body)):
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a traceback per hello).
+    if not hmac.compare_digest(signature.encode("utf-8", "surrogatepass"), _sign(secret, body).encode()):
         raise TokenError("bad signature")
     try:
         payload = msgspec.json.decode(_unb64(body), type=_Payload)

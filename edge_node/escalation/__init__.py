@@ -1,1 +1,1 @@
-"""Edge -> cloud escalation: the gRPC client, its circuit breaker, and the durable outbox relay."""
+"""Edge -> cloud escalation: the gRPC client and the durable outbox relay (its breaker is triage.connector.breaker)."""

@@ -41,3 +41,11 @@ def test_the_cloud_answers_only_in_the_languages_its_model_writes() -> None:
     assert CloudConfig(answer_languages="*").writes("pl")
     listed = CloudConfig(answer_languages="en, de")
     assert listed.writes("de") and listed.writes("de-AT") and not listed.writes("nl")
+
+
+def test_a_session_secret_under_16_characters_is_refused_at_load() -> None:
+    # Before: accepted at load, refused only when the first token was minted.
+    with pytest.raises(ConfigError, match=r"edge\.session_secret"):
+        load_config(env={"TRIAGE_EDGE__SESSION_SECRET": "short"})
+    assert load_config(env={"TRIAGE_EDGE__SESSION_SECRET": "0123456789abcdef"}).edge.session_secret
+    assert load_config(env={}).edge.session_secret == ""

@@ -30,3 +30,11 @@ def test_minting_needs_a_real_secret_and_a_customer():
         mint_token("short", "demo", "c-1")
     with pytest.raises(TokenError, match="customer"):
         mint_token(SECRET, "demo", "")
+
+
+@pytest.mark.parametrize("signature", ["é" * 43, "\udcff", "签名"])
+def test_a_token_with_a_non_ascii_signature_is_refused_not_a_crash(signature):
+    # Before: hmac.compare_digest raised TypeError on a non-ASCII str, a traceback per hello.
+    body = mint_token(SECRET, "demo", "c-42").split(".")[1]
+    with pytest.raises(TokenError, match="bad signature"):
+        verify_token(SECRET, f"v1.{body}.{signature}", "demo")
