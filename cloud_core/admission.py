@@ -59,10 +59,12 @@ class OpenCallBudget(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return bounded
 
     def _stream(self, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+        generates = inspect.isasyncgenfunction(behavior)
+
         async def bounded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await self._enter(context)
             try:
-                if inspect.isasyncgenfunction(behavior):
+                if generates:
                     async for item in behavior(request, context):
                         yield item
                 else:  # written with context.write (grpc's health servicer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from triage.cpu import cpu_info, int8_kernel, isa_class
+from triage.cpu import cpu_labels
 
 __all__ = ["CloudMetrics"]
 
@@ -34,7 +34,7 @@ class CloudMetrics:
                               buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
         self.cpu = Gauge("triage_cloud_cpu", "The CPU of this replica and the int8 kernel ONNX Runtime picks there",
                          ["model", "isa_class", "int8_kernel"], registry=self.registry)
-        self.cpu.labels(model=cpu_info().model, isa_class=isa_class(), int8_kernel=int8_kernel()).set(1)
+        self.cpu.labels(**cpu_labels()).set(1)
 
     def speculation(self, proposed: int, accepted: int) -> None:
         self.draft_proposed.inc(proposed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -13,7 +14,7 @@ import grpc
 import msgspec
 
 from cloud_core.grounding import check_grounding, safe_template
-from cloud_core.llm.base import Finished, GenerationOptions
+from cloud_core.llm.base import CountsTokens, Finished, GenerationOptions
 from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context, instructions
 from cloud_core.repetition import RepetitionGuard, split_sentences
 from cloud_core.slots import GenerationSlots, QueueFull
@@ -169,25 +170,25 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
 
     def _fitting_prompt(self, case: EscalationInput, summary: str, facts: list[Any], turns: list[Any]) -> Prompt:
         """The prompt within the model's token budget: earlier turns and memory go first, then the
-        conversation; a message that does not fit on its own is refused (``PromptTooLong``)."""
-        measure = getattr(self.backend, "prompt_tokens", None)
-        budget = getattr(self.backend, "prompt_budget", None)
-        prompt = build_prompt(case, summary, facts, turns, self.policy)
-        if measure is None or budget is None:
-            return prompt  # an OpenAI-compatible server budgets its own context
-        limit = budget(self.config.max_tokens)
-        for keep_memory in (True, False):  # earlier turns go first, then the customer's memory
-            if measure(prompt) <= limit:
-                return prompt
-            prompt = build_prompt(case, summary if keep_memory else "", facts if keep_memory else [], [],
-                                  self.policy)
-        while measure(prompt) > limit and case.conversation:
-            case = msgspec.structs.replace(case, conversation=case.conversation[1:])
-            prompt = build_prompt(case, "", [], [], self.policy)
-        if measure(prompt) > limit:
-            raise PromptTooLong(f"the message alone takes {measure(prompt)} tokens, over the model's budget of "
-                                f"{limit}: shorten it")
-        self.metrics.escalations.labels("trimmed").inc()
+        conversation, oldest first; a message that does not fit on its own is refused (``PromptTooLong``)."""
+        prompt = first = build_prompt(case, summary, facts, turns, self.policy)
+        if not isinstance(self.backend, CountsTokens):
+            return prompt
+        limit = self.backend.prompt_budget(self.config.max_tokens)
+        smaller = itertools.chain(
+            (build_prompt(case, s, f, [], self.policy) for s, f in ((summary, facts), ("", []))),
+            (build_prompt(msgspec.structs.replace(case, conversation=case.conversation[n:]), "", [], [], self.policy)
+             for n in range(1, len(case.conversation) + 1)))
+        size = self.backend.prompt_tokens(prompt)
+        for candidate in smaller:  # measured lazily: a prompt that fits is tokenized once here
+            if size <= limit:
+                break
+            prompt, size = candidate, self.backend.prompt_tokens(candidate)
+        if size > limit:
+            raise PromptTooLong(f"the message alone takes {size} tokens, over the model's budget of {limit}: "
+                                "shorten it")
+        if prompt is not first:
+            self.metrics.escalations.labels("trimmed").inc()
         return prompt
 
     def _unwritten_language(self, lang: str, escalation_id: str) -> pb.Final:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,15 @@ from litestar.response import Stream
 from demo_shop import rules
 from demo_shop.faults import AFTER_COMMIT, FaultPlan, Faults
 from demo_shop.store import KeyReused, OrderMissing, WriteKey
-from triage.connector.contract import CancelRequest, OrderList, RefundRequest, ReplacementRequest, ReturnLabelRequest
+from triage.connector.contract import (
+    ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    CancelRequest,
+    OrderList,
+    RefundRequest,
+    ReplacementRequest,
+    ReturnLabelRequest,
+)
 from triage.connector.signing import SignatureError, verify
 
 if TYPE_CHECKING:
@@ -40,8 +47,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("triage.shop")
 
-_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_ID, _KEY = ID_PATTERN, IDEMPOTENCY_KEY_PATTERN
 _PROBLEM = "application/problem+json"
 _MAX_BODY_BYTES = 64 * 1024
 _AFTER_COMMIT = "after_commit"

@@ -7,7 +7,10 @@ the connections (a session nobody is connected to has no entry).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
 
 __all__ = ["LiveSessions", "Subscriber"]
 
@@ -25,11 +28,18 @@ class Subscriber(Protocol):
 
 
 class LiveSessions:
-    def __init__(self) -> None:
+    def __init__(self, gauge: Gauge | None = None) -> None:
         self._by_session: dict[str, set[Subscriber]] = {}
+        self._gauge = gauge
+        """Sessions with a connection here, for /metrics."""
+
+    def _count(self) -> None:
+        if self._gauge is not None:
+            self._gauge.set(len(self._by_session))
 
     def attach(self, session: str, subscriber: Subscriber) -> None:
         self._by_session.setdefault(session, set()).add(subscriber)
+        self._count()
 
     def detach(self, session: str, subscriber: Subscriber) -> None:
         subscribers = self._by_session.get(session)
@@ -38,13 +48,11 @@ class LiveSessions:
         subscribers.discard(subscriber)
         if not subscribers:
             del self._by_session[session]
+        self._count()
 
     def __len__(self) -> int:
         """Sessions with at least one live connection here."""
         return len(self._by_session)
-
-    def connections(self) -> int:
-        return sum(len(s) for s in self._by_session.values())
 
     async def delta(self, session: str, reply_to: str, text: str) -> None:
         for subscriber in list(self._by_session.get(session, ())):

@@ -12,7 +12,7 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from triage.cpu import cpu_info, int8_kernel, isa_class
+from triage.cpu import cpu_labels
 
 __all__ = ["EdgeMetrics"]
 
@@ -64,7 +64,7 @@ class EdgeMetrics:
         # A Gauge at 1, not an Info: Info has no multiprocess mode, and every worker sees the same CPU.
         self.cpu = Gauge("triage_edge_cpu", "The CPU this node runs on and the int8 kernel ONNX Runtime picks there",
                          ["model", "isa_class", "int8_kernel"], registry=self.registry, multiprocess_mode="max")
-        self.cpu.labels(model=cpu_info().model, isa_class=isa_class(), int8_kernel=int8_kernel()).set(1)
+        self.cpu.labels(**cpu_labels()).set(1)
 
     def render(self) -> bytes:
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

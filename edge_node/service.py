@@ -101,7 +101,7 @@ class EdgeService:
         # keeps reading and writing frames meanwhile (bench: p50 and p99 at 200 paced sessions -25-30%).
         self._understanding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-understand")
         self.store = open_edge_store(self.config.store)
-        self.live = LiveSessions()
+        self.live = LiveSessions(self.metrics.live_sessions)
         self.escalator = Escalator(self.store, self.config, self.cost, self.metrics, listener=self)
         self.cache = SemanticCache(self.config.cache_min_similarity, self.config.cache_ttl_s, self.config.cache_entries)
         self.cache.invalidate(self.knowledge.manifest.catalog_hash)

@@ -105,6 +105,12 @@ def int8_kernel(info: CpuInfo | None = None) -> str:
     return "avx2 (u8s8 vpmaddubsw, no VNNI)"
 
 
+def cpu_labels(info: CpuInfo | None = None) -> dict[str, str]:
+    """The labels of the ``triage_edge_cpu`` / ``triage_cloud_cpu`` gauges."""
+    info = info or cpu_info()
+    return {"model": info.model, "isa_class": isa_class(info), "int8_kernel": int8_kernel(info)}
+
+
 def describe(info: CpuInfo | None = None) -> str:
     """One line for a benchmark's output: model, cores, ISA class and flags, the int8 kernel."""
     info = info or cpu_info()

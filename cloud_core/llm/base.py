@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -11,7 +11,15 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 __all__ = [
-    "ChatMessage", "Finished", "GenerationOptions", "LLMBackend", "LLMError", "Prompt", "TextDelta", "Usage",
+    "ChatMessage",
+    "CountsTokens",
+    "Finished",
+    "GenerationOptions",
+    "LLMBackend",
+    "LLMError",
+    "Prompt",
+    "TextDelta",
+    "Usage",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -79,3 +87,15 @@ class LLMBackend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """A backend that knows its context window: the cloud fits prompts to it before generating (an
+    OpenAI-compatible server budgets its own context and does not implement this)."""
+
+    def prompt_tokens(self, prompt: Prompt) -> int: ...
+
+    def prompt_budget(self, max_tokens: int) -> int:
+        """Prompt tokens that leave room for an answer of ``max_tokens``."""
+        ...

@@ -180,7 +180,11 @@ class OnnxBackend:
 
     def prompt_budget(self, max_tokens: int) -> int:
         """Prompt tokens that leave room for an answer of ``max_tokens`` in the context window."""
-        return self.lm.context_window - max_tokens - self.speculation_k - 2
+        return self.lm.context_window - self._reserve(max_tokens)
+
+    def _reserve(self, max_tokens: int) -> int:
+        """KV room an answer needs beyond its prompt: its tokens, a draft in flight, the re-fed row."""
+        return max_tokens + self.speculation_k + 2
 
     def _prefill(self, ids: list[int], boundaries: list[int], usage: Usage,
                  use_cache: bool, capacity: int) -> tuple[np.ndarray, KVCache]:
@@ -218,7 +222,7 @@ class OnnxBackend:
         max_tokens = min(options.max_tokens, budget)
         usage = Usage(input_tokens=len(ids))
         start = time.perf_counter()
-        capacity = len(ids) + max_tokens + self.speculation_k + 2
+        capacity = len(ids) + self._reserve(max_tokens)
         logits, cache = self._prefill(ids, boundaries, usage, use_prefix_cache, capacity)
         stats.prefill_s = time.perf_counter() - start
         rng = np.random.default_rng(options.seed)

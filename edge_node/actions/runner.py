@@ -79,10 +79,11 @@ class ActionRunner:
         if self.shop is None:
             return ActionResult(self._prompt("shop_unavailable", r), "handoff")
         try:
-            found = await self._identify(r, self.shop)
+            action = self.catalog.action(r.action)
+            found = await self._identify(r, action, self.shop)
             if isinstance(found, ActionResult):
                 return found
-            return await self._act(r, self.catalog.action(r.action), found, self.shop)
+            return await self._act(r, action, found, self.shop)
         except ShopError as exc:  # the shopper is told honestly and the question goes on with its context
             log.warning("action %s for %s handed on: %s", r.action, r.key, exc)
             return ActionResult(self._prompt("shop_unavailable", r), "handoff")
@@ -90,13 +91,13 @@ class ActionRunner:
     def _pending(self, r: ActionRequest, **fields: str) -> PendingAction:
         return PendingAction(action=r.action, intent=r.intent, **fields)
 
-    async def _identify(self, r: ActionRequest, shop: ShopClient) -> Order | ActionResult:
+    async def _identify(self, r: ActionRequest, action: Action, shop: ShopClient) -> Order | ActionResult:
         """The order this shopper may see, or what to say instead (ask, or disclose nothing)."""
         pending = r.pending
         order_id = self.slots.order_id([r.text]) or (pending.order_id if pending else "") \
             or self.slots.order_id(r.earlier)
         if r.customer:
-            return await self._signed_in(r, shop, order_id)
+            return await self._signed_in(r, action, shop, order_id)
         email = self.slots.email([r.text]) or (pending.email if pending else "")
         if not order_id:
             return ActionResult(self._prompt("ask_order_id", r), "asking", self._pending(r, email=email,
@@ -112,7 +113,8 @@ class ActionRunner:
             return ActionResult(self._prompt("not_verified", r), "answered")
         return order
 
-    async def _signed_in(self, r: ActionRequest, shop: ShopClient, order_id: str) -> Order | ActionResult:
+    async def _signed_in(self, r: ActionRequest, action: Action, shop: ShopClient,
+                         order_id: str) -> Order | ActionResult:
         if order_id:
             try:
                 order = await shop.order(order_id)
@@ -122,8 +124,7 @@ class ActionRunner:
                 return ActionResult(self._prompt("not_verified", r), "answered")
             return order
         orders = await shop.customer_orders(r.customer)
-        kind = self.catalog.action(r.action).kind
-        candidates = [o for o in orders if o.status in _OPEN[kind]] or orders
+        candidates = [o for o in orders if o.status in _OPEN[action.kind]] or orders
         if not candidates:
             return ActionResult(self._prompt("no_orders", r), "answered")
         if len(candidates) == 1:

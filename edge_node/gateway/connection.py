@@ -170,13 +170,15 @@ class Connection:
         if self.session is not None:
             edge.live.detach(self.session, self)
         self.session, self.customer = state.session, customer
-        self.awaiting = set(await edge.store.outbox.pending_for(state.session))
-        self.pending = await edge.store.pending_action(state.session)
-        self.recent = [t for _, t in await edge.store.conversation(state.session, edge.config.conversation_turns)]
+        self.awaiting, self.pending, self.recent = set(), None, []
+        if state.resumed:  # a new session has nothing stored yet: three store reads saved per hello
+            self.awaiting = set(await edge.store.outbox.pending_for(state.session))
+            self.pending = await edge.store.pending_action(state.session)
+            turns = await edge.store.conversation(state.session, edge.config.conversation_turns)
+            self.recent = [t for _, t in turns]
         self.lang = state.lang or hello.lang
         self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
         edge.live.attach(state.session, self)
-        edge.metrics.live_sessions.set(len(edge.live))
         edge.metrics.sessions.labels("resumed" if state.resumed else "new").inc()
         await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer)))
         await self.pump()
@@ -226,4 +228,3 @@ class Connection:
         self.closed = True
         if self.session is not None:
             self.edge.live.detach(self.session, self)
-            self.edge.metrics.live_sessions.set(len(self.edge.live))

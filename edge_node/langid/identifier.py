@@ -34,7 +34,6 @@ class LanguageIdentifier:
         ``seed`` seeds langdetect."""
         self.languages = list(languages)
         self.default = default
-        self.backend = backend
         self._detector = _open_detector(backend, self.languages, seed, probabilities)
 
     def _detect(self, text: str) -> tuple[str | None, float]:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteFrames", "SqliteOutbox"]
 
+_HAS_FINAL = "SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1"
+
 
 class SqliteFrames:
     """Per-session numbering comes from ``sessions.seq``, bumped in the frame's own transaction:
@@ -26,8 +28,7 @@ class SqliteFrames:
                      encode: Callable[[int], bytes]) -> StoredFrame | None:
         """Inside a caller's transaction (a message's bookkeeping appends its answer in the same one)."""
         db = self._db
-        if final and db.one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
-                            (session, reply_to)):
+        if final and db.one(_HAS_FINAL, (session, reply_to)):
             return None
         row = db.one("UPDATE sessions SET seq = seq + 1, updated_at = ? WHERE id = ? RETURNING seq",
                      (time.time(), session))
@@ -49,8 +50,7 @@ class SqliteFrames:
         return [StoredFrame(int(s), bytes(f), str(r), bool(final)) for s, f, r, final in rows]
 
     async def has_final(self, session: str, reply_to: str) -> bool:
-        found = await self._db.read_one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ? AND final = 1",
-                                        (session, reply_to))
+        found = await self._db.read_one(_HAS_FINAL, (session, reply_to))
         return found is not None
 
 

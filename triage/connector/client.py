@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -23,6 +22,8 @@ import msgspec
 
 from triage.connector.breaker import CircuitBreaker
 from triage.connector.contract import (
+    ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
     CancelRequest,
     Order,
     OrderList,
@@ -46,8 +47,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 T = TypeVar("T")
 
-_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_ID, _KEY = ID_PATTERN, IDEMPOTENCY_KEY_PATTERN
 _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 2.0
 

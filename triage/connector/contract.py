@@ -11,11 +11,14 @@ field of the wrong type or a missing one is refused at the boundary, not deep in
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
 
 __all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
+    "ID_PATTERN",
     "CancelRequest",
     "Customer",
     "Fulfillment",
@@ -39,6 +42,11 @@ Money = Annotated[str, msgspec.Meta(pattern=r"^-?\d{1,9}\.\d{2}$", max_length=13
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+"""An order, customer or SKU id in a URL path (the ``Id`` type below, as a pattern)."""
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+"""Printable ASCII, as an HTTP header value carries it."""
 
 OrderStatus = Literal["processing", "shipped", "delivered", "returned", "cancelled"]
 ShipmentStatus = Literal["picked_up", "in_transit", "out_for_delivery", "delivered", "lost", "returned"]
