@@ -3,7 +3,7 @@
 Starts ``triage shop`` (fresh database), ``triage cloud`` and ``triage edge`` on loopback ports,
 wired as ``make demo`` wires them, then runs ``triage dialogues --json`` on
 ``../shared/data/eval/dialogues_dev.jsonl`` and prints the per-row and per-language tables with the
-CPU line. Rows about disputes need the cloud's dispute procedures (a later issue); the table says
+CPU line. Dispute rows are decided by the cloud's procedures (``--no-procedures``: by the model); the table says
 which pass today.
 
 Usage: python bench/dialogues_stack.py [--out docs/dialogues_dev.json] [--no-cloud]
@@ -47,13 +47,16 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float =
     raise SystemExit(f"{what} did not start within {timeout_s:.0f} s")
 
 
-def _cloud(port: int, memory: Path) -> subprocess.Popen[bytes]:
+def _cloud(port: int, memory: Path, shop_env: dict[str, str], procedures: bool) -> subprocess.Popen[bytes]:
     from cloud_core.llm.build import build_model
     from commands.fleet import cloud_ready
 
-    env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(build_model())}
+    env = {**os.environ, **shop_env, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN,
+           "TRIAGE_CLOUD__MODEL_DIR": str(build_model())}
+    catalog = ["--catalog", str(ROOT / "intents" / "storefront")] if procedures else []
     proc = subprocess.Popen([sys.executable, "-m", "commands", "cloud", "--port", str(port), "--memory",
-                             f"sqlite:///{memory}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             f"sqlite:///{memory}", *catalog], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     for _ in range(400):
         if cloud_ready(f"127.0.0.1:{port}"):
             return proc
@@ -65,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=None)
     parser.add_argument("--no-cloud", action="store_true")
+    parser.add_argument("--no-procedures", action="store_true", help="the cloud answers disputes with the model")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dialogues-stack-"))
@@ -74,12 +78,13 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         _wait(f"http://127.0.0.1:{shop_port}/healthz", procs[0], "the demo shop")
-        env = {**os.environ, "TRIAGE_EDGE__STORE": str(work / "edge.db"), "TRIAGE_EDGE__SESSION_SECRET": SESSION_SECRET,
-               "TRIAGE_SHOP__URL": f"http://127.0.0.1:{shop_port}", "TRIAGE_SHOP__SECRET": SHOP_SECRET,
-               "TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__QUEUED_AFTER_S": "60"}
+        shop_env = {"TRIAGE_SHOP__URL": f"http://127.0.0.1:{shop_port}", "TRIAGE_SHOP__SECRET": SHOP_SECRET}
+        env = {**os.environ, **shop_env, "TRIAGE_EDGE__STORE": str(work / "edge.db"),
+               "TRIAGE_EDGE__SESSION_SECRET": SESSION_SECRET, "TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN,
+               "TRIAGE_EDGE__QUEUED_AFTER_S": "60"}
         cloud = ""
         if not args.no_cloud:
-            procs.append(_cloud(cloud_port, work / "memory.db"))
+            procs.append(_cloud(cloud_port, work / "memory.db", shop_env, not args.no_procedures))
             cloud = f"127.0.0.1:{cloud_port}"
         bundle = ROOT / "var" / "bundle"
         procs.append(subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port",

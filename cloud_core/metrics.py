@@ -32,6 +32,11 @@ class CloudMetrics:
                                         registry=self.registry)
         self.ttft = Histogram("triage_cloud_ttft_seconds", "Time to first token", registry=self.registry,
                               buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
+        self.procedures = Counter("triage_cloud_procedure_cases", "Disputes decided by a shop procedure, by outcome",
+                                  ["procedure", "outcome"], registry=self.registry)
+        self.procedure_latency = Histogram("triage_cloud_procedure_seconds", "Time to decide and carry out a "
+                                           "procedure (shop reads and writes included)", registry=self.registry,
+                                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
         self.cpu = Gauge("triage_cloud_cpu", "The CPU of this replica and the int8 kernel ONNX Runtime picks there",
                          ["model", "isa_class", "int8_kernel"], registry=self.registry)
         self.cpu.labels(**cpu_labels()).set(1)

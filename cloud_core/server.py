@@ -23,7 +23,8 @@ from protos.triage.v1 import escalation_pb2 as pb
 if TYPE_CHECKING:
     from cloud_core.llm.base import LLMBackend
     from cloud_core.memory import MemoryStore
-    from triage.config import CloudConfig
+    from cloud_core.procedures import ProcedureRunner
+    from triage.config import CloudConfig, ShopConfig
 
 __all__ = ["CloudServer", "ServerConfigError", "create_backend", "run_cloud"]
 
@@ -138,7 +139,7 @@ class CloudServer:
     """One running cloud core: gRPC port, model backend and memory store."""
 
     def __init__(self, config: CloudConfig, backend: LLMBackend, memory: MemoryStore,
-                 metrics: CloudMetrics | None = None) -> None:
+                 metrics: CloudMetrics | None = None, procedures: dict[str, ProcedureRunner] | None = None) -> None:
         if not config.tokens() and not _is_loopback(config.host):
             raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.auth_tokens is empty: set "
                                     "TRIAGE_CLOUD__AUTH_TOKENS before listening beyond loopback")
@@ -154,7 +155,8 @@ class CloudServer:
         cap = config.max_concurrent + config.max_queue + 64 + config.max_open_calls
         self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,
                                       maximum_concurrent_rpcs=cap)
-        self.service = EscalationService(backend, memory, config, self.metrics)
+        self.procedures = procedures or {}
+        self.service = EscalationService(backend, memory, config, self.metrics, procedures=self.procedures)
         self.server.add_generic_rpc_handlers((_escalation_handler(self.service),))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -180,17 +182,28 @@ class CloudServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.config.grace_s)
         await self.backend.close()
+        for runner in self.procedures.values():
+            await runner.aclose()
         await self.memory.close()
 
 
-async def run_cloud(config: CloudConfig, on_ready: str = "") -> None:
+async def run_cloud(config: CloudConfig, on_ready: str = "", shop: ShopConfig | None = None) -> None:
     from rich.console import Console
 
     from cloud_core.memory import open_store
 
     console = Console(stderr=True)
     backend = create_backend(config)
-    server = CloudServer(config, backend, open_store(config.memory))
+    procedures: dict[str, ProcedureRunner] = {}
+    if config.catalog:
+        from pathlib import Path
+
+        from cloud_core.procedures import open_procedures
+        from triage.config import ShopConfig as Shop
+
+        tenant, runner = open_procedures(Path(config.catalog), shop or Shop())
+        procedures[tenant] = runner
+    server = CloudServer(config, backend, open_store(config.memory), procedures=procedures)
     await server.start()
     if config.metrics_port:
         from prometheus_client import start_http_server
@@ -198,7 +211,8 @@ async def run_cloud(config: CloudConfig, on_ready: str = "") -> None:
         start_http_server(config.metrics_port, addr=config.host, registry=server.metrics.registry)
     console.print(f"cloud core on {config.host}:{server.port} (model {backend.model_id}, memory "
                   f"{config.memory.split('://')[0]}, auth {'on' if config.tokens() else 'off'}, "
-                  f"tls {'mtls' if config.tls_client_ca else 'on' if config.tls_cert else 'off'}){on_ready}")
+                  f"tls {'mtls' if config.tls_client_ca else 'on' if config.tls_cert else 'off'}, procedures "
+                  f"{', '.join(procedures) or 'none'}){on_ready}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

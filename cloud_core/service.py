@@ -15,6 +15,7 @@ import msgspec
 
 from cloud_core.grounding import check_grounding, safe_template
 from cloud_core.llm.base import CountsTokens, Finished, GenerationOptions
+from cloud_core.procedures import ShopDown
 from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context, instructions
 from cloud_core.repetition import RepetitionGuard, split_sentences
 from cloud_core.slots import GenerationSlots, QueueFull
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from cloud_core.memory import CustomerScope, MemoryStore
     from cloud_core.memory.base import StoredResolution
     from cloud_core.metrics import CloudMetrics
+    from cloud_core.procedures import ProcedureRunner
     from triage.config import CloudConfig
 
 __all__ = ["EscalationService"]
@@ -84,12 +86,14 @@ def _resolution(tenant: str, r: StoredResolution) -> pb.Resolution:
 
 class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
     def __init__(self, backend: LLMBackend, memory: MemoryStore, config: CloudConfig, metrics: CloudMetrics,
-                 policy: str = "") -> None:
+                 policy: str = "", procedures: dict[str, ProcedureRunner] | None = None) -> None:
         self.backend = backend
         self.memory = memory
         self.config = config
         self.metrics = metrics
         self.policy = policy
+        self.procedures = procedures or {}
+        """Per tenant: the shop's dispute procedures, run before (and instead of) the model."""
         self.slots = GenerationSlots(config.max_concurrent, config.max_queue)
 
     async def _scope(self, ref: pb.CustomerRef, context: grpc.aio.ServicerContext, *,
@@ -115,6 +119,20 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             yield pb.EscalateEvent(final=final)
             return
         use_memory = request.use_memory and bool(request.customer.customer_id)
+        runner = self.procedures.get(request.customer.tenant)
+        procedure = runner.select(request) if runner is not None else None
+        if runner is not None and procedure is not None:  # the shop's procedure decides; no model, no slot
+            escalation_id = uuid.uuid4().hex
+            started = time.perf_counter()
+            try:
+                final = await runner.answer(request, scope, escalation_id, procedure)
+            except ShopDown as exc:  # the plan is journalled: the edge's retry carries it out
+                self.metrics.escalations.labels("shop_down").inc()
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"the shop did not answer ({exc}); retry later")
+            self.metrics.procedures.labels(procedure.name, final.outcome.kind).inc()
+            self.metrics.procedure_latency.observe(time.perf_counter() - started)
+            yield pb.EscalateEvent(final=await self._keep(request, scope, final, use_memory))
+            return
         try:
             async with self.slots.slot():
                 async for event in self._answer(request, scope, use_memory):
@@ -153,20 +171,28 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             final = self._unwritten_language(case.lang, escalation_id)
         assert final is not None, "_generate ends with a final event"
         final.personal = use_memory or bool(ctx.order_id or ctx.amount.currency or ctx.facts)
+        yield pb.EscalateEvent(final=await self._keep(request, scope, final, use_memory))
+
+    async def _keep(self, request: pb.EscalateRequest, scope: CustomerScope, final: pb.Final,
+                    use_memory: bool) -> pb.Final:
+        """Store the final answer under its key (once), record the escalation and the customer's turns."""
+        ctx = request.context
+        escalation_id = final.escalation_id
         if not await scope.save_reply(request.idempotency_key, final.SerializeToString()):
             stored = await scope.reply(request.idempotency_key)  # another replica answered first: use its reply
             if stored is not None:
                 final = pb.Final.FromString(stored)
                 final.replayed = True
         else:
-            await scope.record_escalation(escalation_id, request.message, case.lang, request.intent, final.text,
-                                          guarded=bool(final.ungrounded), personal=final.personal)
+            await scope.record_escalation(escalation_id, request.message, request.lang or "en", request.intent,
+                                          final.text, guarded=bool(final.ungrounded), personal=final.personal)
         if final.escalation_id == escalation_id and use_memory:
             await scope.add_turn("shopper", request.message, escalation_id)
             await scope.add_turn("assistant", final.text, escalation_id)
-            if ctx.order_id:
-                await scope.put_fact("last_order_id", ctx.order_id, f"escalation:{escalation_id}")
-        yield pb.EscalateEvent(final=final)
+            order_id = ctx.order_id or final.outcome.order_id
+            if order_id:
+                await scope.put_fact("last_order_id", order_id, f"escalation:{escalation_id}")
+        return final
 
     def _fitting_prompt(self, case: EscalationInput, summary: str, facts: list[Any], turns: list[Any]) -> Prompt:
         """The prompt within the model's token budget: earlier turns and memory go first, then the

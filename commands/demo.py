@@ -61,7 +61,7 @@ def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, t
     raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
 
 
-def _start_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
+def _start_cloud(port: int, token: str, catalog: Path) -> subprocess.Popen[bytes]:
     """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
     from cloud_core.llm.build import build_model
     from commands.fleet import cloud_ready
@@ -69,7 +69,7 @@ def _start_cloud(port: int, token: str) -> subprocess.Popen[bytes]:
     model = build_model()  # first run: minutes (model export), then cached
     env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model)}
     proc = subprocess.Popen([sys.executable, "-m", "commands", "cloud", "--host", "127.0.0.1", "--port", str(port),
-                             "--memory", "sqlite:///var/memory.db"], env=env)
+                             "--memory", "sqlite:///var/memory.db", "--catalog", str(catalog)], env=env)
     _wait(proc, lambda: cloud_ready(f"127.0.0.1:{port}"), "the cloud core", 120)
     return proc
 
@@ -118,7 +118,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     cloud = None
     if not args.no_cloud:
         token = secrets.token_urlsafe(24)
-        children.append(_start_cloud(args.cloud_port, token))
+        children.append(_start_cloud(args.cloud_port, token, Path(args.catalog)))
         os.environ["TRIAGE_EDGE__CLOUD_TOKEN"] = token
         cloud = f"127.0.0.1:{args.cloud_port}"
     page = f"http://{args.host}:{args.port}/"

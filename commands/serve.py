@@ -37,6 +37,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--memory", default=None, help="sqlite:///var/memory.db or postgresql://host/db")
     p.add_argument("--model-dir", default=None, help="int4 ONNX model folder (default: the cached build)")
+    p.add_argument("--catalog", default=None,
+                   help="catalog folder whose procedures/ decide disputes against [shop] (else [cloud] catalog)")
     p.set_defaults(run=_cmd_cloud)
 
 
@@ -91,9 +93,9 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
     from cloud_core.server import run_cloud
     from triage.config import load_config
 
-    config = load_config().cloud
+    loaded = load_config()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("memory", args.memory),
-                                   ("model_dir", args.model_dir)) if v is not None}
-    config = msgspec.structs.replace(config, **overrides)
-    asyncio.run(run_cloud(config))
+                                   ("model_dir", args.model_dir), ("catalog", args.catalog)) if v is not None}
+    config = msgspec.structs.replace(loaded.cloud, **overrides)
+    asyncio.run(run_cloud(config, shop=loaded.shop))
     return 0

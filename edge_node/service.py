@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from edge_node.actions import ActionRequest, ActionRunner
 from edge_node.actions.choose import Routed, action_to_run, routed_from
 from edge_node.escalation.context import build_request
+from edge_node.escalation.identity import attach_order
 from edge_node.escalation.relay import Escalator
 from edge_node.frames import answer_encoder
 from edge_node.knowledge import Knowledge, load_knowledge
@@ -215,7 +216,7 @@ class EdgeService:
             return handled
         request = build_request(self.knowledge.catalog, turn.customer, turn.text, reply.analysis, d, turn.earlier)
         self.metrics.messages.labels("escalated").inc()
-        self.track(self._escalate(turn.session, turn.client_id, d, request))
+        self.track(self._escalate(turn.session, turn.client_id, d, request, (*turn.earlier, turn.text)))
         return dataclasses.replace(handled, escalated=True)
 
     async def _route_on_loop(self, turn: Turn, reply: Reply) -> Routed:
@@ -265,8 +266,10 @@ class EdgeService:
             return d
         return Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
 
-    async def _escalate(self, session: str, reply_to: str, d: Decision, request: pb.EscalateRequest) -> None:
+    async def _escalate(self, session: str, reply_to: str, d: Decision, request: pb.EscalateRequest,
+                        texts: Sequence[str]) -> None:
         """Try the cloud now; tell the shopper honestly when the answer will come later."""
+        await attach_order(request, texts, self.actions.slots, self._shop_client)
         attempt = asyncio.ensure_future(self.escalator.submit(session, reply_to, request))
         done, _ = await asyncio.wait({attempt}, timeout=self.config.queued_after_s)
         answered = attempt in done and attempt.result()

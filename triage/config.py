@@ -171,6 +171,10 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Time running calls get to finish on shutdown."""
     metrics_port: int = 0
     """Port of the Prometheus endpoint; 0 turns it off."""
+    catalog: Annotated[str, msgspec.Meta(pattern=r"^(?![A-Za-z][A-Za-z0-9+.-]*://).*$")] = ""
+    """Catalog folder whose ``procedures/`` decide that storefront's disputes against the shop of
+    ``[shop]`` (e.g. ``intents/storefront``); empty: every escalation is answered by the model. A path,
+    never a URL."""
 
     def tokens(self) -> frozenset[str]:
         return _comma_list(self.auth_tokens)

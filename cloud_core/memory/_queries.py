@@ -32,6 +32,18 @@ DELETE_ESCALATIONS = "DELETE FROM escalations WHERE tenant = ? AND customer = ?"
 INSERT_ESCALATION = ("INSERT INTO escalations (id, tenant, customer, message, lang, intent, answer, guarded, personal, "
                      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 
+# A dispute's case: the procedure's plan is written before the shop is called, so a retried or
+# restarted escalation carries out the same plan (the shop replays each write by its key).
+INSERT_CASE = ("INSERT INTO cases (tenant, customer, idempotency_key, case_id, order_id, procedure_name, state, plan, "
+               "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (tenant, customer, idempotency_key) DO NOTHING")
+SELECT_CASE = ("SELECT case_id, order_id, procedure_name, state, plan FROM cases WHERE tenant = ? AND customer = ? "
+               "AND idempotency_key = ?")
+UPDATE_CASE = ("UPDATE cases SET state = ?, plan = ?, updated_at = ? WHERE tenant = ? AND customer = ? "
+               "AND idempotency_key = ?")
+DELETE_CASES = "DELETE FROM cases WHERE tenant = ? AND customer = ?"
+SELECT_CASE_COUNTS = "SELECT state, COUNT(*) FROM cases WHERE tenant = ? GROUP BY state"
+
 # Learning is tenant-wide by design (an internal service distils a shop's resolved cases); the
 # messages are redacted at the edge and a forgotten customer's escalations are deleted with them.
 UPSERT_RESOLUTION = ("INSERT INTO resolutions (escalation_id, tenant, intent, answers, edge_could_answer, resolved_by, "
@@ -49,10 +61,11 @@ PURGE_TURNS = "DELETE FROM turns WHERE created_at < ?"
 PURGE_REPLIES = "DELETE FROM replies WHERE created_at < ?"
 
 CUSTOMER_STATEMENTS = (RECENT_TURNS, ALL_TURNS, SELECT_FACTS, SELECT_SUMMARY, SELECT_REPLY, DELETE_TURNS,
-                       DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES, DELETE_ESCALATIONS)
-INSERT_STATEMENTS = (INSERT_TURN, UPSERT_FACT, UPSERT_SUMMARY, INSERT_REPLY)
+                       DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES, DELETE_ESCALATIONS, SELECT_CASE, UPDATE_CASE,
+                       DELETE_CASES)
+INSERT_STATEMENTS = (INSERT_TURN, UPSERT_FACT, UPSERT_SUMMARY, INSERT_REPLY, INSERT_CASE)
 SELECT_ESCALATIONS = ("SELECT e.id, e.message, e.lang, e.intent, e.answer, e.guarded, e.personal, e.created_at "
                       "FROM escalations e WHERE tenant = ? AND (? = 0 OR NOT EXISTS "
                       "(SELECT 1 FROM resolutions r WHERE r.escalation_id = e.id)) ORDER BY e.created_at")
-TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS)
+TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS, SELECT_CASE_COUNTS)
 GLOBAL_STATEMENTS = (PURGE_TURNS, PURGE_REPLIES)

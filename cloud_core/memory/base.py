@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "ScopedStore",
-           "StoredResolution", "StoredTurn", "TenantLearning"]
+           "StoredCase", "StoredResolution", "StoredTurn", "TenantLearning"]
 
 
 class CustomerKey(msgspec.Struct, frozen=True):
@@ -42,6 +42,16 @@ class Fact(msgspec.Struct, frozen=True):
     value: str
     source: str
     recorded_at: float
+
+
+class StoredCase(msgspec.Struct, frozen=True):
+    case_id: str
+    order_id: str
+    procedure: str
+    state: str
+    """``planned`` (writes may be under way), ``done``, ``proposed`` (awaiting a person's approval) or ``person``."""
+    plan: bytes
+    """The engine's plan as JSON (``cloud_core.procedures.plan.Plan``)."""
 
 
 class ForgetCounts(msgspec.Struct, frozen=True):
@@ -119,6 +129,25 @@ class CustomerScope:
         await self._db.execute(q.INSERT_ESCALATION, (escalation_id, *self._ids, message, lang, intent, answer,
                                                      int(guarded), int(personal), time.time()))
 
+    async def open_case(self, idempotency_key: str, case: StoredCase) -> StoredCase:
+        """Record a case's plan once per escalation key; a retry gets the case recorded first."""
+        now = time.time()
+        await self._db.execute(q.INSERT_CASE, (*self._ids, idempotency_key, case.case_id, case.order_id,
+                                               case.procedure, case.state, case.plan.decode(), now, now))
+        found = await self.case(idempotency_key)
+        assert found is not None, "a case just inserted (or inserted before) is found"
+        return found
+
+    async def case(self, idempotency_key: str) -> StoredCase | None:
+        rows = await self._db.fetch(q.SELECT_CASE, (*self._ids, idempotency_key))
+        if not rows:
+            return None
+        r = rows[0]
+        return StoredCase(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]).encode())
+
+    async def update_case(self, idempotency_key: str, state: str, plan: bytes) -> None:
+        await self._db.execute(q.UPDATE_CASE, (state, plan.decode(), time.time(), *self._ids, idempotency_key))
+
     async def forget(self) -> ForgetCounts:
         counts = ForgetCounts(
             turns=await self._db.execute(q.DELETE_TURNS, self._ids),
@@ -127,6 +156,7 @@ class CustomerScope:
             replies=await self._db.execute(q.DELETE_REPLIES, self._ids),
         )
         await self._db.execute(q.DELETE_ESCALATIONS, self._ids)
+        await self._db.execute(q.DELETE_CASES, self._ids)
         return counts
 
 
@@ -163,6 +193,10 @@ class TenantLearning:
     async def escalations(self, unresolved_only: bool = True) -> list[tuple[Any, ...]]:
         """(id, message, lang, intent, answer, guarded, personal, created_at), oldest first."""
         return await self._db.fetch(q.SELECT_ESCALATIONS, (self.tenant, int(unresolved_only)))
+
+    async def case_counts(self) -> dict[str, int]:
+        """Cases per state (``triage report``)."""
+        return {str(state): int(n) for state, n in await self._db.fetch(q.SELECT_CASE_COUNTS, (self.tenant,))}
 
     async def resolutions(self, since: float = 0.0) -> list[StoredResolution]:
         rows = await self._db.fetch(q.SELECT_RESOLUTIONS, (self.tenant, since))

@@ -111,7 +111,35 @@ async def _play(url: str, row: DialogueRow, storefront: str, secret: str, timeou
     return frames
 
 
-def _check(row: DialogueRow, frames: list[dict[str, Any]], order: Order | None) -> list[str]:
+class OrderView(msgspec.Struct, frozen=True):
+    """An order as the row is checked against it: the shop's state before the run, plus what this row created.
+
+    Rows run one after another on one shop and several touch the same order (dev06 replaces an item of
+    10239, dev19 then threatens a chargeback on it): each row is judged as if it ran alone on the shop
+    as it was when the run began, so a row never passes or fails on an earlier row's writes."""
+
+    status: str
+    refunds: list[str]
+    replacements: int
+    return_labels: int
+
+
+def _ids(order: Order | None) -> set[str]:
+    if order is None:
+        return set()
+    return {*(r.id for r in order.refunds), *(r.id for r in order.replacements), *(r.id for r in order.return_labels)}
+
+
+def order_view(start: Order | None, before: Order | None, after: Order) -> OrderView:
+    """``after`` without what was created between ``start`` (the run began) and ``before`` (this row began)."""
+    earlier = _ids(before) - _ids(start)
+    return OrderView(status=after.status,
+                     refunds=[r.amount for r in after.refunds if r.id not in earlier],
+                     replacements=sum(r.id not in earlier for r in after.replacements),
+                     return_labels=sum(r.id not in earlier for r in after.return_labels))
+
+
+def _check(row: DialogueRow, frames: list[dict[str, Any]], order: OrderView | None) -> list[str]:
     e, why = row.expect, []
     texts = [str(f.get("text") or f.get("message") or "") for f in frames]
     joined = "\n".join(texts).casefold()
@@ -123,29 +151,34 @@ def _check(row: DialogueRow, frames: list[dict[str, Any]], order: Order | None) 
         why.append(f"resolution {e.resolution!r} expected, answers carried {sorted(kinds) or 'none'}")
     if order is None:
         return [*why, f"order {e.order} could not be read from the shop"]
-    refunds = sorted(Decimal(r.amount) for r in order.refunds)
+    refunds = sorted(Decimal(amount) for amount in order.refunds)
     if e.refunds is not None and refunds != sorted(Decimal(a) for a in e.refunds):
         why.append(f"refunds {[str(r) for r in refunds]}, expected {e.refunds}")
-    if e.replacements is not None and len(order.replacements) != e.replacements:
-        why.append(f"{len(order.replacements)} replacements, expected {e.replacements}")
-    if e.return_labels is not None and len(order.return_labels) != e.return_labels:
-        why.append(f"{len(order.return_labels)} return labels, expected {e.return_labels}")
+    if e.replacements is not None and order.replacements != e.replacements:
+        why.append(f"{order.replacements} replacements, expected {e.replacements}")
+    if e.return_labels is not None and order.return_labels != e.return_labels:
+        why.append(f"{order.return_labels} return labels, expected {e.return_labels}")
     if e.order_status is not None and order.status != e.order_status:
         why.append(f"order status {order.status!r}, expected {e.order_status!r}")
     return why
 
 
+async def _read(shop: ShopClient, order_id: str) -> Order | None:
+    try:
+        return await shop.order(order_id)
+    except ShopError:
+        return None
+
+
 async def _run_row(url: str, shop: ShopClient, row: DialogueRow, storefront: str, secret: str,
-                   timeout_s: float) -> RowResult:
+                   timeout_s: float, start: Order | None) -> RowResult:
+    before = await _read(shop, row.expect.order)
     try:
         frames = await _play(url, row, storefront, secret, timeout_s)
     except (TimeoutError, OSError, websockets.WebSocketException, RuntimeError) as exc:
         return RowResult(row.id, row.lang, False, [f"conversation failed: {exc!r}"], [])
-    try:
-        order: Order | None = await shop.order(row.expect.order)
-    except ShopError:
-        order = None
-    why = _check(row, frames, order)
+    after = await _read(shop, row.expect.order)
+    why = _check(row, frames, order_view(start, before, after) if after is not None else None)
     return RowResult(row.id, row.lang, not why, why, [str(f.get("text", "")) for f in frames])
 
 
@@ -157,7 +190,9 @@ async def run_dialogues(url: str, shop: ShopConfig, rows: list[DialogueRow], sto
                          "TRIAGE_EDGE__SESSION_SECRET")
     client = ShopClient(shop)
     try:
-        results = [await _run_row(url, client, row, storefront, session_secret, timeout_s) for row in rows]
+        start = {order_id: await _read(client, order_id) for order_id in dict.fromkeys(r.expect.order for r in rows)}
+        results = [await _run_row(url, client, row, storefront, session_secret, timeout_s, start[row.expect.order])
+                   for row in rows]
     finally:
         await client.aclose()
     by_lang: dict[str, list[bool]] = defaultdict(list)

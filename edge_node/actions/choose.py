@@ -16,10 +16,10 @@ from edge_node.router import Decision
 
 if TYPE_CHECKING:
     from edge_node.actions.runner import ActionResult
-    from edge_node.actions.slots import SlotFinder
     from edge_node.frames import Resolution
     from edge_node.store import PendingAction
     from triage.catalog import Catalog
+    from triage.slots import SlotFinder
 
 __all__ = ["Routed", "action_to_run", "routed_from"]
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from edge_node.actions.render import Money, day_of, render
-from edge_node.actions.slots import SlotFinder
 from edge_node.frames import Resolution
 from edge_node.store import PendingAction
 from triage.connector.contract import CancelRequest, Order
 from triage.connector.errors import ShopError, ShopNotFound, ShopRefused
+from triage.localize import Money, day_of, render
+from triage.slots import SlotFinder
 
 if TYPE_CHECKING:
     from triage.catalog import Catalog

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
-from edge_node.frames import answer_encoder
+from edge_node.frames import Resolution, answer_encoder
 from edge_node.store import LedgerEntry
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.connector.breaker import CircuitBreaker
@@ -33,6 +33,21 @@ __all__ = ["EscalationListener", "Escalator"]
 log = logging.getLogger(__name__)
 _PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.UNIMPLEMENTED}
+
+
+_KINDS = ("info", "cancelled", "refunded", "replacement", "return_label", "proposed", "human")
+
+
+def resolution_of(final: pb.Final) -> Resolution | None:
+    """The answer frame's ``resolution`` from a procedure's outcome (a model's answer has none)."""
+    o = final.outcome
+    if o.kind not in _KINDS:
+        return None
+    amount = currency = None
+    if o.amount.currency:
+        units, minor = divmod(o.amount.amount_minor, 100)
+        amount, currency = f"{units}.{minor:02d}", o.amount.currency
+    return Resolution(o.kind, o.order_id, amount, currency)  # type: ignore[arg-type]
 
 
 class EscalationListener(Protocol):
@@ -121,7 +136,8 @@ class Escalator:
 
     async def _deliver(self, session: str, client_id: str, request: pb.EscalateRequest, final: pb.Final,
                        elapsed_s: float) -> None:
-        encode = answer_encoder(client_id, final.text, request.lang, request.intent or None, "cloud", 1.0, "escalate")
+        encode = answer_encoder(client_id, final.text, request.lang, request.intent or None, "cloud", 1.0, "escalate",
+                                resolution=resolution_of(final))
         stored = await self.store.frames.append(session, client_id, True, encode)
         if stored is None:
             return  # another worker stored this message's final answer first

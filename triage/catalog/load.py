@@ -6,6 +6,10 @@ Layout of a catalog folder::
     intents/*.toml       [[intent]] name, tier, examples.<lang>, answers.<lang>, action
     faq/*.toml           [[faq]] id, topic, questions.<lang>, answers.<lang>
     actions.toml         [prompts] <prompt>.<lang>; [[action]] name, kind, replies.<outcome>.<lang>
+    procedures/*.toml    [procedure] name, cues.<lang>, intents; [[procedure.step]] (``triage.catalog.procedures``)
+
+The cloud core runs the procedures; the edge's bundle does not carry them, but a catalog whose
+procedures are wrong does not build, so a shop learns of the mistake before anything is deployed.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from triage.catalog.model import ACTION_REPLIES, PROMPTS, Action, Catalog, FaqEntry, Intent, Storefront
+from triage.catalog.procedures import ProcedureError, Procedures, load_procedures
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["CatalogError", "load_catalog", "write_catalog"]
+__all__ = ["CatalogError", "load_catalog", "load_catalog_procedures", "write_catalog"]
 
 _T = TypeVar("_T")
 
@@ -82,7 +87,21 @@ def load_catalog(folder: Path) -> Catalog:
                       prompts=actions.prompts)
     _validate(folder, catalog)
     _validate_actions(folder / "actions.toml", catalog)
+    _procedures(folder, catalog)
     return catalog
+
+
+def _procedures(folder: Path, catalog: Catalog) -> Procedures | None:
+    try:
+        return load_procedures(folder, catalog.storefront.languages, {i.name for i in catalog.intents})
+    except ProcedureError as exc:
+        raise CatalogError(str(exc)) from exc
+
+
+def load_catalog_procedures(folder: Path) -> tuple[Catalog, Procedures | None]:
+    """A catalog and its dispute procedures, for the cloud core that runs them."""
+    catalog = load_catalog(folder)
+    return catalog, _procedures(Path(folder), catalog)
 
 
 def _validate(folder: Path, catalog: Catalog) -> None:

@@ -25,6 +25,12 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_PHONE: _ClassVar[Channel]
     CHANNEL_INTERNAL: _ClassVar[Channel]
 
+class Identity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IDENTITY_UNSPECIFIED: _ClassVar[Identity]
+    IDENTITY_SIGNED_IN: _ClassVar[Identity]
+    IDENTITY_ORDER_EMAIL: _ClassVar[Identity]
+
 class Speculation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SPECULATION_AUTO: _ClassVar[Speculation]
@@ -47,6 +53,9 @@ CHANNEL_CHAT: Channel
 CHANNEL_EMAIL: Channel
 CHANNEL_PHONE: Channel
 CHANNEL_INTERNAL: Channel
+IDENTITY_UNSPECIFIED: Identity
+IDENTITY_SIGNED_IN: Identity
+IDENTITY_ORDER_EMAIL: Identity
 SPECULATION_AUTO: Speculation
 SPECULATION_OFF: Speculation
 SPECULATION_PROMPT_LOOKUP: Speculation
@@ -89,7 +98,7 @@ class Money(_message.Message):
     def __init__(self, currency: _Optional[str] = ..., amount_minor: _Optional[int] = ...) -> None: ...
 
 class CaseContext(_message.Message):
-    __slots__ = ("order_id", "amount", "channel", "opened_by", "facts")
+    __slots__ = ("order_id", "amount", "channel", "opened_by", "facts", "identity")
     class FactsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -102,12 +111,14 @@ class CaseContext(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     OPENED_BY_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     amount: Money
     channel: Channel
     opened_by: str
     facts: _containers.ScalarMap[str, str]
-    def __init__(self, order_id: _Optional[str] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., opened_by: _Optional[str] = ..., facts: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    identity: Identity
+    def __init__(self, order_id: _Optional[str] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., opened_by: _Optional[str] = ..., facts: _Optional[_Mapping[str, str]] = ..., identity: _Optional[_Union[Identity, str]] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
     __slots__ = ("max_tokens", "temperature", "top_p", "seed", "stop", "speculation")
@@ -170,7 +181,7 @@ class Delta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Final(_message.Message):
-    __slots__ = ("text", "usage", "finish_reason", "model_id", "flagged_for_human", "ungrounded", "escalation_id", "replayed", "personal")
+    __slots__ = ("text", "usage", "finish_reason", "model_id", "flagged_for_human", "ungrounded", "escalation_id", "replayed", "personal", "outcome", "summary")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +191,8 @@ class Final(_message.Message):
     ESCALATION_ID_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     PERSONAL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     text: str
     usage: Usage
     finish_reason: FinishReason
@@ -189,7 +202,59 @@ class Final(_message.Message):
     escalation_id: str
     replayed: bool
     personal: bool
-    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., model_id: _Optional[str] = ..., flagged_for_human: _Optional[bool] = ..., ungrounded: _Optional[_Iterable[str]] = ..., escalation_id: _Optional[str] = ..., replayed: _Optional[bool] = ..., personal: _Optional[bool] = ...) -> None: ...
+    outcome: Outcome
+    summary: CaseSummary
+    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., model_id: _Optional[str] = ..., flagged_for_human: _Optional[bool] = ..., ungrounded: _Optional[_Iterable[str]] = ..., escalation_id: _Optional[str] = ..., replayed: _Optional[bool] = ..., personal: _Optional[bool] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., summary: _Optional[_Union[CaseSummary, _Mapping]] = ...) -> None: ...
+
+class Outcome(_message.Message):
+    __slots__ = ("kind", "order_id", "amount", "procedure", "rule", "case_id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PROCEDURE_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    order_id: str
+    amount: Money
+    procedure: str
+    rule: str
+    case_id: str
+    def __init__(self, kind: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., procedure: _Optional[str] = ..., rule: _Optional[str] = ..., case_id: _Optional[str] = ...) -> None: ...
+
+class Check(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class CaseSummary(_message.Message):
+    __slots__ = ("case_id", "customer_id", "order_id", "claim", "lang", "procedure", "rule", "checks", "outcome", "writes", "text")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    PROCEDURE_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    customer_id: str
+    order_id: str
+    claim: str
+    lang: str
+    procedure: str
+    rule: str
+    checks: _containers.RepeatedCompositeFieldContainer[Check]
+    outcome: str
+    writes: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    def __init__(self, case_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., order_id: _Optional[str] = ..., claim: _Optional[str] = ..., lang: _Optional[str] = ..., procedure: _Optional[str] = ..., rule: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., outcome: _Optional[str] = ..., writes: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class EscalateEvent(_message.Message):
     __slots__ = ("delta", "final")

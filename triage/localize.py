@@ -47,6 +47,8 @@ class _Formatter(string.Formatter):
         self.locale = locale
 
     def format_field(self, value: object, format_spec: str) -> str:
+        if value == "":  # a field without a value for this case (no tracking number before shipping)
+            return ""
         if format_spec == "date" and isinstance(value, date):
             return format_date(value, format="long", locale=self.locale)
         if format_spec == "money" and isinstance(value, Money):

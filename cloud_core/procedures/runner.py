@@ -1,0 +1,248 @@
+"""Run a dispute's procedure: verify the order is the shopper's, decide, journal, write once, answer.
+
+The order of work is what makes it safe to retry at any point:
+
+1. The case's plan is written to the memory store under the escalation's idempotency key
+   *before* the shop is called. A retried, replayed or restarted escalation finds it and carries
+   out that plan, instead of deciding again over an order its own first attempt already changed.
+2. Every shop write carries a key derived from the escalation's (``case-<hash>-<n>-<kind>``); the
+   shop answers a key it has seen with what it created then (POLICY rule 12), so a write whose
+   answer was lost is never made twice.
+3. The answer is rendered from the step's template in the shopper's language with the shop's facts
+   (Babel formats dates and money), and the Final carries the outcome and the case summary.
+
+A shop that does not answer raises ``ShopDown``: the escalation fails retryably and the edge's
+outbox tries again later with the same key. A shop that refuses a write (out of stock since the
+read) hands the case to a person. An order that is not the shopper's gets the same reply as one
+that does not exist (rule 1: nothing disclosed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from cloud_core.memory.base import StoredCase
+from cloud_core.procedures.engine import Plan, PlannedWrite, choose_procedure, plan_for
+from cloud_core.procedures.facts import case_facts
+from protos.triage.v1 import escalation_pb2 as pb
+from triage.catalog.procedures import REPLY_FIELDS, cue_pattern
+from triage.connector.contract import RefundRequest, ReplacementRequest, ReturnLabelRequest
+from triage.connector.errors import ShopNotFound, ShopRefused, ShopUnavailable
+from triage.localize import Money, day_of, render
+from triage.slots import SlotFinder
+
+if TYPE_CHECKING:
+    from cloud_core.memory import CustomerScope
+    from triage.catalog.procedures import Procedure, Procedures
+    from triage.connector.client import ShopClient
+    from triage.connector.contract import Order
+
+__all__ = ["ProcedureRunner", "ShopDown"]
+
+log = logging.getLogger(__name__)
+
+_OUTCOME_KIND = {"refund": "refunded", "replacement": "replacement", "return_label": "return_label"}
+_DATES = ("eta", "delivered_on", "refunded_on")
+
+
+class ShopDown(Exception):
+    """The shop did not answer; the escalation is retried later under the same key (plan journalled)."""
+
+
+def _minor(amount: str) -> int:
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
+class ProcedureRunner:
+    """One tenant's procedures against that tenant's shop."""
+
+    def __init__(self, procedures: Procedures, shop: ShopClient, languages: list[str], default_language: str,
+                 order_id_pattern: str) -> None:
+        self.procedures = procedures
+        self.shop = shop
+        self.languages = languages
+        self.default_language = default_language
+        self._slots = SlotFinder(order_id_pattern)
+        self._money_back = cue_pattern([c for cues in procedures.common.money_back.values() for c in cues])
+
+    async def aclose(self) -> None:
+        await self.shop.aclose()
+
+    def select(self, request: pb.EscalateRequest) -> Procedure | None:
+        earlier = [t.text for t in request.conversation if t.role == pb.ROLE_SHOPPER]
+        return choose_procedure(self.procedures, request.message, earlier, request.intent)
+
+    def _lang(self, lang: str) -> str:
+        return lang if lang in self.languages else self.default_language
+
+    def _case_id(self, request: pb.EscalateRequest) -> str:
+        digest = hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
+                                f"{request.idempotency_key}".encode()).hexdigest()
+        return f"C-{digest[:10].upper()}"
+
+    def _order_id_of(self, request: pb.EscalateRequest) -> str:
+        if request.context.order_id:
+            return request.context.order_id
+        return self._slots.order_id([*(t.text for t in request.conversation if t.role == pb.ROLE_SHOPPER),
+                                     request.message])
+
+    async def answer(self, request: pb.EscalateRequest, scope: CustomerScope, escalation_id: str,
+                     procedure: Procedure) -> pb.Final:
+        lang = self._lang(request.lang)
+        case_id = self._case_id(request)
+        stored = await scope.case(request.idempotency_key)
+        if stored is not None:  # a retry: carry out the plan decided the first time
+            plan = msgspec.json.decode(stored.plan, type=Plan)
+            return await self._carry_out(request, scope, plan, escalation_id)
+        order: Order | None = None
+        if procedure.needs_order or self._order_id_of(request):
+            found = await self._order(request, lang)
+            if isinstance(found, pb.Final):
+                if procedure.needs_order:
+                    found.escalation_id = escalation_id
+                    return found
+            else:
+                order = found
+        text = "\n".join([request.message, *(t.text for t in request.conversation if t.role == pb.ROLE_SHOPPER)])
+        facts = case_facts(order, text, self._money_back) if order is not None else None
+        plan = plan_for(self.procedures, procedure, order, facts, case_id, lang)
+        journalled = await scope.open_case(request.idempotency_key, StoredCase(
+            case_id=case_id, order_id=plan.order_id, procedure=plan.procedure, state=plan.state,
+            plan=msgspec.json.encode(plan)))
+        plan = msgspec.json.decode(journalled.plan, type=Plan)  # another replica may have decided first
+        return await self._carry_out(request, scope, plan, escalation_id)
+
+    async def _order(self, request: pb.EscalateRequest, lang: str) -> Order | pb.Final:
+        """The order the shopper may act on (rule 1), or the reply that discloses nothing."""
+        order_id = self._order_id_of(request)
+        anonymous = not request.customer.customer_id
+        if not order_id or (anonymous and request.context.identity != pb.IDENTITY_ORDER_EMAIL):
+            return self._message("ask_order_id", lang, {}, "info", "")
+        try:
+            order = await self.shop.order(order_id)
+        except ShopNotFound:
+            return self._message("not_verified", lang, {}, "info", "")
+        except ShopUnavailable as exc:
+            raise ShopDown(str(exc)) from exc
+        if not anonymous and order.customer.id != request.customer.customer_id:
+            return self._message("not_verified", lang, {}, "info", "")
+        return order
+
+    def _message(self, key: str, lang: str, fields: dict[str, object], kind: str, order_id: str) -> pb.Final:
+        template = self.procedures.common.messages[key][lang]
+        final = pb.Final(text=render(template, lang, fields), finish_reason=pb.FINISH_REASON_STOP,
+                         model_id="procedure:engine")
+        final.outcome.kind = kind
+        final.outcome.order_id = order_id
+        return final
+
+    def _write_key(self, request: pb.EscalateRequest, n: int, kind: str) -> str:
+        digest = hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
+                                f"{request.idempotency_key}".encode()).hexdigest()[:32]
+        return f"case-{digest}-{n}-{kind}"
+
+    async def _carry_out(self, request: pb.EscalateRequest, scope: CustomerScope, plan: Plan,
+                         escalation_id: str) -> pb.Final:
+        if plan.state == "planned":
+            try:
+                for n, write in enumerate(plan.writes):
+                    if not write.done:
+                        await self._write(request, plan, n, write)
+                        await scope.update_case(request.idempotency_key, "planned", msgspec.json.encode(plan))
+                plan.state = "done"
+            except ShopRefused as exc:
+                log.warning("case %s: the shop refused a write: %s", plan.case_id, exc)
+                plan.state = "person"
+                plan.reason += (f"; the shop refused a write ({exc.problem.code}: {exc.problem.title}), a person "
+                                "takes over")
+            await scope.update_case(request.idempotency_key, plan.state, msgspec.json.encode(plan))
+        return self._final(request, plan, escalation_id)
+
+    async def _write(self, request: pb.EscalateRequest, plan: Plan, n: int, write: PlannedWrite) -> None:
+        key = self._write_key(request, n, write.kind)
+        reason = f"{plan.procedure} (policy rule {plan.rule}), case {plan.case_id}"
+        try:
+            if write.kind == "refund":
+                assert write.amount is not None
+                done = await self.shop.refund(plan.order_id, key, RefundRequest(
+                    amount=write.amount, reason=reason, transaction_id=write.transaction_id))
+                assert done.refund is not None, "a refund write answers the refund"
+                write.created_id = done.refund.id
+            elif write.kind == "replacement":
+                done = await self.shop.replacement(plan.order_id, key, ReplacementRequest(skus=write.skus,
+                                                                                          reason=reason))
+                assert done.replacement is not None, "a replacement write answers the replacement"
+                write.created_id = done.replacement.id
+            else:
+                done = await self.shop.return_label(plan.order_id, key, ReturnLabelRequest(skus=write.skus,
+                                                                                           reason=reason))
+                assert done.return_label is not None, "a label write answers the label"
+                write.created_id, write.label_url = done.return_label.id, done.return_label.url
+        except ShopUnavailable as exc:
+            raise ShopDown(str(exc)) from exc
+        write.done = True
+
+    def _reply_fields(self, plan: Plan) -> dict[str, object]:
+        fields: dict[str, object] = dict.fromkeys((f.split(":")[0] for f in REPLY_FIELDS), "")
+        fields.update({k: v for k, v in plan.fields.items() if k in fields})
+        for name in _DATES:
+            if plan.fields.get(name):
+                fields[name] = day_of(plan.fields[name])
+        fields["case_id"] = plan.case_id
+        refund = next((w for w in plan.writes if w.kind == "refund"), None)
+        amount = refund.amount if refund is not None else plan.fields.get("refund_amount")
+        if amount:
+            fields["amount"] = Money(amount, plan.currency)
+        for w in plan.writes:
+            if w.kind == "replacement":
+                fields["replacement_id"] = w.created_id
+            if w.kind == "return_label":
+                fields["label_url"] = w.label_url
+        return fields
+
+    def _final(self, request: pb.EscalateRequest, plan: Plan, escalation_id: str) -> pb.Final:
+        fields = self._reply_fields(plan)
+        procedure = self.procedures.get(plan.procedure)
+        if plan.state == "proposed":
+            template = self.procedures.common.messages["proposed"][plan.lang]
+        elif plan.state == "person" and not procedure.step[plan.step].person:  # the shop refused a write
+            template = self.procedures.common.messages["shop_unavailable"][plan.lang]
+        else:
+            template = procedure.step[plan.step].reply[plan.lang]
+        final = pb.Final(text=render(template, plan.lang, fields), finish_reason=pb.FINISH_REASON_STOP,
+                         model_id=f"procedure:{plan.procedure}", escalation_id=escalation_id,
+                         flagged_for_human=plan.state in ("person", "proposed"), personal=True)
+        kind = {"person": "human", "proposed": "proposed"}.get(plan.state) or next(
+            (_OUTCOME_KIND[w.kind] for w in plan.writes), "info")
+        final.outcome.MergeFrom(pb.Outcome(kind=kind, order_id=plan.order_id, procedure=plan.procedure,
+                                           rule=plan.rule, case_id=plan.case_id))
+        money = next((w.amount for w in plan.writes if w.kind == "refund" and w.amount), None)
+        if money is not None:
+            final.outcome.amount.MergeFrom(pb.Money(currency=plan.currency, amount_minor=_minor(money)))
+        final.summary.MergeFrom(self._summary(request, plan))
+        return final
+
+    def _summary(self, request: pb.EscalateRequest, plan: Plan) -> pb.CaseSummary:
+        outcome = {"done": "executed", "planned": "executing", "proposed": "proposed: awaiting a person's approval",
+                   "person": "handed to a person"}[plan.state]
+        writes = [f"{w.kind} {w.amount + ' ' + plan.currency if w.amount else ', '.join(w.skus)}"
+                  + (f" ({w.created_id})" if w.created_id else " (not written)") for w in plan.writes]
+        summary = pb.CaseSummary(case_id=plan.case_id, customer_id=request.customer.customer_id,
+                                 order_id=plan.order_id, claim=request.message, lang=plan.lang,
+                                 procedure=plan.procedure, rule=plan.rule, outcome=f"{outcome}: {plan.reason}")
+        summary.checks.extend(pb.Check(name=name, value=value) for name, value in plan.checks)
+        summary.writes.extend(writes)
+        lines = [f"Case {plan.case_id} ({plan.procedure}, policy rule {plan.rule})",
+                 f"Customer: {request.customer.customer_id or 'anonymous (order verified by e-mail at the edge)'}",
+                 f"Order: {plan.order_id or '-'}", f"Claim ({plan.lang}): {request.message}",
+                 "Checked: " + (", ".join(f"{n}={v}" for n, v in plan.checks) or "nothing"),
+                 f"Outcome: {outcome}: {plan.reason}"]
+        if writes:
+            lines.append("Shop writes: " + "; ".join(writes))
+        summary.text = "\n".join(lines)
+        return summary
