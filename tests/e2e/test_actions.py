@@ -15,18 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import websockets
 from babel.dates import format_date
 from babel.numbers import format_currency
 
 from tests.conftest import SHARED_DATA, EdgeProcess
+from tests.e2e.shoppers import SECRET, SHOP_SECRET, Shopper, _resume
 from tests.shop_process import ShopProcess
-from triage.session_token import mint_token
 
 pytestmark = pytest.mark.slow
 
-SECRET = "test-session-secret-0123456789"
-SHOP_SECRET = "test-shop-secret-0123456789"
 
 
 @pytest.fixture
@@ -49,59 +46,6 @@ def edge(demo_bundle, shop, tmp_path):
     process = _edge(demo_bundle, shop, tmp_path)
     yield process
     process.stop()
-
-
-class Shopper:
-    def __init__(self, ws, session: str) -> None:
-        self.ws = ws
-        self.session = session
-        self.n = 0
-
-    @classmethod
-    async def connect(cls, url: str, customer: str | None = None, lang: str | None = None) -> Shopper:
-        ws = await websockets.connect(url)
-        token = mint_token(SECRET, "demo", customer) if customer else ""
-        await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": token, "lang": lang}))
-        welcome = json.loads(await ws.recv())
-        assert welcome["type"] == "welcome" and welcome["authenticated"] == bool(customer)
-        return cls(ws, welcome["session"])
-
-    async def say(self, text: str, msg_id: str | None = None, timeout: float = 20) -> list[dict]:
-        """The answer frames for one message, up to its final answer (or a queued notice)."""
-        self.n += 1
-        msg_id = msg_id or f"m{self.n}"
-        await self.ws.send(json.dumps({"type": "message", "id": msg_id, "text": text}))
-        frames = []
-        while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            if frame["type"] == "answer" and frame["reply_to"] == msg_id:
-                frames.append(frame)
-                if frame["source"] in ("cloud", "queued") or frame["decision"] != "escalate":
-                    return frames
-
-
-@pytest.fixture
-async def connect():
-    """Open shoppers' websockets; all are closed when the test ends."""
-    opened: list = []
-
-    async def open_one(url: str, customer: str | None = None, lang: str | None = None) -> Shopper:
-        shopper = await Shopper.connect(url, customer, lang)
-        opened.append(shopper.ws)
-        return shopper
-
-    yield open_one
-    for ws in opened:
-        await ws.close()
-
-
-async def _resume(url: str, session: str, last_seq: int, customer: str | None = None):
-    ws = await websockets.connect(url)
-    token = mint_token(SECRET, "demo", customer) if customer else ""
-    await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": session, "last_seq": last_seq,
-                              "token": token}))
-    assert json.loads(await ws.recv())["type"] == "welcome"
-    return ws
 
 
 STATUS_QUESTIONS = {

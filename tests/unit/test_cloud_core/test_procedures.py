@@ -1,0 +1,85 @@
+"""The engine decides each dispute of the demo shop as POLICY.md says, over the shop's own seeded orders,
+and enforces what no procedure file can change: refunds above the limit are only proposed."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from cloud_core.procedures.engine import choose_procedure, plan_for
+from cloud_core.procedures.facts import case_facts
+from demo_shop.seed import load_orders
+from tests.conftest import DEMO_CATALOG, shared_data
+from triage.catalog.load import load_catalog_procedures
+from triage.catalog.procedures import cue_pattern
+
+_, PROCEDURES = load_catalog_procedures(DEMO_CATALOG)
+assert PROCEDURES is not None
+ORDERS = {o.id: o for o in load_orders(shared_data("shop", "orders.json"))}
+MONEY_BACK = cue_pattern([c for cues in PROCEDURES.common.money_back.values() for c in cues])
+
+
+def _plan(order_id: str, message: str, intent: str = ""):
+    assert PROCEDURES is not None
+    procedure = choose_procedure(PROCEDURES, message, [], intent)
+    assert procedure is not None, message
+    order = ORDERS[order_id]
+    facts = case_facts(order, message, MONEY_BACK)
+    return plan_for(PROCEDURES, procedure, order, facts, "C-TEST", "en")
+
+
+@pytest.mark.parametrize(("order_id", "message", "procedure", "rule", "state", "writes"), [
+    ("10234", "My parcel 10234 never arrived", "parcel_not_arrived", "4", "done", []),
+    ("10236", "Mi pedido 10236 nunca llegó", "parcel_not_arrived", "5", "planned", [("replacement", None)]),
+    ("10236", "Order 10236 never arrived, I want my money back", "parcel_not_arrived", "5", "planned",
+     [("refund", "69.80")]),
+    ("10237", "Il pacco dell'ordine 10237 è stato perso. Rivoglio i miei soldi", "parcel_not_arrived", "5",
+     "planned", [("refund", "64.75")]),
+    ("10238", "Bestelling 10238 niets ontvangen", "parcel_not_arrived", "6", "person", []),
+    ("10239", "The socks of 10239 are torn", "damaged_item", "7", "planned", [("replacement", None)]),
+    ("10240", "Kurtka z zamówienia 10240 przyszła uszkodzona", "damaged_item", "7", "planned",
+     [("replacement", None), ("return_label", None)]),
+    ("10241", "A mochila da encomenda 10241 chegou com o fecho partido", "damaged_item", "7", "planned",
+     [("refund", "89.00"), ("return_label", None)]),
+    ("10253", "The gloves of 10253 are torn", "damaged_item", "7", "planned", [("refund", "34.90")]),
+    ("10242", "The shoes from order 10242 fell apart", "damaged_item", "8", "person", []),
+    ("10255", "La lampada dell'ordine 10255 non funziona", "damaged_item", "8", "person", []),
+    ("10243", "Mir wurde für Bestellung 10243 zweimal 49,85 € abgebucht", "charged_twice", "10", "planned",
+     [("refund", "49.85")]),
+    ("10244", "J'ai été débitée deux fois pour la commande 10244", "charged_twice", "10", "person", []),
+    ("10245", "Where is my refund for 10245?", "where_is_refund", "11", "done", []),
+    ("10246", "Ho restituito l'ordine 10246 ma non ho ancora ricevuto il rimborso", "where_is_refund", "11",
+     "person", []),
+    ("10239", "If you don't refund order 10239 today I'll file a chargeback", "to_person", "13", "person", []),
+])
+def test_each_dispute_of_the_demo_shop_is_decided_as_the_policy_says(order_id, message, procedure, rule, state,
+                                                                      writes) -> None:
+    plan = _plan(order_id, message)
+    assert (plan.procedure, plan.rule, plan.state) == (procedure, rule, state)
+    assert [(w.kind, w.amount) for w in plan.writes] == writes
+
+
+@pytest.mark.parametrize(("order_id", "message"), [
+    ("10247", "De donsjas van bestelling 10247 is kapot, ik wil mijn geld terug, geen vervanging"),
+    ("10248", "I was charged twice for order 10248, 273.90 each time"),
+])
+def test_a_refund_above_the_limit_is_proposed_to_a_person_whatever_the_procedure_says(order_id, message) -> None:
+    plan = _plan(order_id, message)
+    assert (plan.state, plan.rule) == ("proposed", "9")
+    assert all(not w.done for w in plan.writes)
+    assert "above 150.00" in plan.reason
+
+
+def test_a_procedure_that_refunds_an_item_it_cannot_name_hands_the_case_to_a_person() -> None:
+    assert PROCEDURES is not None
+    careless = msgspec.structs.replace(PROCEDURES.get("damaged_item"), step=PROCEDURES.get("damaged_item").step[3:])
+    order = ORDERS["10244"]  # two items, the message names neither
+    facts = case_facts(order, "order 10244 arrived broken, money back please", MONEY_BACK)
+    plan = plan_for(PROCEDURES, careless, order, facts, "C-TEST", "en")
+    assert plan.state == "person" and plan.writes == []
+
+
+def test_the_plan_lists_what_was_checked_with_the_values_found() -> None:
+    plan = _plan("10242", "The shoes from order 10242 fell apart, the sole came off")
+    assert ("days_since_delivery", "45") in plan.checks
+    assert ("order.status", "delivered") in plan.checks
