@@ -29,7 +29,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--secret", default=None, help="default: [edge] session_secret")
     p.set_defaults(run=_cmd_token)
 
-    p = sub.add_parser("report", help="cost per 1,000 conversations, edge share and savings from an edge store")
+    p = sub.add_parser("report", help="cost per 1,000 conversations, edge share, savings and disputes "
+                                      "(resolved, refunded, proposed, handed over, by language) from an edge store")
     p.add_argument("--store", default="var/edge.db")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_report)
@@ -60,6 +61,6 @@ async def _report_from_store(path: str) -> CostReport:
     store = open_edge_store(path)
     await store.open()
     try:
-        return report_from_ledger(await store.ledger(), load_config().cost)
+        return report_from_ledger(await store.ledger(), load_config().cost, await store.outcomes())
     finally:
         await store.close()

@@ -41,5 +41,13 @@ def print_report(report: object, as_json: bool, title: str) -> None:
     data = msgspec.to_builtins(report)
     if as_json:
         print(json.dumps(data, indent=2))
-    else:
-        print_metrics(title, data)
+        return
+    disputes = data.pop("disputes", None) if isinstance(data, dict) else None
+    print_metrics(title, data)
+    if disputes:
+        columns = ("language", "cases", "resolved without a person", "proposals pending", "handed to a person",
+                   "refunded")
+        print_table("disputes", columns, (
+            (lang, str(t["cases"]), str(t["resolved_without_a_person"]), str(t["proposals_pending"]),
+             str(t["handed_to_a_person"]), ", ".join(f"{v} {k}" for k, v in t["refunded"].items()) or "-")
+            for lang, t in disputes.items()), right=set(columns[1:]))

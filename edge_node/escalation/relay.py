@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 
 from edge_node.frames import Resolution, answer_encoder
-from edge_node.store import LedgerEntry
+from edge_node.store import CaseOutcome, LedgerEntry
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.connector.breaker import CircuitBreaker
 
@@ -149,6 +149,12 @@ class Escalator:
             input_tokens=usage.input_tokens, cached_tokens=usage.cached_input_tokens,
             output_tokens=usage.output_tokens, model=final.model_id, cost_usd=cost))
         self.metrics.cost.labels("cloud").inc(cost)
+        resolution = resolution_of(final)
+        if resolution is not None:
+            await self.store.record_outcome(CaseOutcome(
+                session=session, client_id=client_id, lang=request.lang, kind=resolution.kind,
+                order_id=resolution.order_id, amount=resolution.amount or "", currency=resolution.currency or "",
+                procedure=final.outcome.procedure))
         self.metrics.escalations.labels("delivered").inc()
         self.metrics.escalations.labels("guarded" if final.flagged_for_human else "answered").inc()
         for kind, value in (("input", usage.input_tokens), ("cached_input", usage.cached_input_tokens),

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "CaseOutcome",
     "EdgeStore",
     "Frames",
     "LedgerEntry",
@@ -28,6 +29,22 @@ __all__ = [
     "SessionState",
     "StoredFrame",
 ]
+
+class CaseOutcome(msgspec.Struct, frozen=True):
+    """What a dispute's procedure did, beside the token costs in the ledger (``triage report``)."""
+
+    session: str
+    client_id: str
+    lang: str
+    kind: str
+    """``refunded``, ``replacement``, ``return_label``, ``info`` (resolved without a person), ``proposed`` or
+    ``human``."""
+    order_id: str = ""
+    amount: str = ""
+    """Decimal string of the money refunded or proposed; "" when none."""
+    currency: str = ""
+    procedure: str = ""
+
 
 class StoredFrame(msgspec.Struct, frozen=True):
     seq: int
@@ -186,6 +203,10 @@ class EdgeStore(Protocol):
     async def record_cost(self, entry: LedgerEntry) -> None: ...
 
     async def ledger(self) -> list[LedgerEntry]: ...
+
+    async def record_outcome(self, outcome: CaseOutcome) -> None: ...
+
+    async def outcomes(self) -> list[CaseOutcome]: ...
 
     async def set_setting(self, key: str, value: str) -> None:
         """Shared state of the processes on this store (e.g. the bundle every worker should serve)."""

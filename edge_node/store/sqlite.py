@@ -16,7 +16,7 @@ import msgspec
 
 from edge_node.store._sqlite_db import SqliteDb
 from edge_node.store._sqlite_parts import SqliteFrames, SqliteOutbox
-from edge_node.store.base import LedgerEntry, MessageOutcome, PendingAction, Recorded, SessionState
+from edge_node.store.base import CaseOutcome, LedgerEntry, MessageOutcome, PendingAction, Recorded, SessionState
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS ledger (
     edge_ms REAL NOT NULL, input_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0, model TEXT NOT NULL DEFAULT '', cost_usd REAL NOT NULL DEFAULT 0,
     at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    session TEXT NOT NULL, client_id TEXT NOT NULL, lang TEXT NOT NULL, kind TEXT NOT NULL, order_id TEXT NOT NULL,
+    amount TEXT NOT NULL, currency TEXT NOT NULL, procedure_name TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (session, client_id)
 );
 CREATE TABLE IF NOT EXISTS pending_actions (
     session TEXT PRIMARY KEY, pending BLOB NOT NULL, updated_at REAL NOT NULL
@@ -146,6 +151,16 @@ class SqliteEdgeStore:
         rows = await self._db.read_all("SELECT session, client_id, decision, source, edge_ms, input_tokens, "
                                        "cached_tokens, output_tokens, model, cost_usd FROM ledger ORDER BY at")
         return [LedgerEntry(*r) for r in rows]
+
+    async def record_outcome(self, outcome: CaseOutcome) -> None:
+        """Once per message: a replayed final answer is not a second refund."""
+        await self._db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                               (*msgspec.structs.astuple(outcome), time.time()))
+
+    async def outcomes(self) -> list[CaseOutcome]:
+        rows = await self._db.read_all("SELECT session, client_id, lang, kind, order_id, amount, currency, "
+                                       "procedure_name FROM outcomes ORDER BY at")
+        return [CaseOutcome(*r) for r in rows]
 
     async def set_setting(self, key: str, value: str) -> None:
         await self._db.execute("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "

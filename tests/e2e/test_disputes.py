@@ -12,6 +12,8 @@ from decimal import Decimal
 import pytest
 
 from commands.clients.dialogues import read_dialogues, run_dialogues
+from edge_node.report import dispute_tally
+from edge_node.store import SqliteEdgeStore
 from tests.conftest import CLOUD_TOKEN, DEMO_CATALOG, CloudProcess, EdgeProcess, shared_data
 from tests.e2e.shoppers import SECRET, SHOP_SECRET, _resume
 from tests.shop_process import ShopProcess
@@ -92,6 +94,15 @@ async def test_the_demo_dialogues_all_pass_against_shop_cloud_and_edge(edge, sho
     assert (report.passed, report.rows) == (22, 22)
     proposed = next(r for r in report.results if r.id == "dev16")  # Dutch, 249.00: above the automatic limit
     assert "249,00" in " ".join(proposed.answers) and "C-" in " ".join(proposed.answers)
+    store = SqliteEdgeStore(edge.store)  # what `triage report` reads
+    await store.open()
+    try:
+        tally = dispute_tally(await store.outcomes())["*"]
+    finally:
+        await store.close()
+    assert (tally.cases, tally.resolved_without_a_person, tally.proposals_pending, tally.handed_to_a_person) == (
+        13, 7, 2, 4)
+    assert tally.refunded == {"EUR": "203.60"}  # 89.00 (dev08) + 64.75 (dev10) + 49.85 (dev12)
 
 
 async def test_a_cloud_killed_after_the_shops_refund_and_before_its_answer_refunds_and_answers_once(
