@@ -61,14 +61,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_cpp_server(gguf: Path, threads: int = 2, n_ctx: int = 4096) -> Iterator[str]:
-    """A real llama.cpp OpenAI-compatible server on a free loopback port; yields its /v1 base URL."""
+def llama_cpp_server(gguf: Path, threads: int = 2, n_ctx: int = 4096, chat_format: str = "") -> Iterator[str]:
+    """A real llama.cpp OpenAI-compatible server on a free loopback port; yields its /v1 base URL.
+
+    ``chat_format="chatml-function-calling"`` serves the OpenAI tools API: a named ``tool_choice`` is
+    decoded under a grammar of that function's JSON schema, so every call is valid JSON of its shape."""
     python = LLAMA_CPP_ENV.ensure()
     port = _free_port()
     # llama.cpp logs megabytes while loading: to a file, so a full pipe can never stall the server.
     log = tempfile.NamedTemporaryFile(prefix="llama-cpp-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen([str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)],
+                             "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+                             *(["--chat_format", chat_format] if chat_format else [])],
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:

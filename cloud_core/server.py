@@ -143,6 +143,9 @@ class CloudServer:
         if not config.tokens() and not _is_loopback(config.host):
             raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.auth_tokens is empty: set "
                                     "TRIAGE_CLOUD__AUTH_TOKENS before listening beyond loopback")
+        if config.procedure_driver == "model" and config.backend != "openai":
+            raise ServerConfigError("cloud.procedure_driver = 'model' needs cloud.backend = 'openai' (a model that "
+                                    "calls tools); the built-in model leaves procedures to the engine")
         credentials = _credentials(config)
         self.config = config
         self.backend = backend

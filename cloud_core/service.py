@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import threading
 import time
 import uuid
@@ -14,7 +15,8 @@ import grpc
 import msgspec
 
 from cloud_core.grounding import check_grounding, safe_template
-from cloud_core.llm.base import CountsTokens, Finished, GenerationOptions
+from cloud_core.llm.base import CountsTokens, Finished, GenerationOptions, LLMError
+from cloud_core.llm.openai_compat import OpenAICompatBackend
 from cloud_core.procedures import ShopDown
 from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context, instructions
 from cloud_core.repetition import RepetitionGuard, split_sentences
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from cloud_core.memory.base import StoredResolution
     from cloud_core.metrics import CloudMetrics
     from cloud_core.procedures import ProcedureRunner
+    from triage.catalog.procedures import Procedure
     from triage.config import CloudConfig
 
 __all__ = ["EscalationService"]
@@ -37,6 +40,8 @@ __all__ = ["EscalationService"]
 class PromptTooLong(ValueError):
     """The escalation cannot fit the model's context even with its conversation and memory left out."""
 
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS = "(anonymous)"
 """Customer id under which anonymous shoppers' replies are kept for deduplication (never memory)."""
@@ -125,7 +130,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             escalation_id = uuid.uuid4().hex
             started = time.perf_counter()
             try:
-                final = await runner.answer(request, scope, escalation_id, procedure)
+                final = await self._procedure(runner, procedure, request, scope, escalation_id)
             except ShopDown as exc:  # the plan is journalled: the edge's retry carries it out
                 self.metrics.escalations.labels("shop_down").inc()
                 await context.abort(grpc.StatusCode.UNAVAILABLE, f"the shop did not answer ({exc}); retry later")
@@ -135,7 +140,9 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             return
         try:
             async with self.slots.slot():
-                async for event in self._answer(request, scope, use_memory):
+                # A dispute that fits no procedure: the model answers, and a person follows the case up.
+                dispute = runner is not None and request.intent in runner.dispute_intents
+                async for event in self._answer(request, scope, use_memory, dispute):
                     yield event
         except QueueFull as exc:
             self.metrics.queue_rejections.inc()
@@ -144,8 +151,19 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             self.metrics.escalations.labels("too_long").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
 
-    async def _answer(self, request: pb.EscalateRequest, scope: CustomerScope,
-                      use_memory: bool) -> AsyncIterator[pb.EscalateEvent]:
+    async def _procedure(self, runner: ProcedureRunner, procedure: Procedure, request: pb.EscalateRequest,
+                         scope: CustomerScope, escalation_id: str) -> pb.Final:
+        if self.config.procedure_driver == "model" and isinstance(self.backend, OpenAICompatBackend):
+            try:
+                return await runner.answer_with_model(request, scope, escalation_id, procedure, self.backend,
+                                                      self.config.max_tokens)
+            except LLMError as exc:  # the journalled plan is the policy's either way: the engine carries it out
+                log.warning("the model could not drive the procedure (%s); the engine does", exc)
+                self.metrics.escalations.labels("model_down").inc()
+        return await runner.answer(request, scope, escalation_id, procedure)
+
+    async def _answer(self, request: pb.EscalateRequest, scope: CustomerScope, use_memory: bool,
+                      dispute: bool = False) -> AsyncIterator[pb.EscalateEvent]:
         summary, facts, turns = "", [], []
         if use_memory:
             summary, facts, turns = (await scope.summary(), await scope.facts(),
@@ -171,6 +189,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
             final = self._unwritten_language(case.lang, escalation_id)
         assert final is not None, "_generate ends with a final event"
         final.personal = use_memory or bool(ctx.order_id or ctx.amount.currency or ctx.facts)
+        final.flagged_for_human = final.flagged_for_human or dispute
         yield pb.EscalateEvent(final=await self._keep(request, scope, final, use_memory))
 
     async def _keep(self, request: pb.EscalateRequest, scope: CustomerScope, final: pb.Final,

@@ -176,6 +176,11 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``[shop]`` (e.g. ``intents/storefront``); empty: every escalation is answered by the model. A path,
     never a URL."""
 
+    procedure_driver: Literal["engine", "model"] = "engine"
+    """Who walks a dispute through its procedure: the engine alone, or the model behind ``backend =
+    "openai"`` through tool calls that the engine checks against the same plan before any reaches the
+    shop (``cloud_core.procedures.tools``)."""
+
     def tokens(self) -> frozenset[str]:
         return _comma_list(self.auth_tokens)
 

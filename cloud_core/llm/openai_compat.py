@@ -70,6 +70,26 @@ class OpenAICompatBackend:
             body["stop"] = list(options.stop)
         return body
 
+    async def complete_with_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                                  tool_choice: Any, max_tokens: int) -> tuple[dict[str, Any], tuple[int, int]]:
+        """One non-streamed chat completion with the OpenAI tools API: the assistant message (content and/or
+        ``tool_calls``) and (input, output) tokens. Greedy: a procedure is not a place for sampling."""
+        body: dict[str, Any] = {"messages": messages, "tools": tools, "tool_choice": tool_choice,
+                                "max_tokens": max_tokens, "temperature": 0.0, "cache_prompt": True}
+        if self.model_id != "openai-compatible":
+            body["model"] = self.model_id
+        try:
+            response = await self._client.post("/chat/completions", json=body)
+        except httpx.HTTPError as exc:
+            raise LLMError(f"cannot reach the model server at {self.base_url}: {exc}") from exc
+        if response.status_code != 200:
+            raise LLMError(f"{self.base_url} answered HTTP {response.status_code}: {response.text[:300]}")
+        data = response.json()
+        choices = data.get("choices") or [{}]
+        usage = data.get("usage") or {}
+        return dict(choices[0].get("message") or {}), (int(usage.get("prompt_tokens", 0)),
+                                                       int(usage.get("completion_tokens", 0)))
+
     async def stream(self, prompt: Prompt, options: GenerationOptions,
                      cancel: threading.Event | None = None) -> AsyncIterator[TextDelta | Finished]:
         text: list[str] = []

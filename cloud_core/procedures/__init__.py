@@ -26,5 +26,7 @@ def open_procedures(catalog: Path, shop: ShopConfig) -> tuple[str, ProcedureRunn
         raise ValueError("[cloud] catalog has procedures but [shop] url is empty (fix: set TRIAGE_SHOP__URL to the "
                          "shop's API, the one the edge's actions call)")
     sf = loaded.storefront
-    runner = ProcedureRunner(procedures, ShopClient(shop), sf.languages, sf.default_language, sf.order_id_pattern)
+    disputes = frozenset(i.name for i in loaded.intents if i.tier == "cloud")
+    runner = ProcedureRunner(procedures, ShopClient(shop), sf.languages, sf.default_language, sf.order_id_pattern,
+                             disputes)
     return sf.id, runner

@@ -54,6 +54,11 @@ class Plan(msgspec.Struct):
     checks: list[tuple[str, str]]
     fields: dict[str, str]
     """Reply fields that do not change with the writes (item, carrier, dates as ISO days)."""
+    handed_over: Literal["", "shop_refused", "model"] = ""
+    """Why a case the step would have settled went to a person: the shop refused a write, or the
+    driving model handed it over (or stopped before carrying out the plan)."""
+    model_calls: list[str] = []
+    """The driving model's tool calls and what the engine answered, for the case summary."""
 
 
 def _matches(cues: dict[str, list[str]], texts: Sequence[str]) -> bool:

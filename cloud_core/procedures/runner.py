@@ -29,6 +29,7 @@ import msgspec
 from cloud_core.memory.base import StoredCase
 from cloud_core.procedures.engine import Plan, PlannedWrite, choose_procedure, plan_for
 from cloud_core.procedures.facts import case_facts
+from cloud_core.procedures.tools import ToolGate, drive
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.catalog.procedures import REPLY_FIELDS, cue_pattern
 from triage.connector.contract import RefundRequest, ReplacementRequest, ReturnLabelRequest
@@ -37,6 +38,7 @@ from triage.localize import Money, day_of, render
 from triage.slots import SlotFinder
 
 if TYPE_CHECKING:
+    from cloud_core.llm.openai_compat import OpenAICompatBackend
     from cloud_core.memory import CustomerScope
     from triage.catalog.procedures import Procedure, Procedures
     from triage.connector.client import ShopClient
@@ -62,8 +64,10 @@ class ProcedureRunner:
     """One tenant's procedures against that tenant's shop."""
 
     def __init__(self, procedures: Procedures, shop: ShopClient, languages: list[str], default_language: str,
-                 order_id_pattern: str) -> None:
+                 order_id_pattern: str, dispute_intents: frozenset[str] = frozenset()) -> None:
         self.procedures = procedures
+        self.dispute_intents = dispute_intents
+        """The catalog's cloud-tier intents: a dispute no procedure fits is answered by the model, then a person."""
         self.shop = shop
         self.languages = languages
         self.default_language = default_language
@@ -93,18 +97,53 @@ class ProcedureRunner:
 
     async def answer(self, request: pb.EscalateRequest, scope: CustomerScope, escalation_id: str,
                      procedure: Procedure) -> pb.Final:
+        decided = await self._decide(request, scope, procedure)
+        if isinstance(decided, pb.Final):
+            decided.escalation_id = escalation_id
+            return decided
+        plan, _ = decided
+        return await self._carry_out(request, scope, plan, escalation_id)
+
+    async def answer_with_model(self, request: pb.EscalateRequest, scope: CustomerScope, escalation_id: str,
+                                procedure: Procedure, backend: OpenAICompatBackend, max_tokens: int) -> pb.Final:
+        """The model walks the case through tool calls, each held to the plan (``tools.ToolGate``)."""
+        decided = await self._decide(request, scope, procedure)
+        if isinstance(decided, pb.Final):
+            decided.escalation_id = escalation_id
+            return decided
+        plan, order = decided
+        if order is None:  # a retry carries out the journalled plan as it stands (or the case has no order)
+            return await self._carry_out(request, scope, plan, escalation_id)
+        gate = ToolGate(plan, _order_facts(order, plan))
+        system = (f"You are the support agent of the shop. Procedure: {procedure.name} ({procedure.policy}). "
+                  f"Answer in the shopper's language ({plan.lang}). Read the order with get_order, then make "
+                  "exactly the writes the policy allows, or hand the case to a person, then tell the shopper "
+                  "in two sentences what you did.")
+        result = await drive(backend, gate, system, request.message, max_tokens)
+        plan.model_calls = [*result.calls, *(f"refused {r}" for r in gate.refused)][:12]
+        if plan.state == "planned" and (gate.handed_over or not {w.kind for w in plan.writes} <= gate.granted):
+            plan.state, plan.handed_over = "person", "model"
+            plan.reason += (f"; the model handed it over ({gate.handed_over})" if gate.handed_over
+                            else "; the model stopped before carrying out the plan")
+        await scope.update_case(request.idempotency_key, plan.state, msgspec.json.encode(plan))
+        final = await self._carry_out(request, scope, plan, escalation_id, text=result.text)
+        final.model_id = backend.model_id
+        final.usage.input_tokens, final.usage.output_tokens = result.usage
+        return final
+
+    async def _decide(self, request: pb.EscalateRequest, scope: CustomerScope,
+                      procedure: Procedure) -> tuple[Plan, Order | None] | pb.Final:
+        """The case's journalled plan (decided now, or by an earlier attempt), or the reply that ends it."""
         lang = self._lang(request.lang)
         case_id = self._case_id(request)
         stored = await scope.case(request.idempotency_key)
         if stored is not None:  # a retry: carry out the plan decided the first time
-            plan = msgspec.json.decode(stored.plan, type=Plan)
-            return await self._carry_out(request, scope, plan, escalation_id)
+            return msgspec.json.decode(stored.plan, type=Plan), None
         order: Order | None = None
         if procedure.needs_order or self._order_id_of(request):
             found = await self._order(request, lang)
             if isinstance(found, pb.Final):
                 if procedure.needs_order:
-                    found.escalation_id = escalation_id
                     return found
             else:
                 order = found
@@ -114,8 +153,7 @@ class ProcedureRunner:
         journalled = await scope.open_case(request.idempotency_key, StoredCase(
             case_id=case_id, order_id=plan.order_id, procedure=plan.procedure, state=plan.state,
             plan=msgspec.json.encode(plan)))
-        plan = msgspec.json.decode(journalled.plan, type=Plan)  # another replica may have decided first
-        return await self._carry_out(request, scope, plan, escalation_id)
+        return msgspec.json.decode(journalled.plan, type=Plan), order  # another replica may have decided first
 
     async def _order(self, request: pb.EscalateRequest, lang: str) -> Order | pb.Final:
         """The order the shopper may act on (rule 1), or the reply that discloses nothing."""
@@ -147,7 +185,7 @@ class ProcedureRunner:
         return f"case-{digest}-{n}-{kind}"
 
     async def _carry_out(self, request: pb.EscalateRequest, scope: CustomerScope, plan: Plan,
-                         escalation_id: str) -> pb.Final:
+                         escalation_id: str, text: str = "") -> pb.Final:
         if plan.state == "planned":
             try:
                 for n, write in enumerate(plan.writes):
@@ -157,11 +195,11 @@ class ProcedureRunner:
                 plan.state = "done"
             except ShopRefused as exc:
                 log.warning("case %s: the shop refused a write: %s", plan.case_id, exc)
-                plan.state = "person"
+                plan.state, plan.handed_over = "person", "shop_refused"
                 plan.reason += (f"; the shop refused a write ({exc.problem.code}: {exc.problem.title}), a person "
                                 "takes over")
             await scope.update_case(request.idempotency_key, plan.state, msgspec.json.encode(plan))
-        return self._final(request, plan, escalation_id)
+        return self._final(request, plan, escalation_id, text)
 
     async def _write(self, request: pb.EscalateRequest, plan: Plan, n: int, write: PlannedWrite) -> None:
         key = self._write_key(request, n, write.kind)
@@ -205,16 +243,17 @@ class ProcedureRunner:
                 fields["label_url"] = w.label_url
         return fields
 
-    def _final(self, request: pb.EscalateRequest, plan: Plan, escalation_id: str) -> pb.Final:
+    def _final(self, request: pb.EscalateRequest, plan: Plan, escalation_id: str, text: str = "") -> pb.Final:
         fields = self._reply_fields(plan)
         procedure = self.procedures.get(plan.procedure)
+        messages = self.procedures.common.messages
         if plan.state == "proposed":
-            template = self.procedures.common.messages["proposed"][plan.lang]
-        elif plan.state == "person" and not procedure.step[plan.step].person:  # the shop refused a write
-            template = self.procedures.common.messages["shop_unavailable"][plan.lang]
+            template = messages["proposed"][plan.lang]
+        elif plan.handed_over:
+            template = messages["shop_unavailable" if plan.handed_over == "shop_refused" else "handed_over"][plan.lang]
         else:
             template = procedure.step[plan.step].reply[plan.lang]
-        final = pb.Final(text=render(template, plan.lang, fields), finish_reason=pb.FINISH_REASON_STOP,
+        final = pb.Final(text=text or render(template, plan.lang, fields), finish_reason=pb.FINISH_REASON_STOP,
                          model_id=f"procedure:{plan.procedure}", escalation_id=escalation_id,
                          flagged_for_human=plan.state in ("person", "proposed"), personal=True)
         kind = {"person": "human", "proposed": "proposed"}.get(plan.state) or next(
@@ -244,5 +283,26 @@ class ProcedureRunner:
                  f"Outcome: {outcome}: {plan.reason}"]
         if writes:
             lines.append("Shop writes: " + "; ".join(writes))
+        if plan.model_calls:
+            lines.append("Model tool calls: " + "; ".join(plan.model_calls))
         summary.text = "\n".join(lines)
         return summary
+
+
+def _order_facts(order: Order, plan: Plan) -> dict[str, str]:
+    """What ``get_order`` tells the model: the order as support sees it, and the values the engine checked."""
+    facts = {"order_id": order.id, "status": order.status, "total": f"{order.total_price} {order.currency}",
+             "items": "; ".join(f"{i.quantity} x {i.title} ({i.sku}) {i.price} {order.currency}"
+                                f"{'' if i.in_stock else ', out of stock'}" for i in order.line_items),
+             "payments": "; ".join(f"{t.amount} on {t.created_at[:10]}" for t in order.transactions
+                                   if t.kind in ("capture", "sale") and t.status == "success"),
+             "refunds": "; ".join(f"{r.amount} on {r.created_at[:10]}" for r in order.refunds) or "none"}
+    if order.fulfillments:
+        f = order.fulfillments[-1]
+        facts.update(carrier=f.tracking_company, tracking_number=f.tracking_number, carrier_status=f.shipment_status)
+        if f.delivered_at:
+            facts["delivered_on"] = f.delivered_at[:10]
+        if f.estimated_delivery_at:
+            facts["expected_on"] = f.estimated_delivery_at[:10]
+    facts.update({f"checked {name}": value for name, value in plan.checks})
+    return facts

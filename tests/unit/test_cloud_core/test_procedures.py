@@ -8,6 +8,7 @@ import pytest
 
 from cloud_core.procedures.engine import choose_procedure, plan_for
 from cloud_core.procedures.facts import case_facts
+from cloud_core.procedures.tools import ToolGate
 from demo_shop.seed import load_orders
 from tests.conftest import DEMO_CATALOG, shared_data
 from triage.catalog.load import load_catalog_procedures
@@ -83,3 +84,38 @@ def test_the_plan_lists_what_was_checked_with_the_values_found() -> None:
     plan = _plan("10242", "The shoes from order 10242 fell apart, the sole came off")
     assert ("days_since_delivery", "45") in plan.checks
     assert ("order.status", "delivered") in plan.checks
+
+
+def _gate(order_id: str, message: str) -> ToolGate:
+    plan = _plan(order_id, message)
+    return ToolGate(plan, {"order_id": order_id})
+
+
+def test_a_models_call_on_another_order_or_for_a_write_the_policy_lacks_is_refused() -> None:
+    gate = _gate("10243", "Mir wurde für Bestellung 10243 zweimal 49,85 € abgebucht")
+    # what SmolLM2-135M really sends through llama.cpp's constrained tool calls
+    assert gate.call("refund", '{"order_id": "1234567890", "amount": ".0.0"}')["ok"] is False
+    assert gate.call("send_replacement", '{"order_id": "10243"}')["error"].startswith(
+        "the policy does not allow a replacement here")
+    assert gate.call("refund", "not json")["ok"] is False
+    assert gate.granted == set() and len(gate.refused) == 3
+
+
+def test_the_policy_fixes_the_amount_whatever_the_model_asks() -> None:
+    gate = _gate("10243", "Mir wurde für Bestellung 10243 zweimal 49,85 € abgebucht")
+    result = gate.call("refund", '{"order_id": "10243", "amount": "99.70"}')
+    assert result == {"ok": True, "amount": "49.85",
+                      "note": "the policy's amount is 49.85 EUR, not '99.70'"}
+    assert gate.granted == {"refund"}
+
+
+def test_a_model_asking_for_a_refund_above_the_limit_gets_a_proposal_not_money() -> None:
+    gate = _gate("10248", "I was charged twice for order 10248, 273.90 each time")
+    assert gate.call("refund", '{"order_id": "10248", "amount": "273.90"}')["proposed"] is True
+    assert gate.plan.state == "proposed"
+
+
+def test_a_hand_off_by_the_model_is_always_allowed_before_money_moved() -> None:
+    gate = _gate("10239", "The socks of 10239 are torn")
+    assert gate.call("hand_to_person", '{"reason": "unsure"}')["ok"] is True
+    assert gate.handed_over == "unsure"
