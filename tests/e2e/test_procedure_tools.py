@@ -88,6 +88,6 @@ async def test_where_the_policy_moves_no_money_nothing_the_model_calls_moves_any
 
 
 def test_the_model_can_drive_procedures_only_behind_an_openai_compatible_server(tmp_path) -> None:
-    with pytest.raises(ServerConfigError, match="procedure_driver = 'model' needs cloud.backend = 'openai'"):
+    with pytest.raises(ServerConfigError, match=r"procedure_driver = 'model' needs cloud\.backend = 'openai'"):
         CloudServer(CloudConfig(port=0, procedure_driver="model"), OpenAICompatBackend("http://127.0.0.1:9"),
                     open_store(f"sqlite:///{tmp_path}/m.db"))
