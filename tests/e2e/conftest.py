@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.shoppers import Shopper
+from tests.e2e.shoppers import SHOP_SECRET, Shopper
+from tests.shop_process import ShopProcess
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """The demo shop (``triage shop``) on a free port, on its own database, with faults allowed."""
+    process = ShopProcess(str(tmp_path / "shop.db"), secret=SHOP_SECRET).start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture

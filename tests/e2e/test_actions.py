@@ -26,14 +26,6 @@ pytestmark = pytest.mark.slow
 
 
 
-@pytest.fixture
-def shop(tmp_path):
-    """The demo shop (``triage shop``) on a free port, on its own database, with faults allowed."""
-    process = ShopProcess(str(tmp_path / "shop.db"), secret=SHOP_SECRET).start()
-    yield process
-    process.stop()
-
-
 def _edge(bundle: Path, shop: ShopProcess, tmp_path: Path, **extra: str) -> EdgeProcess:
     env = {"TRIAGE_SHOP__URL": shop.url, "TRIAGE_SHOP__SECRET": SHOP_SECRET, "TRIAGE_SHOP__TIMEOUT_S": "1.0",
            "TRIAGE_SHOP__RETRIES": "1", "TRIAGE_EDGE__SESSION_SECRET": SECRET, "TRIAGE_EDGE__QUEUED_AFTER_S": "0.5",

@@ -24,13 +24,6 @@ DUPLICATE = "Mir wurde für Bestellung 10243 zweimal 49,85 € abgebucht"  # dev
 
 
 @pytest.fixture
-def shop(tmp_path):
-    process = ShopProcess(str(tmp_path / "shop.db"), secret=SHOP_SECRET).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
 def cloud(llm_folder, shop, tmp_path):
     process = CloudProcess(llm_folder, tmp_path / "memory.db", env={
         "TRIAGE_CLOUD__CATALOG": str(DEMO_CATALOG), "TRIAGE_SHOP__URL": shop.url,

@@ -18,7 +18,6 @@ from cloud_core.server import CloudServer, ServerConfigError
 from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
 from tests.conftest import DEMO_CATALOG
-from tests.e2e.shoppers import SHOP_SECRET
 from tests.shop_process import ShopProcess
 from triage.config import CloudConfig
 
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.slow
 def model_url():
     with llama_cpp_server(fetch_gguf(), chat_format="chatml-function-calling") as url:
         yield url
-
-
-@pytest.fixture
-def shop(tmp_path):
-    process = ShopProcess(str(tmp_path / "shop.db"), secret=SHOP_SECRET).start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture

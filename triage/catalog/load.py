@@ -15,14 +15,13 @@ procedures are wrong does not build, so a shop learns of the mistake before anyt
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
 from triage.catalog.model import ACTION_REPLIES, PROMPTS, Action, Catalog, FaqEntry, Intent, Storefront
-from triage.catalog.procedures import ProcedureError, Procedures, load_procedures
+from triage.catalog.procedures import ProcedureError, Procedures, load_procedures, template_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -176,17 +175,9 @@ def _check_replies(where: Path, field: str, replies: Mapping[str, Mapping[str, s
 
 
 def _check_fields(field: str, template: str, allowed: tuple[str, ...]) -> None:
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise CatalogError(f"{field}: {exc} (fix: write braces as {{{{ and }}}}, fields as {{name}})") from exc
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        used = f"{name}:{spec}" if spec else name
-        if used not in allowed or conversion:
-            raise CatalogError(f"{field}: {{{used}}} is not a field of this reply (fix: use one of "
-                               f"{', '.join('{' + a + '}' for a in allowed) or 'no fields'})")
+    error = template_error(template, allowed)
+    if error:
+        raise CatalogError(f"{field}: {error}")
 
 
 def _check_langs(field: str, key: str, table: Mapping[str, object], languages: list[str]) -> None:

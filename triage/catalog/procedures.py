@@ -31,7 +31,7 @@ import msgspec
 
 __all__ = [
     "COMMON_MESSAGES", "FACTS", "REPLY_FIELDS", "Common", "Condition", "Procedure", "ProcedureError", "Procedures",
-    "Step", "cue_pattern", "load_procedures", "parse_condition",
+    "Step", "cue_pattern", "load_procedures", "parse_condition", "template_error",
 ]
 
 FactType = Literal["bool", "number", "money", "text"]
@@ -219,18 +219,27 @@ def _decode(path: Path, kind: type[msgspec.Struct], hint: str) -> msgspec.Struct
         raise ProcedureError(f"{path}: not valid TOML: {exc} (fix the syntax at that position)") from exc
 
 
-def _check_template(where: str, template: str, allowed: tuple[str, ...]) -> None:
+def template_error(template: str, allowed: tuple[str, ...]) -> str:
+    """What is wrong with a reply template's fields, with the fix; "" when nothing is (catalog actions
+    and procedures share it, so a template never fails in front of a shopper)."""
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise ProcedureError(f"{where}: {exc} (fix: write braces as {{{{ and }}}}, fields as {{name}})") from exc
+        return f"{exc} (fix: write braces as {{{{ and }}}}, fields as {{name}})"
     for _, name, spec, conversion in parts:
         if name is None:
             continue
         used = f"{name}:{spec}" if spec else name
         if used not in allowed or conversion:
-            raise ProcedureError(f"{where}: {{{used}}} is not a field here (fix: use one of "
-                                 f"{', '.join('{' + a + '}' for a in allowed) or 'no fields'})")
+            return (f"{{{used}}} is not a field of this reply (fix: use one of "
+                    f"{', '.join('{' + a + '}' for a in allowed) or 'no fields'})")
+    return ""
+
+
+def _check_template(where: str, template: str, allowed: tuple[str, ...]) -> None:
+    error = template_error(template, allowed)
+    if error:
+        raise ProcedureError(f"{where}: {error}")
 
 
 def _check_languages(where: str, table: dict[str, object], languages: list[str]) -> None:

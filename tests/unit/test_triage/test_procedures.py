@@ -71,7 +71,7 @@ def _copy_with(tmp_path: Path, file: str, old: str, new: str) -> Path:
      r"charged_twice.toml: procedure 'charged_twice': step\[0\].reply.pl is missing \(fix: write it in every "
      r"storefront language"),
     ("to_person.toml", "{case_id}.\"\nreply.de", "{case}.\"\nreply.de",
-     r"step\[0\].reply.en: \{case\} is not a field here \(fix: use one of"),
+     r"step\[0\].reply.en: \{case\} is not a field of this reply \(fix: use one of"),
     ("to_person.toml", "person = true", "person = true\nwrites = [\"refund\"]\nrefund = \"order.total\"",
      r"a step that hands the case to a person writes nothing"),
 ])
