@@ -56,6 +56,12 @@ class ShopDown(Exception):
     """The shop did not answer; the escalation is retried later under the same key (plan journalled)."""
 
 
+def _digest(request: pb.EscalateRequest) -> str:
+    """The escalation's identity (tenant, customer, key): the case id and every write key derive from it."""
+    return hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
+                          f"{request.idempotency_key}".encode()).hexdigest()
+
+
 def _minor(amount: str) -> int:
     return int((Decimal(amount) * 100).to_integral_value())
 
@@ -85,9 +91,7 @@ class ProcedureRunner:
         return lang if lang in self.languages else self.default_language
 
     def _case_id(self, request: pb.EscalateRequest) -> str:
-        digest = hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
-                                f"{request.idempotency_key}".encode()).hexdigest()
-        return f"C-{digest[:10].upper()}"
+        return f"C-{_digest(request)[:10].upper()}"
 
     def _order_id_of(self, request: pb.EscalateRequest) -> str:
         if request.context.order_id:
@@ -180,9 +184,7 @@ class ProcedureRunner:
         return final
 
     def _write_key(self, request: pb.EscalateRequest, n: int, kind: str) -> str:
-        digest = hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
-                                f"{request.idempotency_key}".encode()).hexdigest()[:32]
-        return f"case-{digest}-{n}-{kind}"
+        return f"case-{_digest(request)[:32]}-{n}-{kind}"
 
     async def _carry_out(self, request: pb.EscalateRequest, scope: CustomerScope, plan: Plan,
                          escalation_id: str, text: str = "") -> pb.Final:

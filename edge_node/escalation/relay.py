@@ -136,8 +136,9 @@ class Escalator:
 
     async def _deliver(self, session: str, client_id: str, request: pb.EscalateRequest, final: pb.Final,
                        elapsed_s: float) -> None:
+        resolution = resolution_of(final)
         encode = answer_encoder(client_id, final.text, request.lang, request.intent or None, "cloud", 1.0, "escalate",
-                                resolution=resolution_of(final))
+                                resolution=resolution)
         stored = await self.store.frames.append(session, client_id, True, encode)
         if stored is None:
             return  # another worker stored this message's final answer first
@@ -149,7 +150,6 @@ class Escalator:
             input_tokens=usage.input_tokens, cached_tokens=usage.cached_input_tokens,
             output_tokens=usage.output_tokens, model=final.model_id, cost_usd=cost))
         self.metrics.cost.labels("cloud").inc(cost)
-        resolution = resolution_of(final)
         if resolution is not None:
             await self.store.record_outcome(CaseOutcome(
                 session=session, client_id=client_id, lang=request.lang, kind=resolution.kind,

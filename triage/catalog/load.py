@@ -22,6 +22,7 @@ import msgspec
 
 from triage.catalog.model import ACTION_REPLIES, PROMPTS, Action, Catalog, FaqEntry, Intent, Storefront
 from triage.catalog.procedures import ProcedureError, Procedures, load_procedures, template_error
+from triage.catalog.toml_file import decode_toml
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -56,12 +57,7 @@ class _ActionsFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 
 def _decode(path: Path, kind: type[_T], hint: str) -> _T:
-    try:
-        return msgspec.toml.decode(path.read_bytes(), type=kind)
-    except msgspec.ValidationError as exc:
-        raise CatalogError(f"{path}: {exc} (fix: {hint})") from exc
-    except msgspec.DecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML: {exc} (fix the syntax at that position)") from exc
+    return decode_toml(path, kind, hint, CatalogError)
 
 
 def load_catalog(folder: Path) -> Catalog:

@@ -21,13 +21,19 @@ and the fix.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
+
+from triage.catalog.toml_file import decode_toml
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "COMMON_MESSAGES", "FACTS", "REPLY_FIELDS", "Common", "Condition", "Procedure", "ProcedureError", "Procedures",
@@ -167,8 +173,10 @@ def _literal(text: str) -> bool | Decimal | str | None:
         return None
 
 
+@functools.cache
 def parse_condition(text: str) -> Condition:
-    """A condition as the engine evaluates it; ``ValueError`` says what is wrong and how to fix it."""
+    """A condition as the engine evaluates it; ``ValueError`` says what is wrong and how to fix it.
+    Memoized: a catalog's conditions are a fixed set, parsed once, not on every dispute."""
     bare = _BARE.match(text)
     value: bool | Decimal | str
     if bare:
@@ -200,23 +208,20 @@ def parse_condition(text: str) -> Condition:
     return Condition(fact, op, value)  # type: ignore[arg-type]
 
 
-def cue_pattern(cues: list[str]) -> re.Pattern[str]:
-    """One pattern for a list of cues, matched at word starts, case-insensitive (inflections still count)."""
+def cue_pattern(cues: Sequence[str]) -> re.Pattern[str]:
+    """One pattern for a list of cues, matched at word starts, case-insensitive (inflections still count).
+    Compiled once per list of cues (a procedure's, the money-back ones), not once per message."""
+    return _cue_pattern(tuple(cues))
+
+
+@functools.cache
+def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
     def one(cue: str) -> str:
         words = [re.escape(w) for w in cue.split()]
         return r"\W+".join(words).replace(r"\W+\*\W+", r"(?:\W+\w+){0,4}?\W+")
 
     ordered = sorted(cues, key=len, reverse=True)
     return re.compile(r"(?<!\w)(?:" + "|".join(one(c) for c in ordered) + ")", re.IGNORECASE)
-
-
-def _decode(path: Path, kind: type[msgspec.Struct], hint: str) -> msgspec.Struct:
-    try:
-        return msgspec.toml.decode(path.read_bytes(), type=kind)
-    except msgspec.ValidationError as exc:
-        raise ProcedureError(f"{path}: {exc} (fix: {hint})") from exc
-    except msgspec.DecodeError as exc:
-        raise ProcedureError(f"{path}: not valid TOML: {exc} (fix the syntax at that position)") from exc
 
 
 def template_error(template: str, allowed: tuple[str, ...]) -> str:
@@ -314,9 +319,8 @@ def load_procedures(folder: Path, languages: list[str], intents: set[str]) -> Pr
     if not common_path.is_file():
         raise ProcedureError(f"{common_path}: missing (fix: procedures share [limits] max_auto_refund, "
                              "[money_back] cues and [messages]; see intents/storefront/procedures/_common.toml)")
-    common = _decode(common_path, Common, "[limits] max_auto_refund = '150.00'; [money_back] <lang> = [...]; "
-                                          "[messages] <message>.<lang> = '...'")
-    assert isinstance(common, Common)
+    common = decode_toml(common_path, Common, "[limits] max_auto_refund = '150.00'; [money_back] <lang> = [...]; "
+                         "[messages] <message>.<lang> = '...'", ProcedureError)
     for key, fields in COMMON_MESSAGES.items():
         table = common.messages.get(key)
         if table is None:
@@ -333,8 +337,7 @@ def load_procedures(folder: Path, languages: list[str], intents: set[str]) -> Pr
     hint = ("[procedure] name, intents or cues.<lang>; [[procedure.step]] rule, when = [...], writes, refund, "
             "person, reply.<lang>")
     for path in files:
-        found = _decode(path, _ProcedureFile, hint)
-        assert isinstance(found, _ProcedureFile)
+        found = decode_toml(path, _ProcedureFile, hint, ProcedureError)
         _check_procedure(path, found.procedure, languages, intents)
         if any(p.name == found.procedure.name for p in procedures):
             raise ProcedureError(f"{path}: procedure {found.procedure.name!r} is defined twice (fix: rename one)")
