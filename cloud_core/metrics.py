@@ -37,6 +37,10 @@ class CloudMetrics:
         self.procedure_latency = Histogram("triage_cloud_procedure_seconds", "Time to decide and carry out a "
                                            "procedure (shop reads and writes included)", registry=self.registry,
                                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+        self.cases = Counter("triage_cloud_cases", "Hand-off case events (opened, replied, approved, rejected, "
+                             "followed_up, closed)", ["kind"], registry=self.registry)
+        self.deliveries = Counter("triage_cloud_deliveries", "Replies to shoppers queued for an edge, and acknowledged",
+                                  ["outcome"], registry=self.registry)
         self.cpu = Gauge("triage_cloud_cpu", "The CPU of this replica and the int8 kernel ONNX Runtime picks there",
                          ["model", "isa_class", "int8_kernel"], registry=self.registry)
         self.cpu.labels(**cpu_labels()).set(1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import logging
 import signal
 import time
 from pathlib import Path
@@ -16,8 +18,11 @@ from grpc_reflection.v1alpha import reflection
 
 from cloud_core.admission import OpenCallBudget
 from cloud_core.auth import BearerAuthInterceptor
+from cloud_core.cases import CaseDesk
+from cloud_core.cases.service import CasesService
 from cloud_core.metrics import CloudMetrics
 from cloud_core.service import EscalationService
+from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import escalation_pb2 as pb
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["CloudServer", "ServerConfigError", "create_backend", "run_cloud"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Escalation"].full_name
+CASES_SERVICE = cpb.DESCRIPTOR.services_by_name["Cases"].full_name
 KEEPALIVE_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
@@ -91,11 +97,21 @@ _METHODS: dict[str, tuple[Any, Any, bool]] = {  # name -> (request type, respons
     "Resolve": (pb.ResolveRequest, pb.Resolution, False),
     "ListResolutions": (pb.ListResolutionsRequest, pb.Resolution, True),
     "ListEscalations": (pb.ListEscalationsRequest, pb.EscalationRecord, True),
+    "SubscribeDeliveries": (pb.SubscribeDeliveriesRequest, pb.Delivery, True),
+    "AckDelivery": (pb.AckDeliveryRequest, pb.AckDeliveryResponse, False),
+}
+_CASES_METHODS: dict[str, tuple[Any, Any, bool]] = {
+    "WhoAmI": (cpb.WhoAmIRequest, cpb.Agent, False),
+    "WatchCases": (cpb.WatchCasesRequest, cpb.CaseEvent, True),
+    "ReplyToCase": (cpb.ReplyToCaseRequest, cpb.CaseView, False),
+    "DecideProposal": (cpb.DecideProposalRequest, cpb.CaseView, False),
+    "CloseCase": (cpb.CloseCaseRequest, cpb.CaseView, False),
 }
 
 
-def _escalation_handler(service: EscalationService) -> grpc.GenericRpcHandler:
-    """The Escalation service with requests parsed in the handler, not by grpc.
+def _parsing_handler(service_name: str, service: Any, methods: dict[str, tuple[Any, Any, bool]]
+                     ) -> grpc.GenericRpcHandler:
+    """A service with requests parsed in the handler, not by grpc.
 
     grpc answers a request it cannot deserialize with UNKNOWN and logs a traceback; parsing here
     turns a malformed protobuf into INVALID_ARGUMENT with the parser's reason, and nothing else.
@@ -119,12 +135,12 @@ def _escalation_handler(service: EscalationService) -> grpc.GenericRpcHandler:
         return handle
 
     handlers = {}
-    for name, (request_type, response_type, stream) in _METHODS.items():
+    for name, (request_type, response_type, stream) in methods.items():
         factory = grpc.unary_stream_rpc_method_handler if stream else grpc.unary_unary_rpc_method_handler
         behaviour = streaming(name, request_type) if stream else unary(name, request_type)
         handlers[name] = factory(behaviour, request_deserializer=None,
                                  response_serializer=response_type.SerializeToString)
-    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
+    return grpc.method_handlers_generic_handler(service_name, handlers)
 
 
 async def _parse(request_type: Any, raw: bytes, context: grpc.aio.ServicerContext) -> Any:
@@ -153,18 +169,25 @@ class CloudServer:
         self.metrics = metrics or CloudMetrics()
         self.open_calls = OpenCallBudget(config.max_open_calls)
         interceptors: list[grpc.aio.ServerInterceptor] = [self.open_calls]
-        if config.tokens():
-            interceptors.append(BearerAuthInterceptor(config.tokens()))
+        agents = config.agents()
+        if config.tokens() or agents:
+            interceptors.append(BearerAuthInterceptor(config.tokens(), agents))
         cap = config.max_concurrent + config.max_queue + 64 + config.max_open_calls
         self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,
                                       maximum_concurrent_rpcs=cap)
         self.procedures = procedures or {}
-        self.service = EscalationService(backend, memory, config, self.metrics, procedures=self.procedures)
-        self.server.add_generic_rpc_handlers((_escalation_handler(self.service),))
+        self.desk = CaseDesk(memory, config, self.procedures, self.metrics)
+        self.service = EscalationService(backend, memory, config, self.metrics, procedures=self.procedures,
+                                         desk=self.desk)
+        self.cases = CasesService(self.desk, agents)
+        self.server.add_generic_rpc_handlers((_parsing_handler(SERVICE_NAME, self.service, _METHODS),
+                                              _parsing_handler(CASES_SERVICE, self.cases, _CASES_METHODS)))
+        self._follow_ups: asyncio.Task[None] | None = None
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (SERVICE_NAME, CASES_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME),
             self.server)
         address = f"{config.host}:{config.port}"
         self.port = (self.server.add_secure_port(address, credentials) if credentials
@@ -176,13 +199,27 @@ class CloudServer:
         await self.memory.open()
         await self.server.start()
         await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._follow_ups = asyncio.get_running_loop().create_task(self._send_follow_ups())
+
+    async def _send_follow_ups(self) -> None:
+        """Tell shoppers whose case no person answered in time (``[cloud] follow_up_after_s``)."""
+        while True:
+            await asyncio.sleep(self.config.cases_poll_s)
+            try:
+                await self.desk.send_follow_ups()
+            except Exception:  # a store hiccup must not end the loop; the next round tries again
+                logging.getLogger(__name__).exception("sending follow-ups failed")
 
     async def stop(self) -> None:
         """Stop taking calls (health NOT_SERVING first, so balancers drain), let running ones finish."""
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self._follow_ups is not None:
+            self._follow_ups.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow_ups
         await self.server.stop(self.config.grace_s)
         await self.backend.close()
         for runner in self.procedures.values():
@@ -215,7 +252,7 @@ async def run_cloud(config: CloudConfig, on_ready: str = "", shop: ShopConfig | 
     console.print(f"cloud core on {config.host}:{server.port} (model {backend.model_id}, memory "
                   f"{config.memory.split('://')[0]}, auth {'on' if config.tokens() else 'off'}, "
                   f"tls {'mtls' if config.tls_client_ca else 'on' if config.tls_cert else 'off'}, procedures "
-                  f"{', '.join(procedures) or 'none'}){on_ready}")
+                  f"{', '.join(procedures) or 'none'}, agents {len(config.agents())}){on_ready}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

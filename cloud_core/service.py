@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import msgspec
 
+from cloud_core.cases import CaseDesk
 from cloud_core.grounding import check_grounding, safe_template
 from cloud_core.llm.base import CountsTokens, Finished, GenerationOptions, LLMError
 from cloud_core.llm.openai_compat import OpenAICompatBackend
+from cloud_core.memory.base import ANONYMOUS
 from cloud_core.procedures import ShopDown
 from cloud_core.prompting import CaseFacts, EscalationInput, build_prompt, grounding_context, instructions
 from cloud_core.repetition import RepetitionGuard, split_sentences
@@ -43,8 +45,6 @@ class PromptTooLong(ValueError):
 
 log = logging.getLogger(__name__)
 
-ANONYMOUS = "(anonymous)"
-"""Customer id under which anonymous shoppers' replies are kept for deduplication (never memory)."""
 _SPECULATION = {pb.SPECULATION_AUTO: "auto", pb.SPECULATION_OFF: "off",
                 pb.SPECULATION_PROMPT_LOOKUP: "prompt_lookup", pb.SPECULATION_DRAFT_MODEL: "draft_model"}
 _FINISH = {"stop": pb.FINISH_REASON_STOP, "length": pb.FINISH_REASON_LENGTH, "cancelled": pb.FINISH_REASON_STOP}
@@ -91,7 +91,8 @@ def _resolution(tenant: str, r: StoredResolution) -> pb.Resolution:
 
 class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
     def __init__(self, backend: LLMBackend, memory: MemoryStore, config: CloudConfig, metrics: CloudMetrics,
-                 policy: str = "", procedures: dict[str, ProcedureRunner] | None = None) -> None:
+                 policy: str = "", procedures: dict[str, ProcedureRunner] | None = None,
+                 desk: CaseDesk | None = None) -> None:
         self.backend = backend
         self.memory = memory
         self.config = config
@@ -100,6 +101,8 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         self.procedures = procedures or {}
         """Per tenant: the shop's dispute procedures, run before (and instead of) the model."""
         self.slots = GenerationSlots(config.max_concurrent, config.max_queue)
+        self.desk = desk or CaseDesk(memory, config, self.procedures, metrics)
+        """Flagged answers open cases for people; people's replies go back to the edges from here."""
 
     async def _scope(self, ref: pb.CustomerRef, context: grpc.aio.ServicerContext, *,
                      anonymous_ok: bool = False) -> CustomerScope:
@@ -119,6 +122,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         stored = await scope.reply(request.idempotency_key)
         if stored is not None:
             final = pb.Final.FromString(stored)
+            await self.desk.open_from_escalation(request, final)  # a no-op unless the first attempt died before
             final.replayed = True
             self.metrics.escalations.labels("replayed").inc()
             yield pb.EscalateEvent(final=final)
@@ -205,6 +209,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
         else:
             await scope.record_escalation(escalation_id, request.message, request.lang or "en", request.intent,
                                           final.text, guarded=bool(final.ungrounded), personal=final.personal)
+        await self.desk.open_from_escalation(request, final)
         if final.escalation_id == escalation_id and use_memory:
             await scope.add_turn("shopper", request.message, escalation_id)
             await scope.add_turn("assistant", final.text, escalation_id)
@@ -354,6 +359,19 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                                          answer=row[4], guarded=bool(row[5]), personal=bool(row[6]))
             record.created_at.FromNanoseconds(int(float(row[7]) * 1e9))
             yield record
+
+    async def SubscribeDeliveries(self, request: pb.SubscribeDeliveriesRequest,
+                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.Delivery]:
+        if not request.tenant or not request.edge:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant and edge are required")
+        async for delivery in self.desk.deliveries(request.tenant, request.edge):
+            yield delivery
+
+    async def AckDelivery(self, request: pb.AckDeliveryRequest,
+                          context: grpc.aio.ServicerContext) -> pb.AckDeliveryResponse:
+        if not request.tenant or not request.delivery_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant and delivery_id are required")
+        return pb.AckDeliveryResponse(acknowledged=await self.desk.ack(request.tenant, request.delivery_id))
 
     async def GetMemory(self, request: pb.GetMemoryRequest,
                         context: grpc.aio.ServicerContext) -> pb.CustomerMemory:

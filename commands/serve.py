@@ -16,7 +16,7 @@ from commands._console import Subcommands, err
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["register", "serve_edge"]
+__all__ = ["register", "serve_agent", "serve_edge"]
 
 
 def register(sub: Subcommands) -> None:
@@ -40,6 +40,12 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--catalog", default=None,
                    help="catalog folder whose procedures/ decide disputes against [shop] (else [cloud] catalog)")
     p.set_defaults(run=_cmd_cloud)
+
+    p = sub.add_parser("agent", help="serve the reference agent console (a web page on the cloud's Cases API)")
+    p.add_argument("--host", default=None, help="interface (else [console] host)")
+    p.add_argument("--port", type=int, default=None, help="port (else [console] port, 8081)")
+    p.add_argument("--cloud", default=None, help="cloud core host:port (else [console] cloud)")
+    p.set_defaults(run=_cmd_agent)
 
 
 def serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, workers: int | None = None) -> None:
@@ -98,4 +104,24 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
                                    ("model_dir", args.model_dir), ("catalog", args.catalog)) if v is not None}
     config = msgspec.structs.replace(loaded.cloud, **overrides)
     asyncio.run(run_cloud(config, shop=loaded.shop))
+    return 0
+
+
+def serve_agent(host: str | None = None, port: int | None = None, cloud: str | None = None) -> None:
+    import msgspec
+    import uvicorn
+
+    from cloud_core.console import create_console
+    from triage.config import load_config
+
+    loaded = load_config().console
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("cloud", cloud)) if v is not None}
+    config = msgspec.convert({**msgspec.to_builtins(loaded), **overrides}, type(loaded))  # validated like the file
+    err.print(f"agent console on http://{config.host}:{config.port}/ (cases from the cloud core at {config.cloud}; "
+              "sign in with a token of [cloud] agent_tokens)")
+    uvicorn.run(create_console(config), host=config.host, port=config.port, log_level="warning")
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    serve_agent(args.host, args.port, args.cloud)
     return 0

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-AnswerSource = Literal["edge", "cloud", "queued"]
+AnswerSource = Literal["edge", "cloud", "queued", "human"]
 Decided = Literal["answer", "action", "clarify", "escalate"]
 
 
@@ -97,6 +97,10 @@ class Answer(msgspec.Struct, tag="answer", tag_field="type"):
     decision: Decided = "answer"
     options: list[str] = []
     resolution: Resolution | None = None
+    author: str | None = None
+    """The display name of the person who wrote a ``human`` answer."""
+    case_id: str | None = None
+    """The hand-off case a person's reply or a follow-up belongs to."""
 
 
 ErrorCode = Literal[
@@ -126,12 +130,13 @@ def encode_frame(frame: ServerFrame) -> bytes:
 
 def answer_encoder(reply_to: str, text: str, lang: str, intent: str | None, source: AnswerSource,
                    confidence: float, decision: Decided, options: list[str] | None = None,
-                   resolution: Resolution | None = None) -> Callable[[int], bytes]:
+                   resolution: Resolution | None = None, author: str | None = None,
+                   case_id: str | None = None) -> Callable[[int], bytes]:
     """An answer frame's encoder for the store, which numbers the frame before it is encoded."""
     def encode(seq: int) -> bytes:
         return _encoder.encode(Answer(reply_to=reply_to, seq=seq, text=text, lang=lang, intent=intent, source=source,
                                       confidence=round(confidence, 4), decision=decision, options=options or [],
-                                      resolution=resolution))
+                                      resolution=resolution, author=author, case_id=case_id))
 
     return encode
 

@@ -59,6 +59,9 @@ class EdgeMetrics:
                                registry=self.registry)
         self.reloads = Counter("triage_edge_bundle_reloads", "Bundles swapped in while serving",
                                registry=self.registry)
+        self.deliveries = Counter("triage_edge_deliveries", "People's replies and follow-ups from the cloud: "
+                                  "stored (a new frame), repeated (stored before), unknown_session, error",
+                                  ["outcome"], registry=self.registry)
         self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",
                                   registry=self.registry, multiprocess_mode="max")  # one store: same value
         # A Gauge at 1, not an Info: Info has no multiprocess mode, and every worker sees the same CPU.

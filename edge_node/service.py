@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from edge_node.actions import ActionRequest, ActionRunner
 from edge_node.actions.choose import Routed, action_to_run, routed_from
 from edge_node.escalation.context import build_request
+from edge_node.escalation.deliveries import DeliveryReceiver
 from edge_node.escalation.identity import attach_order
 from edge_node.escalation.relay import Escalator
 from edge_node.frames import answer_encoder
@@ -182,6 +183,11 @@ class EdgeService:
         """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""
         await self.store.open()
         self.escalator.start()
+        if self.escalator.client is not None:  # people's replies to this node's shoppers come back this way
+            receiver = DeliveryReceiver(self.store, self.metrics, self.storefront, self.escalator.node, self.live.wake)
+            self.track(receiver.run(self.escalator.client))
+            if self.config.workers > 1:
+                self.track(receiver.wake_for_others())
         if self.config.workers > 1:
             self.track(self._follow_bundle())
 

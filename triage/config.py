@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "CloudConfig", "Config", "ConfigError", "CostConfig", "DeployConfig", "EdgeConfig", "ModelPrice", "ShopConfig",
+    "AgentCredential", "CloudConfig", "Config", "ConfigError", "ConsoleConfig", "CostConfig", "DeployConfig",
+    "EdgeConfig", "ModelPrice", "ShopConfig",
     "load_config",
 ]
 
@@ -60,6 +61,9 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Bearer token for the cloud core."""
     cloud_tls_ca: str = ""
     """PEM CA to verify the cloud core's certificate; empty speaks plaintext (loopback only)."""
+    node_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{0,64}$")] = ""
+    """This edge's name toward the cloud: people's replies to its shoppers are delivered to it. Edge
+    processes sharing one store share the name; empty: the host name."""
     escalation_timeout_s: float = 60.0
     """Deadline of one escalation attempt (whole answer stream)."""
     queued_after_s: float = 4.0
@@ -121,6 +125,16 @@ class CostConfig(msgspec.Struct, forbid_unknown_fields=True):
         return self.edge_per_1k_messages * messages / 1000
 
 
+_AGENT = r"[a-z0-9_-]+:[A-Za-z0-9_.@-]+:[^,:=]+=[^,\s]{16,}"
+_AGENT_TOKENS = rf"^(|{_AGENT}(\s*,\s*{_AGENT})*)$"
+
+
+class AgentCredential(msgspec.Struct, frozen=True):
+    tenant: str
+    agent_id: str
+    display_name: str
+
+
 def _comma_list(value: str) -> frozenset[str]:
     return frozenset(item.strip() for item in value.split(",") if item.strip())
 
@@ -176,6 +190,18 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``[shop]`` (e.g. ``intents/storefront``); empty: every escalation is answered by the model. A path,
     never a URL."""
 
+    agent_tokens: Annotated[str, msgspec.Meta(pattern=_AGENT_TOKENS)] = ""
+    """Credentials of people and helpdesks on the ``triage.v1.Cases`` API (and the agent console):
+    comma-separated ``tenant:agent_id:Display Name=token``, token at least 16 characters. Each opens
+    only that service and only that tenant's cases; the display name is what the shopper sees beside
+    a reply. Empty: no one can answer hand-offs."""
+    follow_up_after_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+    """A handed-off case no person has replied to within this long sends the shopper an honest
+    follow-up with the case number, in their language (once per case)."""
+    cases_poll_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """How often watch and delivery streams look for changes another cloud replica made (changes on
+    this replica wake them at once), and how often due follow-ups are looked for."""
+
     procedure_driver: Literal["engine", "model"] = "engine"
     """Who walks a dispute through its procedure: the engine alone, or the model behind ``backend =
     "openai"`` through tool calls that the engine checks against the same plan before any reaches the
@@ -184,10 +210,32 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     def tokens(self) -> frozenset[str]:
         return _comma_list(self.auth_tokens)
 
+    def agents(self) -> dict[str, AgentCredential]:
+        """Agent token -> whom it names (``agent_tokens``)."""
+        found: dict[str, AgentCredential] = {}
+        for item in _comma_list(self.agent_tokens):
+            who, _, token = item.rpartition("=")
+            tenant, agent_id, name = who.split(":", 2)
+            found[token] = AgentCredential(tenant, agent_id, name.strip())
+        return found
+
     def writes(self, lang: str) -> bool:
         """Whether the model may answer in ``lang`` (see ``answer_languages``)."""
         allowed = _comma_list(self.answer_languages)
         return "*" in allowed or lang in allowed or lang.split("-")[0] in allowed
+
+
+class ConsoleConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``triage agent``: the reference agent console, a web page on the cloud's Cases API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    cloud: Annotated[str, msgspec.Meta(pattern=r"^[^/\s]+:[0-9]+$")] = "127.0.0.1:50051"
+    """``host:port`` of the cloud core (no scheme)."""
+    cloud_tls_ca: str = ""
+    """PEM CA to verify the cloud core's certificate; empty speaks plaintext (loopback only)."""
+    secure_cookies: bool = False
+    """Mark the login cookie ``Secure`` (set it when the console is served over HTTPS)."""
 
 
 class DeployConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -220,6 +268,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     shop: ShopConfig = msgspec.field(default_factory=ShopConfig)
     cloud: CloudConfig = msgspec.field(default_factory=CloudConfig)
     cost: CostConfig = msgspec.field(default_factory=CostConfig)
+    console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
     deploy: DeployConfig = msgspec.field(default_factory=DeployConfig)
 
 

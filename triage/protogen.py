@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ["PROTO_FILES", "generate"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTO_FILES = ("protos/triage/v1/escalation.proto",)
+PROTO_FILES = ("protos/triage/v1/escalation.proto", "protos/triage/v1/cases.proto")
 
 
 def generate(out: Path, root: Path = ROOT) -> list[Path]:

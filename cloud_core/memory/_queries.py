@@ -67,5 +67,41 @@ INSERT_STATEMENTS = (INSERT_TURN, UPSERT_FACT, UPSERT_SUMMARY, INSERT_REPLY, INS
 SELECT_ESCALATIONS = ("SELECT e.id, e.message, e.lang, e.intent, e.answer, e.guarded, e.personal, e.created_at "
                       "FROM escalations e WHERE tenant = ? AND (? = 0 OR NOT EXISTS "
                       "(SELECT 1 FROM resolutions r WHERE r.escalation_id = e.id)) ORDER BY e.created_at")
-TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS, SELECT_CASE_COUNTS)
+
+# Hand-offs: a case a person must look at, its changes as a numbered event log (a helpdesk's watch
+# resumes from a cursor), and what people wrote to the shopper until the edge acknowledges it.
+INSERT_HANDOFF = ("INSERT INTO handoffs (tenant, case_id, customer, idempotency_key, state, view, route, follow_up_at, "
+                  "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (tenant, case_id) DO NOTHING")
+SELECT_HANDOFF = ("SELECT case_id, customer, idempotency_key, state, view, route, followed_up FROM handoffs "
+                  "WHERE tenant = ? AND case_id = ?")
+UPDATE_HANDOFF = ("UPDATE handoffs SET state = ?, view = ?, updated_at = ? WHERE tenant = ? AND case_id = ? "
+                  "AND state = ?")
+MARK_FOLLOWED_UP = ("UPDATE handoffs SET followed_up = 1, view = ?, updated_at = ? WHERE tenant = ? AND case_id = ? "
+                    "AND followed_up = 0")
+SELECT_OPEN_HANDOFFS = ("SELECT view FROM handoffs WHERE tenant = ? AND state <> 'closed' ORDER BY created_at")
+SELECT_DUE_FOLLOW_UPS = ("SELECT case_id FROM handoffs WHERE tenant = ? AND followed_up = 0 AND follow_up_at <= ? "
+                         "AND state IN ('flagged', 'person', 'proposed')")
+INSERT_CASE_EVENT = ("INSERT INTO case_events (tenant, case_id, kind, view, at) VALUES (?, ?, ?, ?, ?) RETURNING seq")
+# PostgreSQL: sequence numbers are taken in one order and may commit in another, so a watcher could
+# read seq 7 before seq 6 commits and resume past it. A per-tenant lock held until the statement
+# commits makes the numbers commit in order.
+INSERT_CASE_EVENT_LOCKED = ("WITH l AS (SELECT pg_advisory_xact_lock(hashtext(?))) INSERT INTO case_events "
+                            "(tenant, case_id, kind, view, at) SELECT ?, ?, ?, ?, ? FROM l RETURNING seq")
+SELECT_CASE_EVENTS = ("SELECT seq, kind, view FROM case_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?")
+SELECT_LAST_CASE_EVENT = "SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE tenant = ?"
+INSERT_DELIVERY = ("INSERT INTO deliveries (delivery_id, tenant, edge, case_id, payload, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING")
+SELECT_PENDING_DELIVERIES = ("SELECT payload FROM deliveries WHERE tenant = ? AND edge = ? AND acked_at IS NULL "
+                             "ORDER BY created_at LIMIT ?")
+ACK_DELIVERY = "UPDATE deliveries SET acked_at = ? WHERE tenant = ? AND delivery_id = ? AND acked_at IS NULL"
+SELECT_DELIVERY = "SELECT acked_at FROM deliveries WHERE tenant = ? AND delivery_id = ?"
+
+TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS, SELECT_CASE_COUNTS, SELECT_HANDOFF,
+                     UPDATE_HANDOFF, MARK_FOLLOWED_UP, SELECT_OPEN_HANDOFFS, SELECT_DUE_FOLLOW_UPS,
+                     SELECT_CASE_EVENTS, SELECT_LAST_CASE_EVENT, SELECT_PENDING_DELIVERIES, ACK_DELIVERY,
+                     SELECT_DELIVERY)
+TENANT_INSERTS = (INSERT_HANDOFF, INSERT_CASE_EVENT, INSERT_CASE_EVENT_LOCKED, INSERT_DELIVERY)
+# The one cross-tenant read: which tenants have a follow-up due (tenant ids only, never rows).
+FOLLOW_UP_TENANTS = "SELECT DISTINCT tenant FROM handoffs WHERE followed_up = 0 AND follow_up_at <= ?"
 GLOBAL_STATEMENTS = (PURGE_TURNS, PURGE_REPLIES)

@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 
 from cloud_core.memory import _queries as q
+from cloud_core.memory.handoffs import TenantCases
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore", "ScopedStore",
-           "StoredCase", "StoredResolution", "StoredTurn", "TenantLearning"]
+__all__ = ["ANONYMOUS", "CustomerKey", "CustomerScope", "Executor", "Fact", "ForgetCounts", "MemoryStore",
+           "ScopedStore", "StoredCase", "StoredResolution", "StoredTurn", "TenantLearning"]
+
+
+ANONYMOUS = "(anonymous)"
+"""Customer id under which anonymous shoppers' replies and cases are kept (never memory)."""
 
 
 class CustomerKey(msgspec.Struct, frozen=True):
@@ -207,6 +212,9 @@ class TenantLearning:
 class ScopedStore:
     """What both backends share once they can ``execute`` and ``fetch``: the scoped entry points."""
 
+    locked_case_events = False
+    """PostgreSQL numbers case events under a per-tenant lock (see ``_queries.INSERT_CASE_EVENT_LOCKED``)."""
+
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         raise NotImplementedError
 
@@ -218,6 +226,12 @@ class ScopedStore:
 
     def learning(self, tenant: str) -> TenantLearning:
         return TenantLearning(self, tenant)
+
+    def cases(self, tenant: str) -> TenantCases:
+        return TenantCases(self, tenant, self.locked_case_events)
+
+    async def tenants_with_follow_ups_due(self, now: float) -> list[str]:
+        return [str(r[0]) for r in await self.fetch(q.FOLLOW_UP_TENANTS, (now,))]
 
     async def purge_older_than(self, cutoff: float) -> int:
         """Retention: delete turns and replies older than ``cutoff`` for every customer; returns rows deleted."""
@@ -237,6 +251,10 @@ class MemoryStore(Protocol):
     def customer(self, tenant: str, customer: str) -> CustomerScope: ...
 
     def learning(self, tenant: str) -> TenantLearning: ...
+
+    def cases(self, tenant: str) -> TenantCases: ...
+
+    async def tenants_with_follow_ups_due(self, now: float) -> list[str]: ...
 
     async def schema_version(self) -> int: ...
 

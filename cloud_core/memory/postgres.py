@@ -21,6 +21,7 @@ _MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
 
 
 class PostgresMemoryStore(ScopedStore):
+    locked_case_events = True
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
         self._pool = PostgresPool(url, max_connections, what="the PostgreSQL memory store")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cloud_core.procedures.runner import ProcedureRunner, ShopDown
+from cloud_core.procedures.runner import ProcedureRunner, ShopDown, case_summary, escalation_digest
 from triage.catalog.load import load_catalog_procedures
 from triage.connector.client import ShopClient
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from triage.config import ShopConfig
 
-__all__ = ["ProcedureRunner", "ShopDown", "open_procedures"]
+__all__ = ["ProcedureRunner", "ShopDown", "case_summary", "escalation_digest", "open_procedures"]
 
 
 def open_procedures(catalog: Path, shop: ShopConfig) -> tuple[str, ProcedureRunner]:
@@ -27,6 +27,7 @@ def open_procedures(catalog: Path, shop: ShopConfig) -> tuple[str, ProcedureRunn
                          "shop's API, the one the edge's actions call)")
     sf = loaded.storefront
     disputes = frozenset(i.name for i in loaded.intents if i.tier == "cloud")
+    answers = {i.name: dict(i.answers) for i in loaded.intents if i.answers}
     runner = ProcedureRunner(procedures, ShopClient(shop), sf.languages, sf.default_language, sf.order_id_pattern,
-                             disputes)
+                             disputes, answers)
     return sf.id, runner

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from cloud_core.memory.base import StoredCase
+from cloud_core.memory.base import ANONYMOUS, StoredCase
 from cloud_core.procedures.engine import Plan, PlannedWrite, choose_procedure, plan_for
 from cloud_core.procedures.facts import case_facts
 from cloud_core.procedures.tools import ToolGate, drive
@@ -56,10 +56,13 @@ class ShopDown(Exception):
     """The shop did not answer; the escalation is retried later under the same key (plan journalled)."""
 
 
-def _digest(request: pb.EscalateRequest) -> str:
+def escalation_digest(tenant: str, customer_id: str, idempotency_key: str) -> str:
     """The escalation's identity (tenant, customer, key): the case id and every write key derive from it."""
-    return hashlib.sha256(f"{request.customer.tenant}\x00{request.customer.customer_id}\x00"
-                          f"{request.idempotency_key}".encode()).hexdigest()
+    return hashlib.sha256(f"{tenant}\x00{customer_id}\x00{idempotency_key}".encode()).hexdigest()
+
+
+def _digest(request: pb.EscalateRequest) -> str:
+    return escalation_digest(request.customer.tenant, request.customer.customer_id, request.idempotency_key)
 
 
 def _minor(amount: str) -> int:
@@ -70,8 +73,11 @@ class ProcedureRunner:
     """One tenant's procedures against that tenant's shop."""
 
     def __init__(self, procedures: Procedures, shop: ShopClient, languages: list[str], default_language: str,
-                 order_id_pattern: str, dispute_intents: frozenset[str] = frozenset()) -> None:
+                 order_id_pattern: str, dispute_intents: frozenset[str] = frozenset(),
+                 answers: dict[str, dict[str, str]] | None = None) -> None:
         self.procedures = procedures
+        self.answers = answers or {}
+        """The catalog's answer per intent and language: a person's starting point for a reply."""
         self.dispute_intents = dispute_intents
         """The catalog's cloud-tier intents: a dispute no procedure fits is answered by the model, then a person."""
         self.shop = shop
@@ -183,28 +189,77 @@ class ProcedureRunner:
         final.outcome.order_id = order_id
         return final
 
-    def _write_key(self, request: pb.EscalateRequest, n: int, kind: str) -> str:
-        return f"case-{_digest(request)[:32]}-{n}-{kind}"
-
     async def _carry_out(self, request: pb.EscalateRequest, scope: CustomerScope, plan: Plan,
                          escalation_id: str, text: str = "") -> pb.Final:
-        if plan.state == "planned":
-            try:
-                for n, write in enumerate(plan.writes):
-                    if not write.done:
-                        await self._write(request, plan, n, write)
-                        await scope.update_case(request.idempotency_key, "planned", msgspec.json.encode(plan))
-                plan.state = "done"
-            except ShopRefused as exc:
-                log.warning("case %s: the shop refused a write: %s", plan.case_id, exc)
-                plan.state, plan.handed_over = "person", "shop_refused"
-                plan.reason += (f"; the shop refused a write ({exc.problem.code}: {exc.problem.title}), a person "
-                                "takes over")
-            await scope.update_case(request.idempotency_key, plan.state, msgspec.json.encode(plan))
+        await self._make_writes(_digest(request), scope, request.idempotency_key, plan)
         return self._final(request, plan, escalation_id, text)
 
-    async def _write(self, request: pb.EscalateRequest, plan: Plan, n: int, write: PlannedWrite) -> None:
-        key = self._write_key(request, n, write.kind)
+    async def _make_writes(self, digest: str, scope: CustomerScope, idempotency_key: str, plan: Plan) -> None:
+        """Carry out a ``planned`` plan's writes not yet done, journalling each; ``done`` or ``person`` after."""
+        if plan.state != "planned":
+            return
+        try:
+            for n, write in enumerate(plan.writes):
+                if not write.done:
+                    await self._write(digest, plan, n, write)
+                    await scope.update_case(idempotency_key, "planned", msgspec.json.encode(plan))
+            plan.state = "done"
+        except ShopRefused as exc:
+            log.warning("case %s: the shop refused a write: %s", plan.case_id, exc)
+            plan.state, plan.handed_over = "person", "shop_refused"
+            plan.reason += (f"; the shop refused a write ({exc.problem.code}: {exc.problem.title}), a person "
+                            "takes over")
+        await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
+
+    async def approve(self, scope: CustomerScope, idempotency_key: str, agent: str) -> Plan:
+        """Carry out a proposal a person approved: its journalled writes, with the keys the engine would
+        have used, so an approval retried or made twice writes once. Raises ``ShopDown``; a case that is
+        not a proposal (any more) is returned as it stands."""
+        stored = await scope.case(idempotency_key)
+        if stored is None:
+            raise LookupError("the case has no journalled plan")
+        plan = msgspec.json.decode(stored.plan, type=Plan)
+        if plan.state == "proposed":
+            plan.state = "planned"
+            plan.reason += f"; approved by {agent}"
+            await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
+        key = scope.key
+        await self._make_writes(escalation_digest(key.tenant, _customer_id(key.customer), idempotency_key), scope,
+                                idempotency_key, plan)
+        return plan
+
+    async def reject(self, scope: CustomerScope, idempotency_key: str, agent: str, note: str) -> Plan | None:
+        """A person turned a proposal down: nothing is written, ever (the plan leaves ``proposed``)."""
+        stored = await scope.case(idempotency_key)
+        if stored is None:
+            return None
+        plan = msgspec.json.decode(stored.plan, type=Plan)
+        if plan.state == "proposed":
+            plan.state = "person"
+            plan.reason += f"; rejected by {agent}" + (f": {note}" if note else "")
+            await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
+        return plan
+
+    @staticmethod
+    async def journalled_plan(scope: CustomerScope, idempotency_key: str) -> Plan | None:
+        stored = await scope.case(idempotency_key)
+        return msgspec.json.decode(stored.plan, type=Plan) if stored is not None else None
+
+    def plan_reply(self, plan: Plan) -> str:
+        """The step's own reply for the plan as it stands (after an approval: what was refunded)."""
+        procedure = self.procedures.get(plan.procedure)
+        return render(procedure.step[plan.step].reply[plan.lang], plan.lang, self._reply_fields(plan))
+
+    def suggestion(self, intent: str, lang: str) -> str:
+        """The catalog's answer for the intent in the shopper's language, as a reply's starting point."""
+        answers = self.answers.get(intent, {})
+        return answers.get(self._lang(lang)) or answers.get(self.default_language, "")
+
+    def message(self, key: str, lang: str, fields: dict[str, object]) -> str:
+        return render(self.procedures.common.messages[key][self._lang(lang)], self._lang(lang), fields)
+
+    async def _write(self, digest: str, plan: Plan, n: int, write: PlannedWrite) -> None:
+        key = f"case-{digest[:32]}-{n}-{write.kind}"
         reason = f"{plan.procedure} (policy rule {plan.rule}), case {plan.case_id}"
         try:
             if write.kind == "refund":
@@ -265,30 +320,37 @@ class ProcedureRunner:
         money = next((w.amount for w in plan.writes if w.kind == "refund" and w.amount), None)
         if money is not None:
             final.outcome.amount.MergeFrom(pb.Money(currency=plan.currency, amount_minor=_minor(money)))
-        final.summary.MergeFrom(self._summary(request, plan))
+        final.summary.MergeFrom(case_summary(plan, request.customer.customer_id, request.message))
         return final
 
-    def _summary(self, request: pb.EscalateRequest, plan: Plan) -> pb.CaseSummary:
-        outcome = {"done": "executed", "planned": "executing", "proposed": "proposed: awaiting a person's approval",
-                   "person": "handed to a person"}[plan.state]
-        writes = [f"{w.kind} {w.amount + ' ' + plan.currency if w.amount else ', '.join(w.skus)}"
-                  + (f" ({w.created_id})" if w.created_id else " (not written)") for w in plan.writes]
-        summary = pb.CaseSummary(case_id=plan.case_id, customer_id=request.customer.customer_id,
-                                 order_id=plan.order_id, claim=request.message, lang=plan.lang,
-                                 procedure=plan.procedure, rule=plan.rule, outcome=f"{outcome}: {plan.reason}")
-        summary.checks.extend(pb.Check(name=name, value=value) for name, value in plan.checks)
-        summary.writes.extend(writes)
-        lines = [f"Case {plan.case_id} ({plan.procedure}, policy rule {plan.rule})",
-                 f"Customer: {request.customer.customer_id or 'anonymous (order verified by e-mail at the edge)'}",
-                 f"Order: {plan.order_id or '-'}", f"Claim ({plan.lang}): {request.message}",
-                 "Checked: " + (", ".join(f"{n}={v}" for n, v in plan.checks) or "nothing"),
-                 f"Outcome: {outcome}: {plan.reason}"]
-        if writes:
-            lines.append("Shop writes: " + "; ".join(writes))
-        if plan.model_calls:
-            lines.append("Model tool calls: " + "; ".join(plan.model_calls))
-        summary.text = "\n".join(lines)
-        return summary
+
+def _customer_id(scope_customer: str) -> str:
+    """The shop's customer id of a memory scope (anonymous shoppers' cases live under a placeholder)."""
+    return "" if scope_customer == ANONYMOUS else scope_customer
+
+
+def case_summary(plan: Plan, customer_id: str, claim: str) -> pb.CaseSummary:
+    """What a person needs to take the case over, from its plan as it stands."""
+    outcome = {"done": "executed", "planned": "executing", "proposed": "proposed: awaiting a person's approval",
+               "person": "handed to a person"}[plan.state]
+    writes = [f"{w.kind} {w.amount + ' ' + plan.currency if w.amount else ', '.join(w.skus)}"
+              + (f" ({w.created_id})" if w.created_id else " (not written)") for w in plan.writes]
+    summary = pb.CaseSummary(case_id=plan.case_id, customer_id=customer_id,
+                             order_id=plan.order_id, claim=claim, lang=plan.lang,
+                             procedure=plan.procedure, rule=plan.rule, outcome=f"{outcome}: {plan.reason}")
+    summary.checks.extend(pb.Check(name=name, value=value) for name, value in plan.checks)
+    summary.writes.extend(writes)
+    lines = [f"Case {plan.case_id} ({plan.procedure}, policy rule {plan.rule})",
+             f"Customer: {customer_id or 'anonymous (order verified by e-mail at the edge)'}",
+             f"Order: {plan.order_id or '-'}", f"Claim ({plan.lang}): {claim}",
+             "Checked: " + (", ".join(f"{n}={v}" for n, v in plan.checks) or "nothing"),
+             f"Outcome: {outcome}: {plan.reason}"]
+    if writes:
+        lines.append("Shop writes: " + "; ".join(writes))
+    if plan.model_calls:
+        lines.append("Model tool calls: " + "; ".join(plan.model_calls))
+    summary.text = "\n".join(lines)
+    return summary
 
 
 def _order_facts(order: Order, plan: Plan) -> dict[str, str]:

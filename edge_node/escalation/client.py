@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-    from protos.triage.v1 import escalation_pb2 as pb
 
 __all__ = ["CloudClient"]
 
@@ -58,6 +57,17 @@ class CloudClient:
         call: AsyncIterator[pb.EscalateEvent] = self._stub.Escalate(request, metadata=self._metadata,
                                                                     timeout=timeout_s)
         return call
+
+    def subscribe_deliveries(self, tenant: str, edge: str) -> AsyncIterator[pb.Delivery]:
+        """No deadline: the stream lives as long as the edge (keepalive pings find a dead peer)."""
+        call: AsyncIterator[pb.Delivery] = self._stub.SubscribeDeliveries(
+            pb.SubscribeDeliveriesRequest(tenant=tenant, edge=edge), metadata=self._metadata)
+        return call
+
+    async def ack_delivery(self, tenant: str, delivery_id: str, timeout_s: float = 10.0) -> bool:
+        response = await self._stub.AckDelivery(pb.AckDeliveryRequest(tenant=tenant, delivery_id=delivery_id),
+                                                metadata=self._metadata, timeout=timeout_s)
+        return bool(response.acknowledged)
 
     async def close(self) -> None:
         await self._channel.close(grace=1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from typing import TYPE_CHECKING, Protocol
 
@@ -78,6 +79,8 @@ class Escalator:
         self.listener = listener
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._worker: asyncio.Task[None] | None = None
+        self.node = config.node_id or socket.gethostname()
+        """This edge's name in reply routes: the cloud delivers people's replies to its shoppers here."""
 
     def key(self, session: str, client_id: str) -> str:
         return f"{session}:{client_id}"
@@ -86,6 +89,7 @@ class Escalator:
         """Enqueue durably, then try at once; True when the final answer is stored."""
         key = self.key(session, client_id)
         request.idempotency_key = key
+        request.route.MergeFrom(pb.ReplyRoute(edge=self.node, session=session, message_id=client_id))
         await self.store.outbox.enqueue(key, session, client_id, request.SerializeToString())
         self.metrics.escalations.labels("submitted").inc()
         return await self.attempt(key)

@@ -10,34 +10,34 @@
   var I18N = {
     en: ["Support", "Type your message…", "Send", "Open chat", "Close chat", "A specialist is looking into this…",
       "You're offline. Messages will be sent when the connection is back.", "That message is too long (max %n characters).",
-      "You're sending messages quickly — please wait a moment.", "Connecting…", "Queued", "Typing…", "Something went wrong, please try again."],
+      "You're sending messages quickly — please wait a moment.", "Connecting…", "Queued", "Typing…", "Something went wrong, please try again.", "Support team"],
     de: ["Kundenservice", "Ihre Nachricht…", "Senden", "Chat öffnen", "Chat schließen", "Ein Spezialist kümmert sich darum…",
       "Sie sind offline. Nachrichten werden gesendet, sobald die Verbindung wieder da ist.", "Die Nachricht ist zu lang (max. %n Zeichen).",
-      "Sie senden sehr schnell – bitte warten Sie einen Moment.", "Verbinde…", "In Warteschlange", "Schreibt…", "Etwas ist schiefgelaufen, bitte erneut versuchen."],
+      "Sie senden sehr schnell – bitte warten Sie einen Moment.", "Verbinde…", "In Warteschlange", "Schreibt…", "Etwas ist schiefgelaufen, bitte erneut versuchen.", "Kundenservice-Team"],
     fr: ["Assistance", "Votre message…", "Envoyer", "Ouvrir le chat", "Fermer le chat", "Un spécialiste s'en occupe…",
       "Vous êtes hors ligne. Les messages partiront dès le retour de la connexion.", "Message trop long (max. %n caractères).",
-      "Vous envoyez des messages très vite, patientez un instant.", "Connexion…", "En attente", "Écrit…", "Une erreur est survenue, réessayez."],
+      "Vous envoyez des messages très vite, patientez un instant.", "Connexion…", "En attente", "Écrit…", "Une erreur est survenue, réessayez.", "Équipe d'assistance"],
     es: ["Atención al cliente", "Escribe tu mensaje…", "Enviar", "Abrir chat", "Cerrar chat", "Un especialista se está ocupando…",
       "Sin conexión. Los mensajes se enviarán cuando vuelva la conexión.", "El mensaje es demasiado largo (máx. %n caracteres).",
-      "Estás enviando mensajes muy rápido; espera un momento.", "Conectando…", "En cola", "Escribiendo…", "Algo salió mal, inténtalo de nuevo."],
+      "Estás enviando mensajes muy rápido; espera un momento.", "Conectando…", "En cola", "Escribiendo…", "Algo salió mal, inténtalo de nuevo.", "Equipo de atención"],
     it: ["Assistenza", "Scrivi un messaggio…", "Invia", "Apri la chat", "Chiudi la chat", "Uno specialista se ne sta occupando…",
       "Sei offline. I messaggi partiranno al ritorno della connessione.", "Messaggio troppo lungo (max %n caratteri).",
-      "Stai inviando messaggi molto velocemente, attendi un momento.", "Connessione…", "In coda", "Sta scrivendo…", "Qualcosa è andato storto, riprova."],
+      "Stai inviando messaggi molto velocemente, attendi un momento.", "Connessione…", "In coda", "Sta scrivendo…", "Qualcosa è andato storto, riprova.", "Team di assistenza"],
     pt: ["Apoio ao cliente", "Escreva a sua mensagem…", "Enviar", "Abrir chat", "Fechar chat", "Um especialista está a tratar disto…",
       "Está offline. As mensagens serão enviadas quando a ligação voltar.", "Mensagem demasiado longa (máx. %n caracteres).",
-      "Está a enviar mensagens muito depressa; aguarde um momento.", "A ligar…", "Em fila", "A escrever…", "Algo correu mal, tente novamente."],
+      "Está a enviar mensagens muito depressa; aguarde um momento.", "A ligar…", "Em fila", "A escrever…", "Algo correu mal, tente novamente.", "Equipa de apoio"],
     nl: ["Klantenservice", "Typ je bericht…", "Verstuur", "Chat openen", "Chat sluiten", "Een specialist kijkt ernaar…",
       "Je bent offline. Berichten worden verstuurd zodra de verbinding terug is.", "Bericht is te lang (max. %n tekens).",
-      "Je verstuurt erg snel berichten, wacht even.", "Verbinden…", "In wachtrij", "Typt…", "Er ging iets mis, probeer opnieuw."],
+      "Je verstuurt erg snel berichten, wacht even.", "Verbinden…", "In wachtrij", "Typt…", "Er ging iets mis, probeer opnieuw.", "Klantenserviceteam"],
     pl: ["Obsługa klienta", "Napisz wiadomość…", "Wyślij", "Otwórz czat", "Zamknij czat", "Specjalista zajmuje się sprawą…",
       "Jesteś offline. Wiadomości zostaną wysłane po przywróceniu połączenia.", "Wiadomość jest za długa (maks. %n znaków).",
-      "Wysyłasz wiadomości bardzo szybko, poczekaj chwilę.", "Łączenie…", "W kolejce", "Pisze…", "Coś poszło nie tak, spróbuj ponownie."],
+      "Wysyłasz wiadomości bardzo szybko, poczekaj chwilę.", "Łączenie…", "W kolejce", "Pisze…", "Coś poszło nie tak, spróbuj ponownie.", "Zespół obsługi"],
     ar: ["الدعم", "اكتب رسالتك…", "إرسال", "فتح المحادثة", "إغلاق المحادثة", "يقوم أحد المختصين بمراجعة طلبك…",
       "أنت غير متصل. سيتم إرسال الرسائل عند عودة الاتصال.", "الرسالة طويلة جدًا (الحد الأقصى %n حرفًا).",
-      "أنت ترسل الرسائل بسرعة كبيرة، يرجى الانتظار قليلًا.", "جارٍ الاتصال…", "في الانتظار", "يكتب…", "حدث خطأ، يرجى المحاولة مرة أخرى."]
+      "أنت ترسل الرسائل بسرعة كبيرة، يرجى الانتظار قليلًا.", "جارٍ الاتصال…", "في الانتظار", "يكتب…", "حدث خطأ، يرجى المحاولة مرة أخرى.", "فريق الدعم"]
   };
   var KEYS = ["title", "placeholder", "send", "open", "close", "specialist", "offline", "tooLong", "tooFast",
-    "connecting", "queued", "typing", "error"];
+    "connecting", "queued", "typing", "error", "team"];
   var RTL = {ar: 1, he: 1, fa: 1, ur: 1};
   var MAX_CHARS = 1000, TYPING_TIMEOUT_MS = 20000, HISTORY = 200;
 
@@ -58,6 +58,7 @@
     ".m{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:6px}" +
     ".g{padding:8px 11px;border-radius:var(--r);max-width:82%;white-space:pre-wrap;word-wrap:break-word;background:var(--bu)}" +
     ".g.u{background:var(--a);color:#fff;align-self:flex-end}.g.s{align-self:flex-start}" +
+    ".g.p{border-inline-start:3px solid var(--a)}" +
     ".g .t{display:block;font-size:11px;color:var(--mu);margin-top:3px}.g.pending{opacity:.6}" +
     ".n{font-size:12px;color:var(--mu);padding:2px 12px;min-height:18px}" +
     ".q{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 6px}.q button{border:1px solid var(--a);color:var(--a);background:none;" +
@@ -150,7 +151,7 @@
     var el = this.bubbles[m.key];
     if (!el) {
       el = document.createElement("div");
-      el.className = "g " + (m.who === "user" ? "u" : "s");
+      el.className = "g " + (m.who === "user" ? "u" : m.who === "person" ? "s p" : "s");
       el.setAttribute("dir", "auto");  // an English answer in an Arabic widget keeps its own direction
       this.el.list.appendChild(el);
       if (m.key) this.bubbles[m.key] = el;
@@ -261,15 +262,16 @@
       this.state.seq = f.seq;
       this.acked(f.reply_to);
       clearTimeout(this.specialistTimer);
-      var queued = f.source === "queued";
-      var m = {who: "assistant", key: (queued ? "q:" : "a:") + f.reply_to, text: f.text, lang: f.lang,
-        tag: queued ? t.queued : ""};
+      // A person's reply (or a follow-up on their case) is a message of its own, not the answer to reply_to.
+      var queued = f.source === "queued", human = f.source === "human", later = human || !!f.case_id;
+      var m = {who: human ? "person" : "assistant", key: later ? "h:" + f.seq : (queued ? "q:" : "a:") + f.reply_to,
+        text: f.text, lang: f.lang, tag: human ? (f.author ? f.author + " · " : "") + t.team : queued ? t.queued : ""};
       if (this.live) delete this.live["a:" + f.reply_to];
       this.state.log.push(m);
       this.save();
       this.show(m);
       if (Date.now() - (this.warnedAt || 0) > 6000) this.note(queued ? t.specialist : "");  // keep a warning readable
-      this.quick(f.decision === "clarify" ? f.options || [] : []);
+      this.quick(f.decision === "clarify" || human ? f.options || [] : []);
     } else if (f.type === "error") {
       if (f.reply_to) this.acked(f.reply_to);
       this.warnedAt = Date.now();

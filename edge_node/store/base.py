@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CaseOutcome",
+    "Delivered",
     "EdgeStore",
     "Frames",
     "LedgerEntry",
@@ -119,6 +120,13 @@ class MessageOutcome(msgspec.Struct, frozen=True):
     """Set ``pending`` as the session's pending action (None: the session has none any more)."""
 
 
+class Delivered(NamedTuple):
+    known: bool
+    """False: no such session in this store (the delivery is not this edge's to keep)."""
+    frame: StoredFrame | None
+    """The frame stored now; None when the delivery was stored before (a re-sent delivery)."""
+
+
 class Recorded(NamedTuple):
     processed: bool
     """False for a re-sent message id that already has its answer: the caller replays it instead."""
@@ -207,6 +215,17 @@ class EdgeStore(Protocol):
     async def record_outcome(self, outcome: CaseOutcome) -> None: ...
 
     async def outcomes(self) -> list[CaseOutcome]: ...
+
+    async def deliver(self, delivery_id: str, session: str, reply_to: str,
+                      encode: Callable[[int], bytes]) -> Delivered:
+        """Store a cloud delivery (a person's reply) as a numbered frame of ``session``, once per
+        ``delivery_id`` whatever is re-sent; one transaction, so a crash leaves it stored or not."""
+        ...
+
+    async def delivered_since(self, since: float) -> list[tuple[str, float]]:
+        """(session, stored at) of deliveries stored after ``since``: how the other processes sharing the
+        store learn that one of them stored a reply for a shopper connected to them."""
+        ...
 
     async def set_setting(self, key: str, value: str) -> None:
         """Shared state of the processes on this store (e.g. the bundle every worker should serve)."""

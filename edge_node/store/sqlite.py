@@ -16,9 +16,18 @@ import msgspec
 
 from edge_node.store._sqlite_db import SqliteDb
 from edge_node.store._sqlite_parts import SqliteFrames, SqliteOutbox
-from edge_node.store.base import CaseOutcome, LedgerEntry, MessageOutcome, PendingAction, Recorded, SessionState
+from edge_node.store.base import (
+    CaseOutcome,
+    Delivered,
+    LedgerEntry,
+    MessageOutcome,
+    PendingAction,
+    Recorded,
+    SessionState,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 __all__ = ["SqliteEdgeStore"]
@@ -58,6 +67,9 @@ CREATE TABLE IF NOT EXISTS pending_actions (
     session TEXT PRIMARY KEY, pending BLOB NOT NULL, updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    delivery_id TEXT PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL
+);
 """
 
 _INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -161,6 +173,28 @@ class SqliteEdgeStore:
         rows = await self._db.read_all("SELECT session, client_id, lang, kind, order_id, amount, currency, "
                                        "procedure_name FROM outcomes ORDER BY at")
         return [CaseOutcome(*r) for r in rows]
+
+    def _deliver(self, delivery_id: str, session: str, reply_to: str,
+                 encode: Callable[[int], bytes]) -> Delivered:
+        db = self._db
+        row = db.one("SELECT seq FROM deliveries WHERE delivery_id = ?", (delivery_id,))
+        if row is not None:
+            return Delivered(True, None)
+        if db.one("SELECT 1 FROM sessions WHERE id = ?", (session,)) is None:
+            return Delivered(False, None)
+        frame = self.frames.append_in_tx(session, reply_to, False, encode)
+        assert frame is not None, "a frame that is not final is always appended"
+        db.db.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?)", (delivery_id, session, frame.seq, time.time()))
+        return Delivered(True, frame)
+
+    async def deliver(self, delivery_id: str, session: str, reply_to: str,
+                      encode: Callable[[int], bytes]) -> Delivered:
+        return await self._db.run(self._db.transaction, lambda: self._deliver(delivery_id, session, reply_to, encode))
+
+    async def delivered_since(self, since: float) -> list[tuple[str, float]]:
+        rows = await self._db.read_all("SELECT session, received_at FROM deliveries WHERE received_at > ? "
+                                       "ORDER BY received_at", (since,))
+        return [(str(a), float(b)) for a, b in rows]
 
     async def set_setting(self, key: str, value: str) -> None:
         await self._db.execute("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "

@@ -6,8 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,37 +15,8 @@ from tests.conftest import CLOUD_TOKEN, ROOT, CloudProcess, EdgeProcess
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 WIDGET = ROOT / "edge_node" / "static" / "widget.js"
 ANSWERS = "document.querySelector('triage-chat').shadowRoot.querySelectorAll('.g.s')"
-
-
-def _ensure_chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, check=False, timeout=600)
-        if not Path(CHROMIUM).exists():
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, timeout=600)
-            subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, check=False,
-                           timeout=600)
-    if not Path(CHROMIUM).exists():
-        pytest.fail("the widget tests need Debian's chromium at /usr/bin/chromium: `apt-get install chromium` "
-                    "(Playwright's own browser download does not work here)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = _ensure_chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

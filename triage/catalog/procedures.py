@@ -77,10 +77,11 @@ COMMON_MESSAGES: dict[str, tuple[str, ...]] = {
     "ask_order_id": (),
     "shop_unavailable": ("case_id",),
     "handed_over": ("order_id", "case_id"),
+    "no_reply_yet": ("case_id",),
 }
 """The engine's own replies: a refund held for approval (rule 9), an order that is not the shopper's
 (rule 1, nothing disclosed), a dispute without an order number, a shop that refuses a write, and a
-case a driving model handed to a person."""
+case a driving model handed to a person, and the follow-up when no person has replied in time."""
 
 _COMPARE = re.compile(r"^\s*([a-z_.]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _BARE = re.compile(r"^\s*(not\s+)?([a-z_.]+)\s*$")

@@ -137,7 +137,7 @@ class GenerationOptions(_message.Message):
     def __init__(self, max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., speculation: _Optional[_Union[Speculation, str]] = ...) -> None: ...
 
 class EscalateRequest(_message.Message):
-    __slots__ = ("idempotency_key", "customer", "lang", "message", "conversation", "intent", "passages", "context", "options", "use_memory")
+    __slots__ = ("idempotency_key", "customer", "lang", "message", "conversation", "intent", "passages", "context", "options", "use_memory", "route")
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     LANG_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +148,7 @@ class EscalateRequest(_message.Message):
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     USE_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     customer: CustomerRef
     lang: str
@@ -158,7 +159,64 @@ class EscalateRequest(_message.Message):
     context: CaseContext
     options: GenerationOptions
     use_memory: bool
-    def __init__(self, idempotency_key: _Optional[str] = ..., customer: _Optional[_Union[CustomerRef, _Mapping]] = ..., lang: _Optional[str] = ..., message: _Optional[str] = ..., conversation: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., intent: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., context: _Optional[_Union[CaseContext, _Mapping]] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., use_memory: _Optional[bool] = ...) -> None: ...
+    route: ReplyRoute
+    def __init__(self, idempotency_key: _Optional[str] = ..., customer: _Optional[_Union[CustomerRef, _Mapping]] = ..., lang: _Optional[str] = ..., message: _Optional[str] = ..., conversation: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., intent: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., context: _Optional[_Union[CaseContext, _Mapping]] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., use_memory: _Optional[bool] = ..., route: _Optional[_Union[ReplyRoute, _Mapping]] = ...) -> None: ...
+
+class ReplyRoute(_message.Message):
+    __slots__ = ("edge", "session", "message_id")
+    EDGE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    edge: str
+    session: str
+    message_id: str
+    def __init__(self, edge: _Optional[str] = ..., session: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class SubscribeDeliveriesRequest(_message.Message):
+    __slots__ = ("tenant", "edge")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    EDGE_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    edge: str
+    def __init__(self, tenant: _Optional[str] = ..., edge: _Optional[str] = ...) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("delivery_id", "tenant", "route", "case_id", "kind", "text", "lang", "author", "quick_replies", "created_at")
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    QUICK_REPLIES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    delivery_id: str
+    tenant: str
+    route: ReplyRoute
+    case_id: str
+    kind: str
+    text: str
+    lang: str
+    author: str
+    quick_replies: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, delivery_id: _Optional[str] = ..., tenant: _Optional[str] = ..., route: _Optional[_Union[ReplyRoute, _Mapping]] = ..., case_id: _Optional[str] = ..., kind: _Optional[str] = ..., text: _Optional[str] = ..., lang: _Optional[str] = ..., author: _Optional[str] = ..., quick_replies: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AckDeliveryRequest(_message.Message):
+    __slots__ = ("tenant", "delivery_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    delivery_id: str
+    def __init__(self, tenant: _Optional[str] = ..., delivery_id: _Optional[str] = ...) -> None: ...
+
+class AckDeliveryResponse(_message.Message):
+    __slots__ = ("acknowledged",)
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    def __init__(self, acknowledged: _Optional[bool] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("input_tokens", "cached_input_tokens", "output_tokens", "draft_tokens_proposed", "draft_tokens_accepted")

@@ -69,6 +69,16 @@ class EscalationStub:
                 request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.SerializeToString,
                 response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.FromString,
                 _registered_method=True)
+        self.SubscribeDeliveries = channel.unary_stream(
+                '/triage.v1.Escalation/SubscribeDeliveries',
+                request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.SubscribeDeliveriesRequest.SerializeToString,
+                response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Delivery.FromString,
+                _registered_method=True)
+        self.AckDelivery = channel.unary_unary(
+                '/triage.v1.Escalation/AckDelivery',
+                request_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryRequest.SerializeToString,
+                response_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryResponse.FromString,
+                _registered_method=True)
 
 
 class EscalationServicer:
@@ -124,6 +134,22 @@ class EscalationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeDeliveries(self, request, context):
+        """What people wrote to shoppers of one edge (replies to hand-offs, follow-ups): every delivery not yet
+        acknowledged, then new ones as they are made. The edge stores each as a numbered frame of the
+        shopper's session, then acknowledges it; an unacknowledged delivery is sent again on the next
+        subscription, and the edge stores a delivery id once, so each reaches the shopper exactly once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AckDelivery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EscalationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +187,16 @@ def add_EscalationServicer_to_server(servicer, server):
                     servicer.ListEscalations,
                     request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.FromString,
                     response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.SerializeToString,
+            ),
+            'SubscribeDeliveries': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeDeliveries,
+                    request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.SubscribeDeliveriesRequest.FromString,
+                    response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.Delivery.SerializeToString,
+            ),
+            'AckDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.AckDelivery,
+                    request_deserializer=protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryRequest.FromString,
+                    response_serializer=protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +388,60 @@ class Escalation:
             '/triage.v1.Escalation/ListEscalations',
             protos_dot_triage_dot_v1_dot_escalation__pb2.ListEscalationsRequest.SerializeToString,
             protos_dot_triage_dot_v1_dot_escalation__pb2.EscalationRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/triage.v1.Escalation/SubscribeDeliveries',
+            protos_dot_triage_dot_v1_dot_escalation__pb2.SubscribeDeliveriesRequest.SerializeToString,
+            protos_dot_triage_dot_v1_dot_escalation__pb2.Delivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/triage.v1.Escalation/AckDelivery',
+            protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryRequest.SerializeToString,
+            protos_dot_triage_dot_v1_dot_escalation__pb2.AckDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

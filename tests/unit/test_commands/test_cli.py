@@ -27,7 +27,7 @@ def test_every_command_family_registers_its_commands() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"build", "import", "eval", "calibrate", "edge", "cloud", "demo", "deploy", "distill",
-                                "replay", "token", "report", "chat", "dialogues", "shop"}
+                                "replay", "token", "report", "chat", "dialogues", "shop", "agent"}
 
 
 def test_a_mistake_the_user_can_fix_exits_2_with_the_message(monkeypatch: pytest.MonkeyPatch,

@@ -49,3 +49,21 @@ def test_a_session_secret_under_16_characters_is_refused_at_load() -> None:
         load_config(env={"TRIAGE_EDGE__SESSION_SECRET": "short"})
     assert load_config(env={"TRIAGE_EDGE__SESSION_SECRET": "0123456789abcdef"}).edge.session_secret
     assert load_config(env={}).edge.session_secret == ""
+
+
+def test_agent_credentials_name_a_tenant_and_a_person_and_a_malformed_one_is_refused_at_load() -> None:
+    config = load_config(env={"TRIAGE_CLOUD__AGENT_TOKENS": "demo:anna:Anna K.=anna-token-0123456789, "
+                                                           "other:bob:Bob=bob-token-0123456789"})
+    agents = config.cloud.agents()
+    assert agents["anna-token-0123456789"].tenant == "demo"
+    assert agents["anna-token-0123456789"].display_name == "Anna K."
+    assert agents["bob-token-0123456789"].agent_id == "bob"
+    for bad in ("demo:anna=short", "anna=anna-token-0123456789", "demo:anna:Anna=short-token"):
+        with pytest.raises(ConfigError, match="agent_tokens"):
+            load_config(env={"TRIAGE_CLOUD__AGENT_TOKENS": bad})
+
+
+def test_the_console_takes_the_cloud_as_host_and_port_not_a_url() -> None:
+    assert load_config(env={"TRIAGE_CONSOLE__CLOUD": "cloud.internal:50051"}).console.cloud == "cloud.internal:50051"
+    with pytest.raises(ConfigError, match=r"console\.cloud"):
+        load_config(env={"TRIAGE_CONSOLE__CLOUD": "http://cloud.internal:50051"})

@@ -117,8 +117,11 @@ def test_every_customer_statement_is_bound_to_tenant_and_customer():
         assert re.search(r"\(tenant, customer,", statement), statement
     for statement in q.TENANT_STATEMENTS:
         assert re.search(r"tenant = \?", statement), statement
+    for statement in q.TENANT_INSERTS:
+        assert re.search(r"\((delivery_id, )?tenant,", statement), statement
     for statement in q.GLOBAL_STATEMENTS:
         assert statement.startswith("DELETE"), f"a cross-customer statement may only delete: {statement}"
+    assert q.FOLLOW_UP_TENANTS.startswith("SELECT DISTINCT tenant FROM"), "the cross-tenant read lists tenant ids only"
 
 
 _ids = st.sampled_from(["alice", "bob", "Alice", "alice ", "al'ice", "bob;--"])

@@ -90,3 +90,23 @@ def test_workers_starting_together_on_a_new_store_all_open_it(tmp_path: Path) ->
             proc.join(30)
             assert proc.exitcode == 0
     assert failures.empty(), failures.get()
+
+
+async def test_a_delivery_becomes_one_frame_of_its_session_however_often_it_is_delivered(tmp_path: Path) -> None:
+    store = SqliteEdgeStore(tmp_path / "edge.db")
+    await store.open()
+    try:
+        session, _, _, _ = await store.open_session("demo", None)
+        other = SqliteEdgeStore(tmp_path / "edge.db")  # a second process of the node, sharing the file
+        await other.open()
+        first = await store.deliver("d-1", session, "m1", lambda seq: f"reply {seq}".encode())
+        again = await other.deliver("d-1", session, "m1", lambda seq: f"reply {seq}".encode())
+        await other.close()
+        assert first.known and first.frame is not None and first.frame.data == b"reply 1"
+        assert again.known and again.frame is None, "a re-sent delivery stores nothing new"
+        assert [f.data for f in await store.frames.after(session, 0)] == [b"reply 1"]
+        assert [s for s, _ in await store.delivered_since(0)] == [session]
+        unknown = await store.deliver("d-2", "no-such-session", "m1", lambda seq: b"x")
+        assert not unknown.known and unknown.frame is None
+    finally:
+        await store.close()
