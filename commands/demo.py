@@ -1,4 +1,4 @@
-"""``triage demo``: the whole product on one machine: the demo shop, the cloud core and the edge.
+"""``triage demo``: the whole product on one machine: the demo shop, the cloud core, the agent console and the edge.
 
 The demo shop (``triage shop``) runs on its own database with the shop data of ``../shared/data``;
 the edge's actions and the cloud's procedures call it like a real shop's API. Sessions are signed
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _DEMO_CUSTOMERS = (("c-1001", "Anna Schmidt, de"), ("c-1002", "Liam Walker, en"), ("c-1003", "Camille Roux, fr"),
-                   ("c-1007", "Piotr Nowak, pl"))
+                   ("c-1006", "Sanne de Vries, nl"), ("c-1007", "Piotr Nowak, pl"))
 
 
 def register(sub: Subcommands) -> None:
@@ -43,6 +43,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--cloud-port", type=int, default=50051)
     p.add_argument("--shop-port", type=int, default=8090)
+    p.add_argument("--agent-port", type=int, default=8081, help="the agent console (people answer hand-offs there)")
     p.add_argument("--orders", default="../shared/data/shop/orders.json", help="the demo shop's data")
     p.add_argument("--no-cloud", action="store_true", help="edge only: escalations stay queued in the outbox")
     p.set_defaults(run=_cmd_demo)
@@ -61,24 +62,35 @@ def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, t
     raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
 
 
-def _start_cloud(port: int, token: str, catalog: Path) -> subprocess.Popen[bytes]:
+def _start_cloud(port: int, token: str, agent_token: str, catalog: Path) -> subprocess.Popen[bytes]:
     """The cloud core as a child process on loopback, waited on until its health check says SERVING."""
     from cloud_core.llm.build import build_model
     from commands.fleet import cloud_ready
 
     model = build_model()  # first run: minutes (model export), then cached
-    env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model)}
+    env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": token, "TRIAGE_CLOUD__MODEL_DIR": str(model),
+           "TRIAGE_CLOUD__AGENT_TOKENS": f"demo:maria:Maria={agent_token}"}
     proc = subprocess.Popen([sys.executable, "-m", "commands", "cloud", "--host", "127.0.0.1", "--port", str(port),
                              "--memory", "sqlite:///var/memory.db", "--catalog", str(catalog)], env=env)
     _wait(proc, lambda: cloud_ready(f"127.0.0.1:{port}"), "the cloud core", 120)
     return proc
 
 
-def _healthy(url: str) -> bool:
+def _start_console(port: int, cloud: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "commands", "agent", "--port", str(port), "--cloud", cloud])
+    _wait(proc, lambda: _answers(f"http://127.0.0.1:{port}/"), "the agent console", 30)
+    return proc
+
+
+def _answers(url: str) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _healthy(url: str) -> bool:
+    return _answers(url + "/healthz")
 
 
 def _start_shop(orders: Path, port: int, secret: str) -> subprocess.Popen[bytes]:
@@ -116,11 +128,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     os.environ.update({"TRIAGE_EDGE__SESSION_SECRET": session_secret, "TRIAGE_SHOP__SECRET": shop_secret,
                        "TRIAGE_SHOP__URL": f"http://127.0.0.1:{args.shop_port}"})
     cloud = None
+    agent_token = secrets.token_urlsafe(24)
     if not args.no_cloud:
         token = secrets.token_urlsafe(24)
-        children.append(_start_cloud(args.cloud_port, token, Path(args.catalog)))
+        children.append(_start_cloud(args.cloud_port, token, agent_token, Path(args.catalog)))
         os.environ["TRIAGE_EDGE__CLOUD_TOKEN"] = token
         cloud = f"127.0.0.1:{args.cloud_port}"
+        children.append(_start_console(args.agent_port, cloud))
     page = f"http://{args.host}:{args.port}/"
     err.print(f"[bold green]demo[/bold green]: open {page} and chat with the widget (anonymous); the demo shop "
               f"is on http://127.0.0.1:{args.shop_port}; Ctrl-C stops everything. Signed in as a demo customer:")
@@ -128,6 +142,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         err.print(f"  {who}: {page}?open&token={mint_token(session_secret, 'demo', customer, 86400)}",
                   soft_wrap=True)  # a link must stay one line to be copied
     err.print(f"`triage token` mints more with TRIAGE_EDGE__SESSION_SECRET={session_secret}")
+    if cloud:
+        err.print(f"agent console: http://127.0.0.1:{args.agent_port}/ (sign in as Maria with the token "
+                  f"{agent_token}); hand-offs and refund proposals appear there, replies reach the widget")
     try:
         serve_edge(bundle, args.host, args.port, cloud)
     finally:

@@ -181,6 +181,7 @@ class CaseDesk:
             if current.state == "closed":
                 raise CaseConflict(f"case {case_id} was closed meanwhile")
             self._say(v, pb.ROLE_AGENT, text, agent.display_name)
+            v.suggested_reply = ""  # the starting point was used (or set aside); the next reply is the person's
             return "answered" if current.state in ("flagged", "person") else current.state
 
         return await self._change(agent.tenant, case_id, "replied", record)

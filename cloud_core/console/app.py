@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import cases_pb2_grpc as cpb_grpc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from litestar.handlers import BaseRouteHandler
 
@@ -187,52 +188,34 @@ def _routes(console: Console) -> list[BaseRouteHandler]:
 
         return ServerSentEvent(stream())
 
-    async def _act(request: Request[Any, Any, Any], work: Any) -> Response[dict[str, Any]]:
-        if (bad := _guarded(request)) is not None:
-            return bad
-        found = console.login_of(request)
-        if found is None:
-            return unauthorized
-        try:
-            view = await work(found)
-        except grpc.aio.AioRpcError as exc:
-            return console.refused(exc)
-        except msgspec.DecodeError as exc:
-            return Response({"error": f"malformed request: {exc}"}, status_code=400)
-        return Response(_json(view))
+    def case_action(name: str, form_type: type[Any], call: Callable[[Any, str, Any], Any], timeout_s: float) -> Any:
+        """``POST /api/cases/<id>/<name>``: the form, then one Cases call as the signed-in agent."""
 
-    @post("/api/cases/{case_id:str}/reply", status_code=200)
-    async def reply(request: Request[Any, Any, Any], case_id: str) -> Response[dict[str, Any]]:
-        async def work(login: Login) -> cpb.CaseView:
-            form = msgspec.json.decode(await request.body(), type=ReplyForm)
-            view: cpb.CaseView = await console.stub.ReplyToCase(cpb.ReplyToCaseRequest(
-                case_id=case_id, text=form.text, request_id=form.request_id, quick_replies=form.quick_replies),
-                metadata=console.metadata(login.token), timeout=20)
-            return view
+        @post(f"/api/cases/{{case_id:str}}/{name}", status_code=200, name=f"case-{name}")
+        async def act(request: Request[Any, Any, Any], case_id: str) -> Response[dict[str, Any]]:
+            if (bad := _guarded(request)) is not None:
+                return bad
+            found = console.login_of(request)
+            if found is None:
+                return unauthorized
+            try:
+                form = msgspec.json.decode(await request.body(), type=form_type)
+                view = await call(console.stub, case_id, form)(metadata=console.metadata(found.token),
+                                                                timeout=timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                return console.refused(exc)
+            except msgspec.DecodeError as exc:
+                return Response({"error": f"malformed request: {exc}"}, status_code=400)
+            return Response(_json(view))
 
-        return await _act(request, work)
+        return act
 
-    @post("/api/cases/{case_id:str}/decide", status_code=200)
-    async def decide(request: Request[Any, Any, Any], case_id: str) -> Response[dict[str, Any]]:
-        async def work(login: Login) -> cpb.CaseView:
-            form = msgspec.json.decode(await request.body(), type=DecideForm)
-            view: cpb.CaseView = await console.stub.DecideProposal(cpb.DecideProposalRequest(
-                case_id=case_id, approve=form.approve, note=form.note), metadata=console.metadata(login.token),
-                timeout=30)
-            return view
-
-        return await _act(request, work)
-
-    @post("/api/cases/{case_id:str}/close", status_code=200)
-    async def close(request: Request[Any, Any, Any], case_id: str) -> Response[dict[str, Any]]:
-        async def work(login: Login) -> cpb.CaseView:
-            form = msgspec.json.decode(await request.body(), type=CloseForm)
-            view: cpb.CaseView = await console.stub.CloseCase(cpb.CloseCaseRequest(
-                case_id=case_id, intent=form.intent, edge_could_answer=form.edge_could_answer, flagged=form.flagged),
-                metadata=console.metadata(login.token), timeout=20)
-            return view
-
-        return await _act(request, work)
+    reply = case_action("reply", ReplyForm, lambda stub, case_id, f: partial(stub.ReplyToCase, cpb.ReplyToCaseRequest(
+        case_id=case_id, text=f.text, request_id=f.request_id, quick_replies=f.quick_replies)), 20)
+    decide = case_action("decide", DecideForm, lambda stub, case_id, f: partial(
+        stub.DecideProposal, cpb.DecideProposalRequest(case_id=case_id, approve=f.approve, note=f.note)), 30)
+    close = case_action("close", CloseForm, lambda stub, case_id, f: partial(stub.CloseCase, cpb.CloseCaseRequest(
+        case_id=case_id, intent=f.intent, edge_could_answer=f.edge_could_answer, flagged=f.flagged)), 20)
 
     return [page, script, login, logout, me, events, reply, decide, close]
 
