@@ -52,9 +52,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Negotiate permessage-deflate with clients. Off by default: chat frames are a few hundred
     bytes, so deflate saves little bandwidth, while every connection would hold a zlib context
     each way. CPU per message measured the same either way (docs/benchmarks.md)."""
-    store: str = "var/edge.db"
-    """SQLite file of accepted messages, numbered frames, the escalation outbox and the cost ledger;
-    replicas on one host that share it can resume each other's sessions."""
+    store: Annotated[str, msgspec.Meta(pattern=r"^((postgresql|postgres)://\S+|(?![A-Za-z][A-Za-z0-9+.-]*://).+)$")] = (
+        "var/edge.db")
+    """Where accepted messages, numbered frames, the escalation outbox and the cost ledger live: a
+    SQLite file path (processes of one host share it), or ``postgresql://...`` (edge hosts of a region
+    share it: any replica resumes any session and drains any outbox item). Another URL is refused."""
     cloud: str = ""
     """``host:port`` of the cloud core; empty keeps escalations queued in the outbox."""
     cloud_token: str = ""

@@ -14,5 +14,10 @@ __all__ = [*_interface, "SqliteEdgeStore", "open_edge_store"]
 
 
 def open_edge_store(location: str) -> EdgeStore:
-    """The store at ``[edge] store``: a SQLite file path (the embedded default)."""
+    """The store at ``[edge] store``: a SQLite file path (the embedded default, one host), or a
+    ``postgresql://`` URL (edge hosts of a region sharing one database)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from edge_node.store.postgres import PostgresEdgeStore
+
+        return PostgresEdgeStore(location)
     return SqliteEdgeStore(location)

@@ -1,0 +1,387 @@
+"""The edge store on PostgreSQL: a region's edge hosts share one database, so no host holds state alone.
+
+Same contract as the SQLite store (``edge_node.store.base``), for edges spread over several hosts:
+any replica resumes any session, drains any outbox item (leased claims that skip rows another
+replica holds) and follows the same bundle record. What keeps it right across hosts:
+
+- A frame's number comes from ``UPDATE sessions SET seq = seq + 1 ... RETURNING seq`` in the
+  frame's own transaction: the row lock makes concurrent appends to one session wait for each
+  other, on any host, so no number is given twice; a message's final answer is checked for under
+  that lock, so it is stored once (and a unique index backs it up).
+- An outbox item is claimed by one ``UPDATE`` whose row is picked ``FOR UPDATE SKIP LOCKED``:
+  a replica racing another for the same item moves on instead of waiting for it.
+
+psycopg's synchronous pool on a small thread pool, like the SQLite store's one thread: every public
+call is one hop off the event loop, and ``record_message_here`` runs on the understanding thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from edge_node.store.base import (
+    CaseOutcome,
+    Delivered,
+    LedgerEntry,
+    MessageOutcome,
+    OutboxItem,
+    PendingAction,
+    Recorded,
+    SessionState,
+    StoredFrame,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from psycopg.rows import TupleRow
+
+T = TypeVar("T")
+
+__all__ = ["PostgresEdgeStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS edge_sessions (
+    id TEXT PRIMARY KEY, storefront TEXT NOT NULL, customer TEXT NOT NULL DEFAULT '',
+    lang TEXT, seq BIGINT NOT NULL DEFAULT 0, created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_messages (
+    session TEXT NOT NULL, client_id TEXT NOT NULL, text TEXT NOT NULL, lang TEXT, intent TEXT,
+    decision TEXT, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session, client_id)
+);
+CREATE TABLE IF NOT EXISTS edge_frames (
+    session TEXT NOT NULL, seq BIGINT NOT NULL, reply_to TEXT NOT NULL, final BOOLEAN NOT NULL,
+    frame BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS edge_one_final_answer ON edge_frames (session, reply_to) WHERE final;
+CREATE TABLE IF NOT EXISTS edge_outbox (
+    key TEXT PRIMARY KEY, session TEXT NOT NULL, client_id TEXT NOT NULL, request BYTEA NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at DOUBLE PRECISION NOT NULL,
+    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edge_outbox_due ON edge_outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS edge_ledger (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session TEXT NOT NULL, client_id TEXT NOT NULL, decision TEXT NOT NULL, source TEXT NOT NULL,
+    edge_ms DOUBLE PRECISION NOT NULL, input_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+    model TEXT NOT NULL DEFAULT '', cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0, at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_outcomes (
+    session TEXT NOT NULL, client_id TEXT NOT NULL, lang TEXT NOT NULL, kind TEXT NOT NULL, order_id TEXT NOT NULL,
+    amount TEXT NOT NULL, currency TEXT NOT NULL, procedure_name TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (session, client_id)
+);
+CREATE TABLE IF NOT EXISTS edge_pending_actions (
+    session TEXT PRIMARY KEY, pending BYTEA NOT NULL, updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_settings (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_deliveries (
+    delivery_id TEXT PRIMARY KEY, session TEXT NOT NULL, seq BIGINT NOT NULL,
+    received_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edge_deliveries_by_time ON edge_deliveries (received_at)
+"""
+_SCHEMA_LOCK = 0x7472_6961_6765_6564  # "triageed": replicas starting together create the tables once
+
+_LEDGER_COLUMNS = ("session, client_id, decision, source, edge_ms, input_tokens, cached_tokens, output_tokens, "
+                   "model, cost_usd")
+_HAS_FINAL = "SELECT 1 FROM edge_frames WHERE session = %s AND reply_to = %s AND final"
+
+
+class _AlreadyFinal(Exception):
+    """Rolls back a frame's transaction: the message got its final answer on another replica first."""
+
+
+class PostgresEdgeStore:
+    def __init__(self, url: str, max_connections: int = 8) -> None:
+        self.url = url
+        self.max_connections = max_connections
+        self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
+        self._threads = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="edge-store-pg")
+        self.frames = _Frames(self)
+        self.outbox = _Outbox(self)
+
+    # plumbing ---------------------------------------------------------------------------------
+    def _connection(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError("the edge store is not open; call `await store.open()` first")
+        return self._pool.connection()
+
+    def tx(self, work: Callable[[psycopg.Connection[TupleRow]], T]) -> T:
+        """``work(conn)`` in one transaction on the calling thread."""
+        with self._connection() as conn, conn.transaction():
+            return work(conn)
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        with self._connection() as conn:
+            row = conn.execute(sql, params).fetchone()
+            return tuple(row) if row is not None else None
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+
+    def exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        with self._connection() as conn:
+            return int(conn.execute(sql, params).rowcount)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    def _open(self) -> None:
+        pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+            self.url, min_size=1, max_size=self.max_connections, open=False, kwargs={"autocommit": True})
+        try:
+            pool.open(wait=True, timeout=10.0)
+        except (PoolTimeout, psycopg.Error) as exc:
+            pool.close()
+            raise RuntimeError(f"the PostgreSQL edge store at {self.url.split('@')[-1]} is not reachable ({exc}); "
+                               "check [edge] store") from exc
+        self._pool = pool
+
+        def create(conn: psycopg.Connection[TupleRow]) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+        self.tx(create)
+
+    async def open(self) -> None:
+        await self.run(self._open)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self.run(self._pool.close)
+            self._pool = None
+
+    # sessions and messages --------------------------------------------------------------------
+    def _open_session(self, storefront: str, resume: str | None, customer: str) -> SessionState:
+        if resume:
+            row = self.one("SELECT seq, lang FROM edge_sessions WHERE id = %s AND storefront = %s AND customer = %s",
+                           (resume, storefront, customer))
+            if row is not None:
+                return SessionState(resume, int(row[0]), row[1], True)
+        session = secrets.token_urlsafe(12)
+        now = time.time()
+        self.exec("INSERT INTO edge_sessions (id, storefront, customer, created_at, updated_at) "
+                  "VALUES (%s, %s, %s, %s, %s)", (session, storefront, customer, now, now))
+        return SessionState(session, 0, None, False)
+
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "") -> SessionState:
+        return await self.run(self._open_session, storefront, resume, customer)
+
+    async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
+        rows = await self.run(self.all, "SELECT client_id, text FROM edge_messages WHERE session = %s "
+                                        "ORDER BY received_at DESC LIMIT %s", (session, limit))
+        return list(reversed([(str(a), str(b)) for a, b in rows]))
+
+    def _record_in_tx(self, conn: psycopg.Connection[TupleRow], o: MessageOutcome) -> Recorded:
+        routed = (o.lang, o.intent, o.decision)
+        inserted = conn.execute(
+            "INSERT INTO edge_messages (session, client_id, text, lang, intent, decision, received_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (o.session, o.client_id, o.text, *routed, time.time())).rowcount == 1
+        if not inserted:
+            if conn.execute("SELECT 1 FROM edge_frames WHERE session = %s AND reply_to = %s",
+                            (o.session, o.client_id)).fetchone():
+                return Recorded(False, None)  # a re-sent message that already has its answer
+            conn.execute("UPDATE edge_messages SET lang = %s, intent = %s, decision = %s WHERE session = %s "
+                         "AND client_id = %s", (*routed, o.session, o.client_id))
+        if o.lang_changed:
+            conn.execute("UPDATE edge_sessions SET lang = %s WHERE id = %s", (o.lang, o.session))
+        _insert_ledger(conn, o.entry)
+        if o.pending_changed:
+            _set_pending(conn, o.session, o.pending)
+        frame = None
+        if o.answer is not None:
+            frame = _append(conn, o.session, o.client_id, o.answer_final, o.answer)
+        return Recorded(True, frame)
+
+    def _record(self, outcome: MessageOutcome) -> Recorded:
+        try:
+            return self.tx(lambda conn: self._record_in_tx(conn, outcome))
+        except _AlreadyFinal:  # another replica answered this message between our check and our commit
+            return Recorded(False, None)
+
+    async def record_message(self, outcome: MessageOutcome) -> Recorded:
+        return await self.run(self._record, outcome)
+
+    def record_message_here(self, outcome: MessageOutcome) -> Recorded:
+        return self._record(outcome)
+
+    async def pending_action(self, session: str) -> PendingAction | None:
+        row = await self.run(self.one, "SELECT pending FROM edge_pending_actions WHERE session = %s", (session,))
+        return msgspec.msgpack.decode(bytes(row[0]), type=PendingAction) if row else None
+
+    # ledger, outcomes, settings ----------------------------------------------------------------
+    async def record_cost(self, entry: LedgerEntry) -> None:
+        await self.run(self.tx, lambda conn: _insert_ledger(conn, entry))
+
+    async def ledger(self) -> list[LedgerEntry]:
+        rows = await self.run(self.all, f"SELECT {_LEDGER_COLUMNS} FROM edge_ledger ORDER BY at, id")
+        return [LedgerEntry(*r) for r in rows]
+
+    async def record_outcome(self, outcome: CaseOutcome) -> None:
+        await self.run(self.exec, "INSERT INTO edge_outcomes VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                                  "ON CONFLICT DO NOTHING", (*msgspec.structs.astuple(outcome), time.time()))
+
+    async def outcomes(self) -> list[CaseOutcome]:
+        rows = await self.run(self.all, "SELECT session, client_id, lang, kind, order_id, amount, currency, "
+                                        "procedure_name FROM edge_outcomes ORDER BY at")
+        return [CaseOutcome(*r) for r in rows]
+
+    async def set_setting(self, key: str, value: str) -> None:
+        await self.run(self.exec, "INSERT INTO edge_settings VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+                                  "value = excluded.value, updated_at = excluded.updated_at",
+                       (key, value, time.time()))
+
+    async def setting(self, key: str) -> str | None:
+        row = await self.run(self.one, "SELECT value FROM edge_settings WHERE key = %s", (key,))
+        return str(row[0]) if row else None
+
+    # deliveries -------------------------------------------------------------------------------
+    def _deliver(self, conn: psycopg.Connection[TupleRow], delivery_id: str, session: str, reply_to: str,
+                 encode: Callable[[int], bytes]) -> Delivered:
+        if conn.execute("SELECT 1 FROM edge_sessions WHERE id = %s", (session,)).fetchone() is None:
+            return Delivered(False, None)
+        frame = _append(conn, session, reply_to, False, encode)  # locks the session row first
+        assert frame is not None, "a frame that is not final is always appended"
+        inserted = conn.execute("INSERT INTO edge_deliveries VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                                (delivery_id, session, frame.seq, time.time())).rowcount == 1
+        if not inserted:  # stored before (by another replica, or before a restart): this frame is undone
+            raise _AlreadyFinal
+        return Delivered(True, frame)
+
+    def _deliver_tx(self, delivery_id: str, session: str, reply_to: str, encode: Callable[[int], bytes]) -> Delivered:
+        if self.one("SELECT 1 FROM edge_deliveries WHERE delivery_id = %s", (delivery_id,)):
+            return Delivered(True, None)
+        try:
+            return self.tx(lambda conn: self._deliver(conn, delivery_id, session, reply_to, encode))
+        except _AlreadyFinal:
+            return Delivered(True, None)
+
+    async def deliver(self, delivery_id: str, session: str, reply_to: str,
+                      encode: Callable[[int], bytes]) -> Delivered:
+        return await self.run(self._deliver_tx, delivery_id, session, reply_to, encode)
+
+    async def delivered_since(self, since: float) -> list[tuple[str, float]]:
+        rows = await self.run(self.all, "SELECT session, received_at FROM edge_deliveries WHERE received_at > %s "
+                                        "ORDER BY received_at", (since,))
+        return [(str(a), float(b)) for a, b in rows]
+
+
+def _insert_ledger(conn: psycopg.Connection[TupleRow], entry: LedgerEntry) -> None:
+    conn.execute(f"INSERT INTO edge_ledger ({_LEDGER_COLUMNS}, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                 (*msgspec.structs.astuple(entry), time.time()))
+
+
+def _set_pending(conn: psycopg.Connection[TupleRow], session: str, pending: PendingAction | None) -> None:
+    if pending is None:
+        conn.execute("DELETE FROM edge_pending_actions WHERE session = %s", (session,))
+        return
+    conn.execute("INSERT INTO edge_pending_actions VALUES (%s, %s, %s) ON CONFLICT (session) DO UPDATE SET "
+                 "pending = excluded.pending, updated_at = excluded.updated_at",
+                 (session, msgspec.msgpack.encode(pending), time.time()))
+
+
+def _append(conn: psycopg.Connection[TupleRow], session: str, reply_to: str, final: bool,
+            encode: Callable[[int], bytes]) -> StoredFrame | None:
+    """Number and store a frame inside the caller's transaction; the session row stays locked to its end."""
+    row = conn.execute("UPDATE edge_sessions SET seq = seq + 1, updated_at = %s WHERE id = %s RETURNING seq",
+                       (time.time(), session)).fetchone()
+    if row is None:
+        raise KeyError(f"unknown session {session}")
+    if final and conn.execute(_HAS_FINAL, (session, reply_to)).fetchone():
+        raise _AlreadyFinal  # checked under the session's lock: every replica's final answer is visible here
+    seq = int(row[0])
+    data = encode(seq)
+    conn.execute("INSERT INTO edge_frames VALUES (%s, %s, %s, %s, %s, %s)",
+                 (session, seq, reply_to, final, data, time.time()))
+    return StoredFrame(seq, data, reply_to, final)
+
+
+class _Frames:
+    def __init__(self, store: PostgresEdgeStore) -> None:
+        self._store = store
+
+    def _append_tx(self, session: str, reply_to: str, final: bool,
+                   encode: Callable[[int], bytes]) -> StoredFrame | None:
+        try:
+            return self._store.tx(lambda conn: _append(conn, session, reply_to, final, encode))
+        except _AlreadyFinal:
+            return None
+
+    async def append(self, session: str, reply_to: str, final: bool,
+                     encode: Callable[[int], bytes]) -> StoredFrame | None:
+        return await self._store.run(self._append_tx, session, reply_to, final, encode)
+
+    async def after(self, session: str, seq: int) -> list[StoredFrame]:
+        rows = await self._store.run(self._store.all, "SELECT seq, frame, reply_to, final FROM edge_frames "
+                                                      "WHERE session = %s AND seq > %s ORDER BY seq", (session, seq))
+        return [StoredFrame(int(s), bytes(f), str(r), bool(final)) for s, f, r, final in rows]
+
+    async def has_final(self, session: str, reply_to: str) -> bool:
+        return await self._store.run(self._store.one, _HAS_FINAL, (session, reply_to)) is not None
+
+
+class _Outbox:
+    def __init__(self, store: PostgresEdgeStore) -> None:
+        self._store = store
+
+    async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
+        now = time.time()
+        await self._store.run(self._store.exec, "INSERT INTO edge_outbox (key, session, client_id, request, state, "
+                                                "next_attempt_at, created_at) VALUES (%s, %s, %s, %s, 'pending', %s, "
+                                                "%s) ON CONFLICT DO NOTHING", (key, session, client_id, request, now,
+                                                                              now))
+
+    async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
+        now = time.time()
+        row = await self._store.run(self._store.one, (
+            "UPDATE edge_outbox SET lease_until = %s, attempts = attempts + 1 WHERE key = (SELECT key FROM edge_outbox "
+            "WHERE key = %s AND state = 'pending' AND lease_until < %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING key, session, client_id, request, attempts"), (now + lease_s, key, now))
+        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
+
+    async def due(self, limit: int = 16) -> list[str]:
+        now = time.time()
+        rows = await self._store.run(self._store.all, "SELECT key FROM edge_outbox WHERE state = 'pending' AND "
+                                                      "next_attempt_at <= %s AND lease_until < %s ORDER BY created_at "
+                                                      "LIMIT %s", (now, now, limit))
+        return [str(r[0]) for r in rows]
+
+    async def retry_later(self, key: str, delay_s: float, error: str) -> None:
+        await self._store.run(self._store.exec, "UPDATE edge_outbox SET next_attempt_at = %s, lease_until = 0, "
+                                                "last_error = %s WHERE key = %s", (time.time() + delay_s, error[:500],
+                                                                                   key))
+
+    async def done(self, key: str) -> None:
+        await self._store.run(self._store.exec, "UPDATE edge_outbox SET state = 'done', lease_until = 0 WHERE key = %s",
+                              (key,))
+
+    async def dead(self, key: str, error: str) -> None:
+        await self._store.run(self._store.exec, "UPDATE edge_outbox SET state = 'dead', lease_until = 0, "
+                                                "last_error = %s WHERE key = %s", (error[:500], key))
+
+    async def depth(self) -> int:
+        row = await self._store.run(self._store.one, "SELECT COUNT(*) FROM edge_outbox WHERE state = 'pending'")
+        return int(row[0]) if row else 0
+
+    async def pending_for(self, session: str) -> list[str]:
+        rows = await self._store.run(self._store.all, "SELECT client_id FROM edge_outbox WHERE session = %s AND "
+                                                      "state = 'pending'", (session,))
+        return [str(r[0]) for r in rows]

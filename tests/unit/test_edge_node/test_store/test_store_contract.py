@@ -1,0 +1,125 @@
+"""The edge store's contract, one suite for both backends (SQLite on one host, PostgreSQL across hosts):
+sessions resume only for their customer, a message is recorded once, frames are numbered once per
+session however many replicas append, a message's final answer is stored once, outbox items are
+leased to one replica at a time, and deliveries become one frame."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, open_edge_store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request, tmp_path) -> str:
+    return str(tmp_path / "edge.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def store(location):
+    opened = open_edge_store(location)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def _outcome(session: str, client_id: str, answer: bool = True, **extra) -> MessageOutcome:
+    entry = LedgerEntry(session, client_id, "answer", "edge", 1.0)
+    return MessageOutcome(session=session, client_id=client_id, text="hi", lang="en", lang_changed=True,
+                          intent="greeting", decision="answer" if answer else "escalate", entry=entry,
+                          answer=(lambda seq: f"answer {seq}".encode()) if answer else None, **extra)
+
+
+async def test_a_session_resumes_only_for_the_same_customer(store):
+    first = await store.open_session("demo", None, "c-1")
+    assert not first.resumed and first.seq == 0
+    again = await store.open_session("demo", first.session, "c-1")
+    assert again.resumed and again.session == first.session
+    stranger = await store.open_session("demo", first.session, "c-2")
+    assert not stranger.resumed and stranger.session != first.session
+
+
+async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store):
+    session = (await store.open_session("demo", None)).session
+    recorded = await store.record_message(_outcome(session, "m1"))
+    assert recorded.processed and recorded.frame is not None and recorded.frame.seq == 1
+    resent = await store.record_message(_outcome(session, "m1"))
+    assert not resent.processed, "a re-sent id with an answer is replayed, not answered again"
+    assert [e.client_id for e in await store.ledger()] == ["m1"]
+    assert await store.conversation(session) == [("m1", "hi")]
+    assert (await store.open_session("demo", session)).lang == "en"
+
+
+async def test_a_pending_action_is_kept_and_cleared(store):
+    session = (await store.open_session("demo", None)).session
+    pending = PendingAction(action="order_status", intent="track_order", asked="order_id")
+    await store.record_message(_outcome(session, "m1", pending=pending, pending_changed=True))
+    assert await store.pending_action(session) == pending
+    await store.record_message(_outcome(session, "m2", pending=None, pending_changed=True))
+    assert await store.pending_action(session) is None
+
+
+async def test_replicas_appending_at_once_number_every_frame_once_and_store_one_final_answer(location, store):
+    session = (await store.open_session("demo", None)).session
+    replicas = [open_edge_store(location) for _ in range(3)]
+    for replica in replicas:
+        await replica.open()
+    try:
+        appended = await asyncio.gather(*(
+            replica.frames.append(session, f"r{n}-{i}", False, lambda seq: str(seq).encode())
+            for n, replica in enumerate(replicas) for i in range(20)))
+        finals = await asyncio.gather(*(
+            replica.frames.append(session, "the-message", True, lambda seq: b"final") for replica in replicas
+            for _ in range(3)))
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert sorted(f.seq for f in appended if f is not None) == list(range(1, 61))
+    assert sum(f is not None for f in finals) == 1, "one final answer per message, whoever stores it"
+    frames = await store.frames.after(session, 0)
+    assert [f.seq for f in frames] == list(range(1, 62))
+    assert await store.frames.has_final(session, "the-message")
+
+
+async def test_an_outbox_item_is_leased_to_one_replica_until_it_is_retried_or_done(location, store):
+    session = (await store.open_session("demo", None)).session
+    await store.outbox.enqueue("k1", session, "m1", b"request")
+    await store.outbox.enqueue("k1", session, "m1", b"again")  # enqueued once
+    other = open_edge_store(location)
+    await other.open()
+    try:
+        claims = await asyncio.gather(store.outbox.claim("k1", 30), other.outbox.claim("k1", 30))
+        assert sum(c is not None for c in claims) == 1
+        claimed = next(c for c in claims if c is not None)
+        assert (claimed.request, claimed.attempts) == (b"request", 1)
+        assert await other.outbox.due() == [], "leased: no replica picks it up"
+        await store.outbox.retry_later("k1", 0.0, "UNAVAILABLE")
+        assert await other.outbox.due() == ["k1"]
+        assert (await other.outbox.claim("k1", 30)).attempts == 2
+        assert await store.outbox.pending_for(session) == ["m1"]
+        await other.outbox.done("k1")
+    finally:
+        await other.close()
+    assert await store.outbox.depth() == 0 and await store.outbox.pending_for(session) == []
+    await store.outbox.enqueue("k2", session, "m2", b"bad")
+    await store.outbox.dead("k2", "INVALID_ARGUMENT: too long")
+    assert await store.outbox.depth() == 0 and await store.outbox.claim("k2", 30) is None
+
+
+async def test_a_delivery_is_one_frame_and_settings_are_shared(location, store):
+    session = (await store.open_session("demo", None)).session
+    other = open_edge_store(location)
+    await other.open()
+    try:
+        results = await asyncio.gather(*(s.deliver("d-1", session, "m1", lambda seq: f"reply {seq}".encode())
+                                         for s in (store, other, store)))
+        assert sum(r.frame is not None for r in results) == 1 and all(r.known for r in results)
+        await other.set_setting("bundle:demo", "/bundles/v2")
+    finally:
+        await other.close()
+    assert [f.data for f in await store.frames.after(session, 0)] == [b"reply 1"]
+    assert not (await store.deliver("d-2", "no-such-session", "m1", lambda seq: b"x")).known
+    assert await store.setting("bundle:demo") == "/bundles/v2"
+    assert [s for s, _ in await store.delivered_since(0)] == [session]
