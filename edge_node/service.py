@@ -183,12 +183,13 @@ class EdgeService:
         """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""
         await self.store.open()
         self.escalator.start()
+        # Other processes share the store (workers of this host, or the hosts of a region on PostgreSQL):
+        # a reply one of them stores wakes this one's connections, and a bundle one swaps is followed here.
         if self.escalator.client is not None:  # people's replies to this node's shoppers come back this way
             receiver = DeliveryReceiver(self.store, self.metrics, self.storefront, self.escalator.node, self.live.wake)
             self.track(receiver.run(self.escalator.client))
-            if self.config.workers > 1:
-                self.track(receiver.wake_for_others())
-        if self.config.workers > 1:
+            self.track(receiver.wake_for_others())
+        if self.config.workers > 1 or self.config.store.startswith(("postgresql://", "postgres://")):
             self.track(self._follow_bundle())
 
     async def handle(self, turn: Turn) -> Handled:

@@ -77,8 +77,13 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
 class EdgeProcess:
     """A real ``triage edge`` process on a free loopback port."""
 
-    def __init__(self, bundle: Path, env: dict[str, str] | None = None, *, store: Path | None = None,
-                 cloud: str = "", port: int | None = None) -> None:
+    def __init__(self, bundle: Path, env: dict[str, str] | None = None, *, store: Path | str | None = None,
+                 cloud: str = "", port: int | None = None, host: str = "127.0.0.1",
+                 prefix: list[str] | None = None) -> None:
+        """``host`` and ``prefix`` run it elsewhere: ``prefix`` wraps the command (``ip netns exec NS``),
+        ``host`` is the address it listens on there."""
+        self.host = host
+        self.prefix = prefix or []
         self.port = port or free_port()
         self.bundle = bundle
         self.store = store or Path(tempfile.mkdtemp(prefix="edge-store-")) / "edge.db"
@@ -92,10 +97,11 @@ class EdgeProcess:
                "TRIAGE_EDGE__OUTBOX_RETRY_S": "0.3", "TRIAGE_EDGE__OUTBOX_MAX_BACKOFF_S": "1.0",
                "TRIAGE_EDGE__BREAKER_RESET_S": "1.0", **self.extra_env}
         bundle = self.bundle
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/v1/chat"
+        self.url = f"http://{self.host}:{self.port}"
+        self.ws_url = f"ws://{self.host}:{self.port}/v1/chat"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port", str(self.port)],
+            [*self.prefix, sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--host", self.host,
+             "--port", str(self.port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
