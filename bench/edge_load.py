@@ -164,10 +164,26 @@ def _cpu_seconds(root: int) -> float:
     return total
 
 
-def _start_edge(bundle: str, port: int, workers: int, deflate: bool, shop: str = "") -> subprocess.Popen[bytes]:
-    store = Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db"  # every message is stored, as in production
+def _fresh_store(kind: str) -> str:
+    """Every message is stored, as in production: a new SQLite file, or a new schema on PostgreSQL."""
+    if kind == "sqlite":
+        return str(Path(tempfile.mkdtemp(prefix="edge-load-")) / "edge.db")
+    import uuid
+
+    import psycopg
+
+    base = os.environ.get("TRIAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"edge_load_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{base}?options=-csearch_path%3D{schema}"
+
+
+def _start_edge(bundle: str, port: int, workers: int, deflate: bool, shop: str = "",
+                store_kind: str = "sqlite") -> subprocess.Popen[bytes]:
+    store = _fresh_store(store_kind)
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
-           "TRIAGE_EDGE__STORE": str(store), "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false",
+           "TRIAGE_EDGE__STORE": store, "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false",
            "TRIAGE_EDGE__SESSION_SECRET": SESSION_SECRET, "TRIAGE_SHOP__URL": shop, "TRIAGE_SHOP__SECRET": SHOP_SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", bundle, "--port", str(port),
                              "--workers", str(workers)], env=env)
@@ -210,11 +226,14 @@ def _measure(results: Results, name: str, url: str, proc: subprocess.Popen[bytes
                     len(by_kind.get(kind, [])), len(every) / elapsed, cpu_ms)
 
 
-def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate: bool, shop: str) -> None:
+def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate: bool, shop: str,
+              store: str = "sqlite") -> None:
     port = 18080
-    proc = _start_edge(args.bundle, port, workers, deflate, shop)
+    proc = _start_edge(args.bundle, port, workers, deflate, shop, store)
     url = f"ws://127.0.0.1:{port}/v1/chat"
     name = f"{workers} worker{'s' if workers != 1 else ''}{' deflate' if deflate else ''}, "
+    if len(args.store) > 1:
+        name = f"{store}, {name}"
     try:
         for think in sorted({args.think, 0.0}, reverse=True):
             for sessions in args.sessions:
@@ -239,6 +258,9 @@ def main() -> None:
                         help="mean seconds a shopper waits between messages (0 = saturate)")
     parser.add_argument("--order-mix", action=argparse.BooleanOptionalAction, default=True,
                         help="also play signed-in shoppers asking for their orders (starts the demo shop)")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), nargs="+", default=["sqlite"],
+                        help="the edge store: SQLite file, PostgreSQL schema (TRIAGE_BENCH_POSTGRES; its server's "
+                             "CPU is not in the edge's CPU column)")
     parser.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args()
     results = Results(args.messages)
@@ -250,9 +272,11 @@ def main() -> None:
     else:
         shop = _start_shop(18090) if args.order_mix else None
         try:
-            for deflate in args.deflate:
-                for workers in args.workers:
-                    _run_edge(results, args, workers, deflate == "on", "http://127.0.0.1:18090" if shop else "")
+            for store in args.store:
+                for deflate in args.deflate:
+                    for workers in args.workers:
+                        _run_edge(results, args, workers, deflate == "on", "http://127.0.0.1:18090" if shop else "",
+                                  store)
         finally:
             if shop is not None:
                 shop.terminate()

@@ -94,6 +94,21 @@ def test_k8s_deployments_run_real_commands_and_probe_real_endpoints():
         CloudConfig().port
 
 
+def test_edge_pods_keep_no_state_of_their_own():
+    [edge] = [d for d in _by_kind("Deployment") if d["metadata"]["name"] == "triage-edge"]
+    spec = edge["spec"]["template"]["spec"]
+    env: dict[str, str] = {}
+    for kind, field in (("ConfigMap", "data"), ("Secret", "stringData")):
+        for doc in _by_kind(kind):
+            env.update(doc[field])
+    assert load_config(env=env).edge.store.startswith("postgresql://"), "the store is shared, not in the pod"
+    mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts == {"/bundle", "/tmp"}, "no per-pod volume holds sessions, frames or the outbox"
+    assert spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+    [service] = [s for s in _by_kind("Service") if s["metadata"]["name"] == "triage-edge"]
+    assert "sessionAffinity" not in service["spec"], "any pod resumes any session"
+
+
 def test_services_hpas_and_pdbs_point_at_the_deployments():
     deployments = {d["metadata"]["name"]: d for d in _by_kind("Deployment")}
     for service in _by_kind("Service"):
