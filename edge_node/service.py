@@ -202,7 +202,7 @@ class EdgeService:
             """On the understanding thread: a catalog answer is stored right after it is decided."""
             reply = self.reply(turn.text, turn.lang, turn.earlier)
             acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
-            if reply.decision.kind == "escalate" or acting:
+            if reply.decision.kind == "escalate" or acting or not self.store.records_inline:
                 return reply, None  # the cache, an action or the pending one decide on the loop
             return reply, self.store.record_message_here(self._outcome(turn, Routed(reply.decision), reply, cost))
 

@@ -106,6 +106,10 @@ class _AlreadyFinal(Exception):
 
 
 class PostgresEdgeStore:
+    records_inline = False
+    """A message's transaction is several round trips: run beside other messages, not on the
+    understanding thread (measured at 200 paced sessions: p99 484 ms on it, 146-210 ms beside it)."""
+
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
         self.max_connections = max_connections

@@ -78,6 +78,8 @@ _INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 class SqliteEdgeStore:
     """``EdgeStore`` on SQLite; see ``edge_node.store._sqlite_db`` for how processes share the file."""
 
+    records_inline = True
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db = SqliteDb(path, _SCHEMA)
