@@ -61,6 +61,8 @@ async def _report_from_store(path: str) -> CostReport:
     store = open_edge_store(path)
     await store.open()
     try:
-        return report_from_ledger(await store.ledger(), load_config().cost, await store.outcomes())
+        report = report_from_ledger(await store.ledger(), load_config().cost, await store.outcomes())
+        report.escalations_given_up = await store.outbox.dead_count()
+        return report
     finally:
         await store.close()

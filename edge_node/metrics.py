@@ -62,6 +62,9 @@ class EdgeMetrics:
         self.deliveries = Counter("triage_edge_deliveries", "People's replies and follow-ups from the cloud: "
                                   "stored (a new frame), repeated (stored before), unknown_session, error",
                                   ["outcome"], registry=self.registry)
+        self.outbox_dead = Gauge("triage_edge_outbox_dead", "Escalations given up (refused as invalid, too many "
+                                 "attempts, too old): the shopper got an honest answer, a person may look",
+                                 registry=self.registry, multiprocess_mode="max")
         self.outbox_depth = Gauge("triage_edge_outbox_depth", "Escalations waiting for the cloud",
                                   registry=self.registry, multiprocess_mode="max")  # one store: same value
         # A Gauge at 1, not an Info: Info has no multiprocess mode, and every worker sees the same CPU.

@@ -43,6 +43,24 @@ _PHRASES: dict[str, dict[str, str]] = {
         "nl": "Bedankt, ik heb uw vraag doorgegeven aan een specialist die hier snel reageert.",
         "pl": "Dziękuję, przekazałem sprawę specjaliście, który wkrótce odpowie tutaj.",
     },
+    "gave_up": {
+        "en": "I'm sorry: I could not get an answer to this message from our support system. "
+        "Please send it again later, or write to our support team.",
+        "de": "Es tut mir leid: Ich konnte von unserem Support-System keine Antwort auf diese Nachricht "
+        "bekommen. Bitte senden Sie sie später erneut oder schreiben Sie unserem Support-Team.",
+        "fr": "Je suis désolé : je n'ai pas pu obtenir de réponse à ce message de notre système d'assistance. "
+        "Renvoyez-le plus tard ou écrivez à notre équipe d'assistance.",
+        "es": "Lo siento: no he podido obtener respuesta a este mensaje de nuestro sistema de atención. "
+        "Vuelve a enviarlo más tarde o escribe a nuestro equipo de atención.",
+        "it": "Mi dispiace: non sono riuscito a ottenere una risposta a questo messaggio dal nostro sistema di "
+        "assistenza. Invialo di nuovo più tardi o scrivi al nostro team di assistenza.",
+        "pt": "Lamento: não consegui obter resposta a esta mensagem do nosso sistema de apoio. "
+        "Envie-a novamente mais tarde ou escreva à nossa equipa de apoio.",
+        "nl": "Het spijt me: ik kon van ons klantenservicesysteem geen antwoord op dit bericht krijgen. "
+        "Stuur het later opnieuw of schrijf naar ons klantenserviceteam.",
+        "pl": "Przepraszam: nie udało mi się uzyskać odpowiedzi na tę wiadomość z naszego systemu obsługi. "
+        "Wyślij ją ponownie później lub napisz do naszego zespołu obsługi.",
+    },
 }
 
 

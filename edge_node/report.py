@@ -72,6 +72,8 @@ class CostReport(msgspec.Struct):
     accuracy: float | None = None
     """Labelled rows handled right (replay): the labelled intent at the edge, or a cloud answer."""
     disputes: dict[str, DisputeTally] = {}
+    escalations_given_up: int = 0
+    """Dead-lettered outbox items: refused by the cloud as invalid, or past the attempt or age limit."""
     """Per language, and ``"*"`` for all: what the cloud's procedures did."""
 
 

@@ -73,6 +73,14 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     outbox_retry_s: float = 0.5
     """First retry delay of a failed escalation; doubles per attempt up to ``outbox_max_backoff_s``."""
     outbox_max_backoff_s: float = 10.0
+    outbox_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 40
+    """Attempts after which an escalation is given up (dead-lettered): the shopper then gets an honest
+    final answer in their language instead of waiting for ever, and ``/metrics`` and ``triage report``
+    count it."""
+    outbox_max_age_s: Annotated[float, msgspec.Meta(gt=0)] = 86400.0
+    """An escalation still unanswered this long after it was accepted is given up the same way."""
+    outbox_keep_done_s: Annotated[float, msgspec.Meta(gt=0)] = 7 * 86400.0
+    """Answered outbox rows older than this are deleted (the answer itself stays in the frames)."""
     breaker_failures: int = 3
     """Consecutive cloud failures that open the circuit (escalations are queued at once)."""
     breaker_reset_s: float = 5.0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 
 from edge_node.frames import Resolution, answer_encoder
+from edge_node.phrases import phrase
 from edge_node.store import CaseOutcome, LedgerEntry
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.connector.breaker import CircuitBreaker
@@ -26,7 +27,7 @@ from triage.connector.breaker import CircuitBreaker
 if TYPE_CHECKING:
     from edge_node.escalation.client import CloudClient
     from edge_node.metrics import EdgeMetrics
-    from edge_node.store import EdgeStore
+    from edge_node.store import EdgeStore, OutboxItem
     from triage.config import CostConfig, EdgeConfig
 
 __all__ = ["EscalationListener", "Escalator"]
@@ -101,6 +102,10 @@ class Escalator:
         item = await self.store.outbox.claim(key, lease_s=self.config.escalation_timeout_s + 5)
         if item is None:
             return False
+        expired = self._expired(item)
+        if expired:
+            await self._give_up(item, expired)
+            return False
         if self.client is None:
             await self.store.outbox.retry_later(key, self._backoff(item.attempts), "no cloud core configured")
             return False
@@ -123,8 +128,7 @@ class Escalator:
             if code in _PERMANENT:  # this request's fault, not the cloud's: retrying cannot help, nor may it
                 log.error("escalation %s refused by the cloud core: %s %s", key, code.name, exc.details())
                 self.breaker.success()  # the cloud answered: other shoppers' escalations keep flowing
-                await self.store.outbox.dead(key, f"{code.name}: {exc.details()}")
-                self.metrics.escalations.labels("dead_letter").inc()
+                await self._give_up(item, f"{code.name}: {exc.details()}")
                 return False
             self.breaker.failure()
             await self.store.outbox.retry_later(key, self._backoff(item.attempts), f"{code.name}: {exc.details()}")
@@ -137,6 +141,25 @@ class Escalator:
         await self._deliver(item.session, item.client_id, request, final, time.perf_counter() - started)
         await self.store.outbox.done(key)
         return True
+
+    def _expired(self, item: OutboxItem) -> str:
+        """Why an item is past its limits ("" while it is not)."""
+        if item.attempts > self.config.outbox_max_attempts:
+            return f"gave up after {item.attempts - 1} attempts ([edge] outbox_max_attempts)"
+        if item.created_at and time.time() - item.created_at > self.config.outbox_max_age_s:
+            return f"unanswered for {self.config.outbox_max_age_s:.0f} s ([edge] outbox_max_age_s)"
+        return ""
+
+    async def _give_up(self, item: OutboxItem, reason: str) -> None:
+        """Dead-letter the item and tell the shopper honestly, in their language, instead of silence."""
+        await self.store.outbox.dead(item.key, reason)
+        self.metrics.escalations.labels("dead_letter").inc()
+        self.metrics.outbox_dead.inc()
+        request = pb.EscalateRequest.FromString(item.request)
+        encode = answer_encoder(item.client_id, phrase("gave_up", request.lang or "en"), request.lang or "en",
+                                request.intent or None, "edge", 1.0, "answer")
+        if await self.store.frames.append(item.session, item.client_id, True, encode) is not None:
+            self.listener.on_stored(item.session)
 
     async def _deliver(self, session: str, client_id: str, request: pb.EscalateRequest, final: pb.Final,
                        elapsed_s: float) -> None:
@@ -168,13 +191,19 @@ class Escalator:
         self.listener.on_cloud_answer(request, final)
         self.listener.on_stored(session)
 
-    async def run_worker(self, interval_s: float = 0.25) -> None:
-        """Retry due outbox items forever (one replica or several: the lease keeps them apart)."""
+    async def run_worker(self, interval_s: float = 0.25, prune_every_s: float = 60.0) -> None:
+        """Retry due outbox items until they are answered or given up (one replica or several: the lease
+        keeps them apart); now and then, delete answered rows past ``outbox_keep_done_s``."""
+        pruned_at = 0.0
         while True:
             try:
                 for key in await self.store.outbox.due():
                     await self.attempt(key)
                 self.metrics.outbox_depth.set(await self.store.outbox.depth())
+                if time.monotonic() - pruned_at > prune_every_s:
+                    pruned_at = time.monotonic()
+                    await self.store.outbox.prune(time.time() - self.config.outbox_keep_done_s)
+                    self.metrics.outbox_dead.set(await self.store.outbox.dead_count())
             except asyncio.CancelledError:
                 raise
             except Exception:  # a broken item must not stop the worker; it is logged and retried

@@ -68,8 +68,9 @@ class SqliteOutbox:
         now = time.time()
         row = self._db.write(lambda: self._db.one(
             "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE key = ? AND state = 'pending' "
-            "AND lease_until < ? RETURNING key, session, client_id, request, attempts", (now + lease_s, key, now)))
-        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
+            "AND lease_until < ? RETURNING key, session, client_id, request, attempts, created_at",
+            (now + lease_s, key, now)))
+        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4]), float(row[5])) if row else None
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
         return await self._db.run(self._claim, key, lease_s)
@@ -94,6 +95,13 @@ class SqliteOutbox:
     async def depth(self) -> int:
         row = await self._db.read_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
         return int(row[0]) if row else 0
+
+    async def dead_count(self) -> int:
+        row = await self._db.read_one("SELECT COUNT(*) FROM outbox WHERE state = 'dead'")
+        return int(row[0]) if row else 0
+
+    async def prune(self, done_before: float) -> int:
+        return await self._db.execute("DELETE FROM outbox WHERE state = 'done' AND created_at < ?", (done_before,))
 
     async def pending_for(self, session: str) -> list[str]:
         rows = await self._db.read_all("SELECT client_id FROM outbox WHERE session = ? AND state = 'pending'",

@@ -61,6 +61,8 @@ class OutboxItem(msgspec.Struct, frozen=True):
     client_id: str
     request: bytes
     attempts: int
+    created_at: float = 0.0
+    """When the escalation was accepted (``[edge] outbox_max_age_s`` counts from here)."""
 
 
 class LedgerEntry(msgspec.Struct, frozen=True):
@@ -168,6 +170,14 @@ class Outbox(Protocol):
         ...
 
     async def depth(self) -> int: ...
+
+    async def dead_count(self) -> int:
+        """Escalations given up (refused as invalid, too many attempts, too old)."""
+        ...
+
+    async def prune(self, done_before: float) -> int:
+        """Delete answered items accepted before ``done_before``; pending and dead ones stay."""
+        ...
 
     async def pending_for(self, session: str) -> list[str]:
         """Client ids of the session's escalations still waiting for their cloud answer."""

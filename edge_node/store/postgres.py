@@ -358,8 +358,8 @@ class _Outbox:
         row = await self._store.run(self._store.one, (
             "UPDATE edge_outbox SET lease_until = %s, attempts = attempts + 1 WHERE key = (SELECT key FROM edge_outbox "
             "WHERE key = %s AND state = 'pending' AND lease_until < %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING key, session, client_id, request, attempts"), (now + lease_s, key, now))
-        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4])) if row else None
+            "RETURNING key, session, client_id, request, attempts, created_at"), (now + lease_s, key, now))
+        return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4]), float(row[5])) if row else None
 
     async def due(self, limit: int = 16) -> list[str]:
         now = time.time()
@@ -384,6 +384,14 @@ class _Outbox:
     async def depth(self) -> int:
         row = await self._store.run(self._store.one, "SELECT COUNT(*) FROM edge_outbox WHERE state = 'pending'")
         return int(row[0]) if row else 0
+
+    async def dead_count(self) -> int:
+        row = await self._store.run(self._store.one, "SELECT COUNT(*) FROM edge_outbox WHERE state = 'dead'")
+        return int(row[0]) if row else 0
+
+    async def prune(self, done_before: float) -> int:
+        return await self._store.run(self._store.exec, "DELETE FROM edge_outbox WHERE state = 'done' AND "
+                                                       "created_at < %s", (done_before,))
 
     async def pending_for(self, session: str) -> list[str]:
         rows = await self._store.run(self._store.all, "SELECT client_id FROM edge_outbox WHERE session = %s AND "

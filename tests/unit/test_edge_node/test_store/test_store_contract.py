@@ -106,6 +106,20 @@ async def test_an_outbox_item_is_leased_to_one_replica_until_it_is_retried_or_do
     await store.outbox.enqueue("k2", session, "m2", b"bad")
     await store.outbox.dead("k2", "INVALID_ARGUMENT: too long")
     assert await store.outbox.depth() == 0 and await store.outbox.claim("k2", 30) is None
+    assert await store.outbox.dead_count() == 1
+
+
+async def test_pruning_deletes_answered_items_only(store):
+    session = (await store.open_session("demo", None)).session
+    for key in ("done", "pending", "dead"):
+        await store.outbox.enqueue(key, session, key, b"request")
+    claimed = await store.outbox.claim("done", 30)
+    assert claimed is not None and claimed.created_at > 0
+    await store.outbox.done("done")
+    await store.outbox.dead("dead", "gave up")
+    assert await store.outbox.prune(done_before=claimed.created_at - 1) == 0, "not old enough yet"
+    assert await store.outbox.prune(done_before=claimed.created_at + 3600) == 1
+    assert await store.outbox.depth() == 1 and await store.outbox.dead_count() == 1
 
 
 async def test_a_delivery_is_one_frame_and_settings_are_shared(location, store):
