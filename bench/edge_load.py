@@ -183,6 +183,7 @@ def _start_edge(bundle: str, port: int, workers: int, deflate: bool, shop: str =
                 store_kind: str = "sqlite") -> subprocess.Popen[bytes]:
     store = _fresh_store(store_kind)
     env = {**os.environ, "TRIAGE_EDGE__RATE_PER_S": "1000", "TRIAGE_EDGE__RATE_BURST": "1000",
+           "TRIAGE_EDGE__ADDRESS_RATE_PER_S": "100000", "TRIAGE_EDGE__ADDRESS_RATE_BURST": "100000",
            "TRIAGE_EDGE__STORE": store, "TRIAGE_EDGE__WS_COMPRESSION": "true" if deflate else "false",
            "TRIAGE_EDGE__SESSION_SECRET": SESSION_SECRET, "TRIAGE_SHOP__URL": shop, "TRIAGE_SHOP__SECRET": SHOP_SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", bundle, "--port", str(port),

@@ -93,6 +93,7 @@ def main() -> None:
     edge = EdgeProcess(build_bundle(work / "catalog", work / "bundle-1"),
                        {"TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__ADMIN_TOKEN": "bench-admin",
                         "TRIAGE_EDGE__RATE_PER_S": "100", "TRIAGE_EDGE__RATE_BURST": "100",
+                        "TRIAGE_EDGE__ADDRESS_RATE_PER_S": "100000", "TRIAGE_EDGE__ADDRESS_RATE_BURST": "100000",
                         "TRIAGE_EDGE__CACHE_ENABLED": "false", "TRIAGE_EDGE__COST_QUALITY": "0.5"},
                        store=work / "edge.db", cloud=cloud.address)
     cost = CostConfig()

@@ -95,7 +95,10 @@ class EdgeProcess:
         """Start (or restart, after ``kill``) the process on the same port and store."""
         env = {**os.environ, "TRIAGE_EDGE__STORE": str(self.store), "TRIAGE_EDGE__CLOUD": self.cloud,
                "TRIAGE_EDGE__OUTBOX_RETRY_S": "0.3", "TRIAGE_EDGE__OUTBOX_MAX_BACKOFF_S": "1.0",
-               "TRIAGE_EDGE__BREAKER_RESET_S": "1.0", **self.extra_env}
+               "TRIAGE_EDGE__BREAKER_RESET_S": "1.0",
+               # every test shopper is 127.0.0.1: tests of the per-address limit set their own
+               "TRIAGE_EDGE__ADDRESS_RATE_PER_S": "100000", "TRIAGE_EDGE__ADDRESS_RATE_BURST": "100000",
+               **self.extra_env}
         bundle = self.bundle
         self.url = f"http://{self.host}:{self.port}"
         self.ws_url = f"ws://{self.host}:{self.port}/v1/chat"

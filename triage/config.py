@@ -35,7 +35,16 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     rate_per_s: float = 5.0
     """Sustained messages per second per session."""
     rate_burst: int = 10
-    """Messages a session may send at once before ``rate_limited`` starts."""
+    """Frames (hello, message, ping) a connection may send at once before ``rate_limited`` starts."""
+    address_rate_per_s: Annotated[float, msgspec.Meta(gt=0)] = 50.0
+    """Sustained hellos, messages and pings per second from one client address over all its
+    connections, and from one signed-in customer over all theirs: reconnecting resets neither (a hello
+    flood is refused, not turned into session rows)."""
+    address_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 200
+    """Frames one address (or customer) may send at once; generous, as shoppers behind one NAT share it."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose ``X-Forwarded-For`` names the client; without
+    it every shopper behind a proxy shares the proxy's address (and its limit)."""
     max_sessions: int = 10000
     """Shopper sessions one edge process serves at once; a hello for another one beyond this gets
     an ``overloaded`` error frame (a bound on the memory open connections hold)."""

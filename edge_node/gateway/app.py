@@ -15,6 +15,7 @@ from litestar import Litestar, MediaType, Request, Response, WebSocket, get, pos
 
 from edge_node.frames import ErrorFrame, encode_frame
 from edge_node.gateway.connection import Connection
+from edge_node.gateway.ratelimit import KeyedBuckets
 from triage.bundle.manifest import BundleError
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ def _static(name: str) -> bytes:
 
 def _chat_route(edge: EdgeService) -> BaseRouteHandler:
     allowed = {o.strip().rstrip("/") for o in edge.config.allowed_origins.split(",") if o.strip()}
+    limits = KeyedBuckets(edge.config.address_rate_per_s, edge.config.address_rate_burst)
+    trusted = frozenset(p.strip() for p in edge.config.trusted_proxies.split(",") if p.strip())
 
     @websocket("/v1/chat")
     async def chat(socket: WebSocket[Any, Any, Any]) -> None:
@@ -44,7 +47,7 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
                 code="unauthorized", message=f"origin {origin or '(none)'} may not open this chat")).decode())
             await socket.close(code=4403)
             return
-        connection = Connection(socket, edge)
+        connection = Connection(socket, edge, limits, trusted)
         poller = asyncio.ensure_future(connection.poll())
         try:
             while (event := await socket.receive())["type"] != "websocket.disconnect":

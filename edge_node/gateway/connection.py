@@ -23,7 +23,6 @@ from edge_node.frames import (
     FrameError,
     Hello,
     Message,
-    Ping,
     Pong,
     ServerFrame,
     Typing,
@@ -31,7 +30,7 @@ from edge_node.frames import (
     decode_client_frame,
     encode_frame,
 )
-from edge_node.gateway.ratelimit import TokenBucket
+from edge_node.gateway.ratelimit import KeyedBuckets, TokenBucket
 from edge_node.service import Turn
 from triage.session_token import TokenError, verify_token
 
@@ -41,13 +40,25 @@ if TYPE_CHECKING:
     from edge_node.service import EdgeService
     from edge_node.store import PendingAction, StoredFrame
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "client_address"]
 
 log = logging.getLogger("triage.edge")
 
 
+def client_address(peer: str, forwarded_for: str, trusted_proxies: frozenset[str]) -> str:
+    """The peer's address; behind a trusted proxy, the last address of ``X-Forwarded-For`` that is not one
+    of the trusted proxies (a client can prepend anything to the header, not append)."""
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    while hops and hops[-1] in trusted_proxies:
+        hops.pop()
+    return hops[-1] if hops else peer
+
+
 class Connection:
-    def __init__(self, socket: WebSocket[Any, Any, Any], edge: EdgeService) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], edge: EdgeService, limits: KeyedBuckets,
+                 trusted_proxies: frozenset[str] = frozenset()) -> None:
         self.socket = socket
         self.edge = edge
         self.session: str | None = None
@@ -55,6 +66,11 @@ class Connection:
         self.customer = ""
         self.sent_seq = 0
         self.bucket = TokenBucket(edge.config.rate_per_s, edge.config.rate_burst)
+        self.limits = limits
+        """Per client address and per customer, shared by this process's connections."""
+        peer = socket.client.host if socket.client is not None else ""
+        self.address = client_address(peer, socket.headers.get("x-forwarded-for", ""), trusted_proxies)
+        """Whom the per-address limit counts: the peer, or the client a trusted proxy names."""
         self.closed = False
         self.recent: list[str] = []
         """This session's earlier messages (loaded on hello), for the router's conversation signals."""
@@ -138,12 +154,16 @@ class Connection:
         except FrameError as exc:
             await self.error(exc.code, str(exc))
             return
-        if isinstance(frame, Hello):
-            await self.on_hello(frame)
-        elif isinstance(frame, Ping):
-            await self.send(Pong())
-        elif isinstance(frame, Message):
+        if isinstance(frame, Message):
             await self.on_message(frame)
+            return
+        # Hellos and pings count like messages: each hello may make a session row.
+        if not (self.bucket.take() and self.limits.take(self.address)):
+            await self.error("rate_limited", "you are reconnecting or pinging too fast; wait a moment")
+        elif isinstance(frame, Hello):
+            await self.on_hello(frame)
+        else:
+            await self.send(Pong())
 
     def _customer(self, hello: Hello) -> str:
         secret = self.edge.config.session_secret
@@ -188,7 +208,8 @@ class Connection:
         config = self.edge.config
         if self.session is None:
             await self.error("bad_request", "send a hello frame first", message.id)
-        elif not self.bucket.take():
+        elif not (self.bucket.take() and self.limits.take(self.address)
+                  and (not self.customer or self.limits.take(f"customer:{self.customer}"))):
             await self.error("rate_limited", "you are sending messages too fast; wait a moment", message.id)
         elif not text:
             await self.error("bad_request", "message text is empty", message.id)

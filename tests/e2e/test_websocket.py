@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from typing import TYPE_CHECKING
 
 import httpx
@@ -102,6 +104,7 @@ async def test_a_flood_is_rate_limited_without_closing_the_socket(edge: EdgeProc
             if frame["type"] == "answer":
                 answered.add(frame["reply_to"])
         assert limited and answered
+        await asyncio.sleep(0.5)  # the connection's bucket refills (pings count against it too)
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv(10))["type"] == "pong"
 
@@ -205,6 +208,7 @@ async def test_a_hello_beyond_max_sessions_is_refused_until_a_session_leaves(dem
                 frame = json.loads(await third.recv(10))
                 if frame["type"] == "welcome":
                     break
+                await asyncio.sleep(0.1)  # hellos are rate limited too
             assert frame["type"] == "welcome"
         await second.close()
     finally:
@@ -220,14 +224,41 @@ def _live_sessions(edge: EdgeProcess) -> float:
 
 async def test_many_hellos_on_one_socket_leave_one_live_session_and_none_after_it_closes(edge):
     # Before: after 500 hellos on one socket the relay kept 499 listener entries and the gateway
-    # 500 empty session keys, for as long as the process lived.
+    # 500 empty session keys, for as long as the process lived; and each hello made a session row.
     before = _live_sessions(edge)
+    welcomed = limited = 0
     async with websockets.connect(edge.ws_url) as ws:
         for _ in range(200):
-            await _hello(ws)
+            await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": None}))
+            frame = json.loads(await ws.recv())
+            welcomed += frame["type"] == "welcome"
+            limited += frame.get("code") == "rate_limited"
+        assert welcomed + limited == 200 and welcomed <= 20, "hellos count against the connection's limit"
         assert _live_sessions(edge) == before + 1
     for _ in range(50):
         if _live_sessions(edge) == before:
             break
         await __import__("asyncio").sleep(0.1)
     assert _live_sessions(edge) == before
+
+
+async def test_a_reconnect_flood_from_one_address_is_refused_not_turned_into_sessions(demo_bundle, tmp_path):
+    """Before: limits were per connection, so a new connection per hello made a session row per hello
+    (500 hellos in 0.9 s, 500 rows). Now one address's hellos share a bucket across its connections."""
+    from tests.conftest import EdgeProcess
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__ADDRESS_RATE_PER_S": "1", "TRIAGE_EDGE__ADDRESS_RATE_BURST": "20"},
+                       store=tmp_path / "edge.db")
+    welcomed = limited = 0
+    try:
+        for _ in range(100):
+            async with websockets.connect(edge.ws_url) as ws:
+                await ws.send(json.dumps({"type": "hello", "storefront": "demo"}))
+                frame = json.loads(await ws.recv(10))
+                welcomed += frame["type"] == "welcome"
+                limited += frame.get("code") == "rate_limited"
+    finally:
+        edge.stop()
+    assert welcomed + limited == 100 and welcomed <= 25, (welcomed, limited)
+    with sqlite3.connect(tmp_path / "edge.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == welcomed
