@@ -36,6 +36,11 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Sustained messages per second per session."""
     rate_burst: int = 10
     """Frames (hello, message, ping) a connection may send at once before ``rate_limited`` starts."""
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 12000
+    """Open chat websockets one edge process holds; past it, a new one's handshake is refused before any
+    work, so a connection flood cannot exhaust memory or file descriptors."""
+    hello_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """A websocket that has not said hello this long after opening is closed (code 4408)."""
     address_rate_per_s: Annotated[float, msgspec.Meta(gt=0)] = 50.0
     """Sustained hellos, messages and pings per second from one client address over all its
     connections, and from one signed-in customer over all theirs: reconnecting resets neither (a hello

@@ -37,8 +37,21 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
     limits = KeyedBuckets(edge.config.address_rate_per_s, edge.config.address_rate_burst)
     trusted = frozenset(p.strip() for p in edge.config.trusted_proxies.split(",") if p.strip())
 
+    open_sockets = [0]  # this app's chat websockets (one app per process)
+
     @websocket("/v1/chat")
     async def chat(socket: WebSocket[Any, Any, Any]) -> None:
+        if open_sockets[0] >= edge.config.max_connections:
+            edge.metrics.messages.labels("too_many_connections").inc()
+            await socket.close(code=1013)  # before accepting: the handshake is refused, nothing is held
+            return
+        open_sockets[0] += 1
+        try:
+            await _serve_chat(socket)
+        finally:
+            open_sockets[0] -= 1
+
+    async def _serve_chat(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
         origin = socket.headers.get("origin", "")
         if allowed and origin.rstrip("/") not in allowed:
@@ -49,6 +62,16 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
             return
         connection = Connection(socket, edge, limits, trusted)
         poller = asyncio.ensure_future(connection.poll())
+
+        async def close_without_hello() -> None:
+            await asyncio.sleep(edge.config.hello_timeout_s)
+            if connection.session is None:  # a socket that never says hello holds memory for nothing
+                edge.metrics.messages.labels("no_hello").inc()
+                await connection.error("bad_request", f"no hello within {edge.config.hello_timeout_s:g} s; "
+                                       "reconnect and send a hello frame first")
+                await socket.close(code=4408)
+
+        doorman = asyncio.ensure_future(close_without_hello())
         try:
             while (event := await socket.receive())["type"] != "websocket.disconnect":
                 try:
@@ -59,6 +82,7 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
         finally:
             connection.close()
             poller.cancel()
+            doorman.cancel()
 
     return chat
 

@@ -262,3 +262,50 @@ async def test_a_reconnect_flood_from_one_address_is_refused_not_turned_into_ses
     assert welcomed + limited == 100 and welcomed <= 25, (welcomed, limited)
     with sqlite3.connect(tmp_path / "edge.db") as db:
         assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == welcomed
+
+
+async def test_a_websocket_that_never_says_hello_is_closed(demo_bundle, tmp_path):
+    """Before: a websocket that never said hello stayed open for ever (issue #22, finding 6)."""
+    from tests.conftest import EdgeProcess
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__HELLO_TIMEOUT_S": "1"}, store=tmp_path / "edge.db")
+    try:
+        async with websockets.connect(edge.ws_url) as silent:
+            frame = json.loads(await silent.recv(10))
+            assert frame["type"] == "error" and "hello" in frame["message"]
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await silent.recv(10)
+            assert closed.value.rcvd.code == 4408
+        async with websockets.connect(edge.ws_url) as polite:  # one that says hello in time is served
+            await _hello(polite)
+            await asyncio.sleep(1.5)
+            await polite.send(json.dumps({"type": "ping"}))
+            assert json.loads(await polite.recv(10))["type"] == "pong"
+    finally:
+        edge.stop()
+
+
+async def test_connections_past_the_cap_are_refused_before_any_work(demo_bundle, tmp_path):
+    """Before: no connection cap (issue #22, finding 6); now the process refuses the handshake."""
+    from tests.conftest import EdgeProcess
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__MAX_CONNECTIONS": "3"}, store=tmp_path / "edge.db")
+    held = []
+    try:
+        refused = None
+        for _ in range(6):
+            try:
+                held.append(await websockets.connect(edge.ws_url))
+            except websockets.InvalidStatus as exc:
+                refused = exc.response.status_code
+                break
+        assert refused is not None and refused >= 400 and len(held) == 3
+        await held.pop().close()
+        await asyncio.sleep(0.3)
+        again = await websockets.connect(edge.ws_url)  # a place came free
+        await _hello(again)
+        await again.close()
+    finally:
+        for ws in held:
+            await ws.close()
+        edge.stop()
