@@ -68,6 +68,17 @@
     ".d span{display:inline-block;width:6px;height:6px;margin:0 2px;border-radius:50%;background:var(--mu);animation:k 1s infinite}" +
     ".d span:nth-child(2){animation-delay:.2s}.d span:nth-child(3){animation-delay:.4s}@keyframes k{50%{opacity:.2}}";
 
+  function customerOf(token) {
+    // The customer a session token names ("" when anonymous); the edge checks the signature, this only
+    // tells whose transcript the browser holds.
+    try {
+      var part = (token || "").split(".")[1];
+      if (!part) return "";
+      var payload = JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+      return String(payload.cust || "");
+    } catch (e) { return ""; }
+  }
+
   function Chat(host) {
     var self = this;
     this.host = host;
@@ -83,6 +94,10 @@
     this.key = "triage:" + this.storefront;
     try { this.state = JSON.parse(localStorage.getItem(this.key)) || null; } catch (e) { this.state = null; }
     this.state = this.state || {session: null, seq: 0, log: [], outbox: []};
+    // Another shopper on this browser (signed in as someone else, or signed out): the stored transcript,
+    // session and unsent messages are not theirs to see or send.
+    var who = customerOf(host.getAttribute("token"));
+    if ((this.state.who || "") !== who) this.state = {session: null, seq: 0, log: [], outbox: [], who: who};
     this.backoff = 500;
     this.counter = Date.now();
     this.bubbles = {};

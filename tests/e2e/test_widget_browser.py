@@ -172,3 +172,27 @@ def test_sending_too_fast_is_explained_in_the_shoppers_language(browser, stack):
     }""")
     page.wait_for_function("document.querySelector('triage-chat').shadowRoot.querySelector('.n')"
                            ".textContent.includes('schnell')", timeout=10_000)
+
+
+def test_another_shopper_on_the_same_browser_does_not_see_the_previous_transcript(browser, demo_bundle, tmp_path):
+    """Before: the widget kept (and showed) the previous shopper's transcript and unsent messages when
+    someone else signed in on the same browser (issue #22, low)."""
+    from tests.e2e.shoppers import SECRET
+    from triage.session_token import mint_token
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__SESSION_SECRET": SECRET}, store=tmp_path / "edge.db")
+    try:
+        page = browser.new_context(viewport={"width": 1100, "height": 760}).new_page()
+        for customer in ("c-1001", "c-1002"):
+            page.goto(f"{edge.url}/?open&token={mint_token(SECRET, 'demo', customer)}")
+            page.wait_for_selector("triage-chat[data-ready]", state="attached", timeout=20_000)
+            if customer == "c-1001":
+                _ask(page, "Do you ship to the UK?")
+                assert page.locator("triage-chat .g").count() == 2
+        assert page.locator("triage-chat .g").count() == 0, "c-1002 starts with an empty transcript"
+        _ask(page, "Was kostet der Versand?")
+        page.goto(f"{edge.url}/?open&token={mint_token(SECRET, 'demo', 'c-1002')}")  # a fresh token, same shopper
+        page.wait_for_selector("triage-chat[data-ready]", state="attached", timeout=20_000)
+        assert page.locator("triage-chat .g").count() == 2, "the same shopper keeps their history"
+    finally:
+        edge.stop()
