@@ -6,7 +6,7 @@ answers as frames): every frame is encoded here, once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 
@@ -48,8 +48,13 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields
     """Optional UI language hint (the widget's ``data-lang`` or the browser's)."""
 
 
+MessageId = Annotated[str, msgspec.Meta(pattern=r"^[!-~]{1,64}$")]
+"""Printable ASCII without spaces, at most 64 characters: the shopper chooses it, and it is stored,
+echoed and logged, so a newline or a terminal escape in it could forge a log line."""
+
+
 class Message(msgspec.Struct, tag="message", tag_field="type"):
-    id: str
+    id: MessageId
     text: str
 
 

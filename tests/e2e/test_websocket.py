@@ -71,6 +71,10 @@ async def test_bad_input_gets_an_error_frame_and_the_connection_stays_usable(edg
             (json.dumps({"type": "shout", "text": "hi"}), "unknown_type"),
             (json.dumps({"type": "message", "id": "a"}), "bad_request"),
             (json.dumps({"type": "message", "id": "a", "text": "   "}), "bad_request"),
+            # a shopper-chosen id is stored, echoed and logged: no newline, escape or 1 KB of it (issue #22, low)
+            (json.dumps({"type": "message", "id": "m1\nERROR forged log line", "text": "hi"}), "bad_request"),
+            (json.dumps({"type": "message", "id": "\u001b[31mred", "text": "hi"}), "bad_request"),
+            (json.dumps({"type": "message", "id": "x" * 65, "text": "hi"}), "bad_request"),
             (json.dumps([1, 2, 3]), "bad_request"),
         ]
         for data, code in cases:
