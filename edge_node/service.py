@@ -30,7 +30,7 @@ from edge_node.understanding import Analysis, Understanding
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.bundle.manifest import BundleError
 from triage.bundle.signing import parse_keys
-from triage.config import CostConfig, ShopConfig
+from triage.config import CostConfig, ShopConfig, is_postgres_url
 from triage.connector.client import ShopClient
 
 if TYPE_CHECKING:
@@ -183,13 +183,16 @@ class EdgeService:
         """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""
         await self.store.open()
         self.escalator.start()
-        # Other processes share the store (workers of this host, or the hosts of a region on PostgreSQL):
-        # a reply one of them stores wakes this one's connections, and a bundle one swaps is followed here.
+        # Other processes may share the store (workers of this host, or the hosts of a region on
+        # PostgreSQL): a reply one of them stores wakes this one's connections, and a bundle one swaps
+        # is followed here.
+        shared = self.config.workers > 1 or is_postgres_url(self.config.store)
         if self.escalator.client is not None:  # people's replies to this node's shoppers come back this way
             receiver = DeliveryReceiver(self.store, self.metrics, self.storefront, self.escalator.node, self.live.wake)
             self.track(receiver.run(self.escalator.client))
-            self.track(receiver.wake_for_others())
-        if self.config.workers > 1 or self.config.store.startswith(("postgresql://", "postgres://")):
+            if shared:
+                self.track(receiver.wake_for_others())
+        if shared:
             self.track(self._follow_bundle())
 
     async def handle(self, turn: Turn) -> Handled:

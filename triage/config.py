@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentCredential", "CloudConfig", "Config", "ConfigError", "ConsoleConfig", "CostConfig", "DeployConfig",
-    "EdgeConfig", "ModelPrice", "ShopConfig",
+    "EdgeConfig", "ModelPrice", "ShopConfig", "is_postgres_url",
     "load_config",
 ]
 
@@ -157,6 +157,12 @@ class AgentCredential(msgspec.Struct, frozen=True):
     tenant: str
     agent_id: str
     display_name: str
+
+
+def is_postgres_url(location: str) -> bool:
+    """Whether a store location (``[edge] store``, ``[cloud] memory``, the demo shop's ``--db``) names
+    PostgreSQL rather than SQLite."""
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def _comma_list(value: str) -> frozenset[str]:

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 
 from cloud_core.cases.changes import Changes
 from cloud_core.memory.base import ANONYMOUS
-from cloud_core.procedures import case_summary
+from cloud_core.procedures import case_id_of, case_summary
 from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import escalation_pb2 as pb
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
+
+    from google.protobuf.timestamp_pb2 import Timestamp
 
     from cloud_core.memory import MemoryStore
     from cloud_core.memory.handoffs import StoredHandoff
@@ -37,8 +39,11 @@ log = logging.getLogger(__name__)
 STATES = {"flagged": cpb.CASE_STATE_FLAGGED, "person": cpb.CASE_STATE_PERSON, "proposed": cpb.CASE_STATE_PROPOSED,
           "approving": cpb.CASE_STATE_PROPOSED, "answered": cpb.CASE_STATE_ANSWERED, "closed": cpb.CASE_STATE_CLOSED}
 """Stored state -> wire state (``approving``: an approval is under way; shown as the proposal it was)."""
-_FOLLOWED = ("flagged", "person", "proposed")
 MAX_REPLY_CHARS = 4000
+NEVER = 1e18
+"""The follow-up time of a case with no chat session to follow up in (a real number: SQL compares it)."""
+PAGE = 100
+"""Events a watch reads per query; a full page is followed by the next one at once."""
 NO_REPLY_YET = ("I'm sorry: no one from our team has replied yet. Your case {case_id} is still open, and a member of "
                 "our team will answer here as soon as they can; you don't need to write again.")
 """The follow-up of a tenant without procedures (the catalog's ``no_reply_yet`` message otherwise)."""
@@ -52,8 +57,8 @@ class CaseConflict(Exception):
     """The case is not in a state that allows this (closed, not a proposal, decided already)."""
 
 
-def _now(ts: object) -> None:
-    ts.FromNanoseconds(time.time_ns())  # type: ignore[attr-defined]
+def _now(ts: Timestamp) -> None:
+    ts.FromNanoseconds(time.time_ns())
 
 
 class CaseDesk:
@@ -71,8 +76,7 @@ class CaseDesk:
         if not final.flagged_for_human:
             return
         tenant = request.customer.tenant
-        case_id = final.outcome.case_id or "C-" + hashlib.sha256(
-            f"{tenant}\x00{request.customer.customer_id}\x00{request.idempotency_key}".encode()).hexdigest()[:10].upper()
+        case_id = final.outcome.case_id or case_id_of(request)
         cases = self.memory.cases(tenant)
         if await cases.get(case_id) is not None:
             return
@@ -93,12 +97,12 @@ class CaseDesk:
         _now(view.created_at)
         _now(view.updated_at)
         blob = view.SerializeToString()
-        follow_up_at = time.time() + self.config.follow_up_after_s if view.deliverable else float("inf")
+        follow_up_at = time.time() + self.config.follow_up_after_s if view.deliverable else NEVER
         # The event first: a replica killed between the two statements leaves an event whose case the
         # edge's retry then opens (a repeated "opened" is harmless; a case no watcher hears of is not).
         await cases.add_event(case_id, "opened", blob)
         if await cases.open(case_id, request.customer.customer_id or ANONYMOUS, request.idempotency_key, state,
-                            blob, request.route.SerializeToString(), min(follow_up_at, 1e18)):
+                            blob, request.route.SerializeToString(), follow_up_at):
             self.metrics.cases.labels("opened").inc()
         self.changes.notify(tenant)
 
@@ -161,18 +165,11 @@ class CaseDesk:
         stored = await self._stored(agent.tenant, case_id)
         if stored.state == "closed":
             raise CaseConflict(f"case {case_id} is closed; a shopper who writes again opens a new one")
-        route = pb.ReplyRoute.FromString(stored.route)
         view: cpb.CaseView = cpb.CaseView.FromString(stored.view)
         delivery_id = "d-" + hashlib.sha256(f"{agent.tenant}\x00{case_id}\x00{request_id}".encode()).hexdigest()[:32]
-        if route.session:
-            delivery = pb.Delivery(delivery_id=delivery_id, tenant=agent.tenant, route=route, case_id=case_id,
-                                   kind="human", text=text, lang=view.lang, author=agent.display_name)
-            delivery.quick_replies.extend(q.strip() for q in quick_replies)
-            _now(delivery.created_at)
-            queued = await self.memory.cases(agent.tenant).add_delivery(delivery_id, route.edge, case_id,
-                                                                      delivery.SerializeToString())
-            if queued:
-                self.metrics.deliveries.labels("queued").inc()
+        await self._queue_delivery(agent.tenant, stored, pb.Delivery(
+            delivery_id=delivery_id, kind="human", text=text, lang=view.lang, author=agent.display_name,
+            quick_replies=[q.strip() for q in quick_replies]))
         if any(m.role == pb.ROLE_AGENT and m.text == text and m.author == agent.display_name
                for m in view.conversation):
             return view  # a retried request: delivered once, recorded once
@@ -242,26 +239,33 @@ class CaseDesk:
         return view
 
     # follow-ups -------------------------------------------------------------------------------
+    async def _queue_delivery(self, tenant: str, stored: StoredHandoff, delivery: pb.Delivery) -> None:
+        """Queue what the shopper of the case's session gets (once per delivery id); nothing for a case
+        that did not come from a chat session."""
+        route = pb.ReplyRoute.FromString(stored.route)
+        if not route.session:
+            return
+        delivery.tenant, delivery.case_id = tenant, stored.case_id
+        delivery.route.CopyFrom(route)
+        _now(delivery.created_at)
+        if await self.memory.cases(tenant).add_delivery(delivery.delivery_id, route.edge, stored.case_id,
+                                                        delivery.SerializeToString()):
+            self.metrics.deliveries.labels("queued").inc()
+
     async def send_follow_ups(self, now: float | None = None) -> int:
         """The honest no-reply-yet message for every case no person answered in time; once per case."""
         now = time.time() if now is None else now
         sent = 0
         for tenant in await self.memory.tenants_with_follow_ups_due(now):
             cases = self.memory.cases(tenant)
-            for case_id in await cases.due_follow_ups(now):
-                stored = await cases.get(case_id)
-                if stored is None or stored.state not in _FOLLOWED:
-                    continue
+            runner = self.procedures.get(tenant)
+            for stored in await cases.due_follow_ups(now):
+                case_id = stored.case_id
                 view = cpb.CaseView.FromString(stored.view)
-                runner = self.procedures.get(tenant)
                 text = (runner.message("no_reply_yet", view.lang, {"case_id": case_id}) if runner is not None
                         else NO_REPLY_YET.format(case_id=case_id))
-                route = pb.ReplyRoute.FromString(stored.route)
-                delivery = pb.Delivery(delivery_id=f"{case_id}-follow-up", tenant=tenant, route=route,
-                                       case_id=case_id, kind="follow_up", text=text, lang=view.lang)
-                _now(delivery.created_at)
-                if await cases.add_delivery(delivery.delivery_id, route.edge, case_id, delivery.SerializeToString()):
-                    self.metrics.deliveries.labels("queued").inc()
+                await self._queue_delivery(tenant, stored, pb.Delivery(
+                    delivery_id=f"{case_id}-follow-up", kind="follow_up", text=text, lang=view.lang))
                 view.followed_up = True
                 self._say(view, pb.ROLE_ASSISTANT, text)
                 _now(view.updated_at)
@@ -283,11 +287,11 @@ class CaseDesk:
             cursor = last
         while True:
             wake = self.changes.current(tenant)
-            events = await cases.events_after(cursor)
+            events = await cases.events_after(cursor, PAGE)
             for seq, kind, blob in events:
                 cursor = seq
                 yield cpb.CaseEvent(cursor=seq, kind=kind, case=cpb.CaseView.FromString(blob))
-            if len(events) < 100:
+            if len(events) < PAGE:
                 await self.changes.wait(wake, self.config.cases_poll_s)
 
     async def deliveries(self, tenant: str, edge: str) -> AsyncIterator[pb.Delivery]:

@@ -81,16 +81,18 @@ class Console:
         self.config = config
         self.logins = Logins()
         self._channel: grpc.aio.Channel | None = None
+        self._stub: cpb_grpc.CasesStub | None = None
 
     @property
     def stub(self) -> cpb_grpc.CasesStub:
-        if self._channel is None:  # made inside the serving loop (grpc.aio binds to it)
+        if self._stub is None:  # made inside the serving loop (grpc.aio binds to it)
             if self.config.cloud_tls_ca:
                 credentials = grpc.ssl_channel_credentials(Path(self.config.cloud_tls_ca).read_bytes())
                 self._channel = grpc.aio.secure_channel(self.config.cloud, credentials)
             else:
                 self._channel = grpc.aio.insecure_channel(self.config.cloud)
-        return cpb_grpc.CasesStub(self._channel)
+            self._stub = cpb_grpc.CasesStub(self._channel)
+        return self._stub
 
     async def close(self) -> None:
         if self._channel is not None:

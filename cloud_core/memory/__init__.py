@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cloud_core.memory.base import CustomerKey, CustomerScope, Fact, ForgetCounts, MemoryStore, StoredTurn
+from triage.config import is_postgres_url
 
 __all__ = ["CustomerKey", "CustomerScope", "Fact", "ForgetCounts", "MemoryStore", "StoredTurn", "open_store"]
 
@@ -13,7 +14,7 @@ def open_store(url: str) -> MemoryStore:
         from cloud_core.memory.sqlite import SqliteMemoryStore
 
         return SqliteMemoryStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(url):
         from cloud_core.memory.postgres import PostgresMemoryStore
 
         return PostgresMemoryStore(url)

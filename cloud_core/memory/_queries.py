@@ -80,7 +80,8 @@ UPDATE_HANDOFF = ("UPDATE handoffs SET state = ?, view = ?, updated_at = ? WHERE
 MARK_FOLLOWED_UP = ("UPDATE handoffs SET followed_up = 1, view = ?, updated_at = ? WHERE tenant = ? AND case_id = ? "
                     "AND followed_up = 0")
 SELECT_OPEN_HANDOFFS = ("SELECT view FROM handoffs WHERE tenant = ? AND state <> 'closed' ORDER BY created_at")
-SELECT_DUE_FOLLOW_UPS = ("SELECT case_id FROM handoffs WHERE tenant = ? AND followed_up = 0 AND follow_up_at <= ? "
+SELECT_DUE_FOLLOW_UPS = ("SELECT case_id, customer, idempotency_key, state, view, route, followed_up FROM handoffs "
+                         "WHERE tenant = ? AND followed_up = 0 AND follow_up_at <= ? "
                          "AND state IN ('flagged', 'person', 'proposed')")
 INSERT_CASE_EVENT = ("INSERT INTO case_events (tenant, case_id, kind, view, at) VALUES (?, ?, ?, ?, ?) RETURNING seq")
 # PostgreSQL: sequence numbers are taken in one order and may commit in another, so a watcher could

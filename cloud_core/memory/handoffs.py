@@ -8,7 +8,7 @@ what a helpdesk reads back is exactly what was written, and the schema does not 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cloud_core.memory import _queries as q
 
@@ -31,6 +31,10 @@ class StoredHandoff(NamedTuple):
     followed_up: bool
 
 
+def _handoff(r: tuple[Any, ...]) -> StoredHandoff:
+    return StoredHandoff(str(r[0]), str(r[1]), str(r[2]), str(r[3]), bytes(r[4]), bytes(r[5]), bool(r[6]))
+
+
 class TenantCases:
     def __init__(self, db: Executor, tenant: str, locked_events: bool = False) -> None:
         if not tenant:
@@ -49,10 +53,7 @@ class TenantCases:
 
     async def get(self, case_id: str) -> StoredHandoff | None:
         rows = await self._db.fetch(q.SELECT_HANDOFF, (self.tenant, case_id))
-        if not rows:
-            return None
-        r = rows[0]
-        return StoredHandoff(str(r[0]), str(r[1]), str(r[2]), str(r[3]), bytes(r[4]), bytes(r[5]), bool(r[6]))
+        return _handoff(rows[0]) if rows else None
 
     async def update(self, case_id: str, expected_state: str, state: str, view: bytes) -> bool:
         """Compare and set: False when the case is no longer in ``expected_state`` (someone else acted)."""
@@ -65,8 +66,9 @@ class TenantCases:
     async def open_views(self) -> list[bytes]:
         return [bytes(r[0]) for r in await self._db.fetch(q.SELECT_OPEN_HANDOFFS, (self.tenant,))]
 
-    async def due_follow_ups(self, now: float) -> list[str]:
-        return [str(r[0]) for r in await self._db.fetch(q.SELECT_DUE_FOLLOW_UPS, (self.tenant, now))]
+    async def due_follow_ups(self, now: float) -> list[StoredHandoff]:
+        """Chat cases still waiting for a person (flagged, handed over, proposed) whose follow-up is due."""
+        return [_handoff(r) for r in await self._db.fetch(q.SELECT_DUE_FOLLOW_UPS, (self.tenant, now))]
 
     async def add_event(self, case_id: str, kind: str, view: bytes) -> int:
         """Append to the tenant's event log; the number is the watchers' cursor."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cloud_core.procedures.runner import ProcedureRunner, ShopDown, case_summary, escalation_digest
+from cloud_core.procedures.runner import ProcedureRunner, ShopDown, case_id_of, case_summary, escalation_digest
 from triage.catalog.load import load_catalog_procedures
 from triage.connector.client import ShopClient
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from triage.config import ShopConfig
 
-__all__ = ["ProcedureRunner", "ShopDown", "case_summary", "escalation_digest", "open_procedures"]
+__all__ = ["ProcedureRunner", "ShopDown", "case_id_of", "case_summary", "escalation_digest", "open_procedures"]
 
 
 def open_procedures(catalog: Path, shop: ShopConfig) -> tuple[str, ProcedureRunner]:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from triage.connector.client import ShopClient
     from triage.connector.contract import Order
 
-__all__ = ["ProcedureRunner", "ShopDown"]
+__all__ = ["ProcedureRunner", "ShopDown", "case_id_of", "case_summary", "escalation_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,11 @@ def escalation_digest(tenant: str, customer_id: str, idempotency_key: str) -> st
 
 def _digest(request: pb.EscalateRequest) -> str:
     return escalation_digest(request.customer.tenant, request.customer.customer_id, request.idempotency_key)
+
+
+def case_id_of(request: pb.EscalateRequest) -> str:
+    """The case number the shopper is told: the same for every retry of the escalation."""
+    return f"C-{_digest(request)[:10].upper()}"
 
 
 def _minor(amount: str) -> int:
@@ -95,9 +100,6 @@ class ProcedureRunner:
 
     def _lang(self, lang: str) -> str:
         return lang if lang in self.languages else self.default_language
-
-    def _case_id(self, request: pb.EscalateRequest) -> str:
-        return f"C-{_digest(request)[:10].upper()}"
 
     def _order_id_of(self, request: pb.EscalateRequest) -> str:
         if request.context.order_id:
@@ -145,10 +147,10 @@ class ProcedureRunner:
                       procedure: Procedure) -> tuple[Plan, Order | None] | pb.Final:
         """The case's journalled plan (decided now, or by an earlier attempt), or the reply that ends it."""
         lang = self._lang(request.lang)
-        case_id = self._case_id(request)
-        stored = await scope.case(request.idempotency_key)
-        if stored is not None:  # a retry: carry out the plan decided the first time
-            return msgspec.json.decode(stored.plan, type=Plan), None
+        case_id = case_id_of(request)
+        earlier = await self.journalled_plan(scope, request.idempotency_key)
+        if earlier is not None:  # a retry: carry out the plan decided the first time
+            return earlier, None
         order: Order | None = None
         if procedure.needs_order or self._order_id_of(request):
             found = await self._order(request, lang)
@@ -215,10 +217,9 @@ class ProcedureRunner:
         """Carry out a proposal a person approved: its journalled writes, with the keys the engine would
         have used, so an approval retried or made twice writes once. Raises ``ShopDown``; a case that is
         not a proposal (any more) is returned as it stands."""
-        stored = await scope.case(idempotency_key)
-        if stored is None:
+        plan = await self.journalled_plan(scope, idempotency_key)
+        if plan is None:
             raise LookupError("the case has no journalled plan")
-        plan = msgspec.json.decode(stored.plan, type=Plan)
         if plan.state == "proposed":
             plan.state = "planned"
             plan.reason += f"; approved by {agent}"
@@ -230,10 +231,9 @@ class ProcedureRunner:
 
     async def reject(self, scope: CustomerScope, idempotency_key: str, agent: str, note: str) -> Plan | None:
         """A person turned a proposal down: nothing is written, ever (the plan leaves ``proposed``)."""
-        stored = await scope.case(idempotency_key)
-        if stored is None:
+        plan = await self.journalled_plan(scope, idempotency_key)
+        if plan is None:
             return None
-        plan = msgspec.json.decode(stored.plan, type=Plan)
         if plan.state == "proposed":
             plan.state = "person"
             plan.reason += f"; rejected by {agent}" + (f": {note}" if note else "")

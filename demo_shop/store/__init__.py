@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo_shop.store.base import KeyReused, OrderMissing, ShopStore, StoreError, WriteKey, Written
+from triage.config import is_postgres_url
 
 __all__ = ["KeyReused", "OrderMissing", "ShopStore", "StoreError", "WriteKey", "Written", "open_store"]
 
 
 def open_store(db: str) -> ShopStore:
     """``postgresql://...`` is PostgreSQL; ``sqlite:///path`` or a plain path is SQLite. Not yet opened."""
-    if db.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(db):
         from demo_shop.store.postgres import PostgresShopStore
 
         return PostgresShopStore(db)

@@ -46,8 +46,8 @@ class DeliveryReceiver:
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
 
-    async def receive(self, delivery: pb.Delivery) -> bool:
-        """Store one delivery; True when it may be acknowledged (stored now, before, or not ours)."""
+    async def receive(self, delivery: pb.Delivery) -> None:
+        """Store one delivery; once this returns it may be acknowledged (stored now, before, or not ours)."""
         source: AnswerSource = "human" if delivery.kind == "human" else "cloud"
         encode = answer_encoder(delivery.route.message_id, delivery.text, delivery.lang or "en", None, source, 1.0,
                                 "answer", list(delivery.quick_replies), author=delivery.author or None,
@@ -58,10 +58,9 @@ class DeliveryReceiver:
             log.warning("delivery %s is for session %s, which this edge's store does not hold; dropped",
                         delivery.delivery_id, delivery.route.session)
             self.metrics.deliveries.labels("unknown_session").inc()
-            return True
+            return
         self.metrics.deliveries.labels("stored" if delivered.frame is not None else "repeated").inc()
         self.on_stored(delivery.route.session)
-        return True
 
     async def wake_for_others(self, interval_s: float = 0.5) -> None:
         """Wake this process's connections of sessions another process of the node stored a reply for
@@ -85,8 +84,8 @@ class DeliveryReceiver:
             try:
                 async for delivery in client.subscribe_deliveries(self.tenant, self.node):
                     backoff = self.retry_s
-                    if await self.receive(delivery):
-                        await client.ack_delivery(self.tenant, delivery.delivery_id)
+                    await self.receive(delivery)
+                    await client.ack_delivery(self.tenant, delivery.delivery_id)
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:

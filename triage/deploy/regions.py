@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from triage.config import is_postgres_url
+
 __all__ = ["CloudPool", "Fleet", "FleetConfig", "Region", "RegionsError", "load_regions"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -63,7 +65,7 @@ def _validate(fleet: Fleet, path: Path) -> None:
     taken: dict[int, str] = {}
     for extra in range(fleet.cloud.replicas):
         taken[fleet.cloud.port + extra] = "cloud"
-    if fleet.cloud.replicas > 1 and not fleet.cloud.memory.startswith(("postgresql://", "postgres://")):
+    if fleet.cloud.replicas > 1 and not is_postgres_url(fleet.cloud.memory):
         raise RegionsError(f"{path}: [cloud] replicas = {fleet.cloud.replicas} needs a postgresql:// memory URL "
                            "(SQLite is for one replica)")
     for name, region in fleet.regions.items():
