@@ -57,7 +57,8 @@ def _eval(catalog_dir: Path, bundle: Path, rows: list[EvalRow]) -> Run:
     report = evaluate(Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration), rows)
     in_scope = [r for r in rows if r.label != OOS_LABEL]
     probabilities = knowledge.head.probabilities(knowledge.encoder.encode([r.text for r in in_scope]))
-    tops = [knowledge.head.classes[i] for i in probabilities.argmax(axis=1)]
+    labels = {intent.name: intent.label or intent.name for intent in knowledge.catalog.intents}
+    tops = [labels.get(c, c) for c in (knowledge.head.classes[i] for i in probabilities.argmax(axis=1))]
     argmax = sum(top == r.label for top, r in zip(tops, in_scope, strict=True)) / max(1, len(in_scope))
     return Run(report, len(knowledge.catalog.intents), len(knowledge.exemplars), argmax)
 
@@ -73,8 +74,7 @@ def clinc150(work: Path) -> Run:
 
 def banking77_fold(fold: int, folds: int, work: Path) -> Run:
     with (DATA / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
-        # One label ends in "?", which a catalog intent name may not contain.
-        rows = [EvalRow(r["text"], r["category"].rstrip("?"), "en") for r in csv.DictReader(fh)]
+        rows = [EvalRow(r["text"], r["category"], "en") for r in csv.DictReader(fh)]  # as published
     by_label: dict[str, list[EvalRow]] = {}
     for row in rows:
         by_label.setdefault(row.label, []).append(row)

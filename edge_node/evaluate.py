@@ -57,6 +57,8 @@ def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) 
     decisions: dict[str, int] = defaultdict(int)
     paths: dict[str, int] = defaultdict(int)
     oos_hit = oos_total = predicted_oos = 0
+    # An imported intent whose source label is no valid name keeps that label: rows carry it.
+    labels = {intent.name: intent.label or intent.name for intent in understanding.knowledge.catalog.intents}
     edge = expect_rows = cloud_total = cloud_escalated = 0
     with progress_bar() as progress:
         task = progress.add_task("evaluating", total=len(rows))
@@ -66,7 +68,7 @@ def evaluate(understanding: Understanding, router: Router, rows: list[EvalRow]) 
             latencies.append(analysis.elapsed_ms)
             decisions[decision.kind] += 1
             paths[analysis.path] += 1
-            predicted = analysis.intent or OOS_LABEL
+            predicted = labels.get(analysis.intent, analysis.intent) if analysis.intent else OOS_LABEL
             predicted_oos += predicted == OOS_LABEL
             if row.label == OOS_LABEL:
                 oos_total += 1

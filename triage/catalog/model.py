@@ -61,6 +61,9 @@ class Intent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     action: str | None = None
     """Storefront webhook this intent triggers (e.g. ``order_status``) instead of a plain answer."""
     description: str = ""
+    label: str = ""
+    """The source data's own name for this intent where it is not a valid ``name`` (Banking77's
+    ``reverted_card_payment?``): what ``triage eval`` compares a prediction with. Empty: the name."""
 
 
 class FaqEntry(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

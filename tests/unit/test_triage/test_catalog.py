@@ -109,6 +109,37 @@ def test_import_jsonl_keeps_languages(tmp_path: Path) -> None:
     assert catalog.storefront.out_of_scope == {"en": ["tell me a joke"]}
 
 
+def test_an_imported_catalog_loads_whatever_the_labels_and_keeps_them_for_evaluation(tmp_path: Path) -> None:
+    labels = ["reverted_card_payment?", "card payment wrong", "card_payment_wrong", "oos!", "Oos", "é" * 80, "7"]
+    rows = [{"text": f"example {n} of {label}", "label": label, "lang": lang}
+            for label in labels for n, lang in enumerate(("EN", "pt_BR"))]
+    rows.append({"text": "a number as a label", "label": 42})
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    folder = tmp_path / "catalog"
+    write_catalog(import_catalog("jsonl", path, "mini"), folder)
+    loaded = load_catalog(folder)  # raised CatalogError on "reverted_card_payment?" before
+    names = [intent.name for intent in loaded.intents]
+    assert len(set(names)) == len(names) == len(labels) + 1
+    assert {intent.label or intent.name for intent in loaded.intents} == {*labels, "42"}
+    assert next(i for i in loaded.intents if i.label == "reverted_card_payment?").name == "reverted_card_payment"
+    assert loaded.storefront.languages == ["en", "pt-BR"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"text": "hi"}', "rows.jsonl:1: each row needs a 'text' string and a 'label'"),
+    ('{"text": "hi", "label": "x", "lang": "english"}', "rows.jsonl:1: lang 'english' is not a language code"),
+    ('{"text": "hi", "label": "oos"}', "no rows with a label other than 'oos'"),
+    ('{"text": "hi", "label": "x"}\nnot json', "rows.jsonl:2: not a JSON object"),
+])
+def test_rows_that_cannot_become_a_catalog_are_refused_at_import_with_the_row(tmp_path: Path, content: str,
+                                                                              message: str) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        import_catalog("jsonl", path, "mini")
+
+
 def _catalog(examples_per_language: dict[str, int], thin_language_share: float = 0.75) -> Catalog:
     intents = [Intent(name=name, examples={lang: [f"{name} {i}" for i in range(count)]
                                            for lang, count in examples_per_language.items()})
