@@ -140,7 +140,12 @@ class Frames(Protocol):
 
     async def append(self, session: str, reply_to: str, final: bool,
                      encode: Callable[[int], bytes]) -> StoredFrame | None:
-        """Number and store a frame; None when ``final`` and the message already has its final answer."""
+        """Number and store a frame; None when ``final`` and the message already has its final answer.
+
+        ``encode(seq)`` is a frame encoder of ``edge_node.frames`` (a JSON object whose ``seq`` field
+        is the number): a store may encode once with a placeholder number and set the real one where
+        the number is given out (the PostgreSQL store does, to keep a frame one round trip).
+        """
         ...
 
     async def after(self, session: str, seq: int) -> list[StoredFrame]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
+from edge_node.frames import answer_encoder
 from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, open_edge_store
 
 
@@ -25,11 +27,21 @@ async def store(location):
     await opened.close()
 
 
+def _frame(reply_to: str, text: str):
+    """A real answer frame's encoder: the store numbers frames of the websocket contract."""
+    return answer_encoder(reply_to, text, "en", None, "edge", 1.0, "answer")
+
+
+def _seq_and_text(data: bytes) -> tuple[int, str]:
+    frame = msgspec.json.decode(data)
+    return frame["seq"], frame["text"]
+
+
 def _outcome(session: str, client_id: str, answer: bool = True, **extra) -> MessageOutcome:
     entry = LedgerEntry(session, client_id, "answer", "edge", 1.0)
     return MessageOutcome(session=session, client_id=client_id, text="hi", lang="en", lang_changed=True,
                           intent="greeting", decision="answer" if answer else "escalate", entry=entry,
-                          answer=(lambda seq: f"answer {seq}".encode()) if answer else None, **extra)
+                          answer=_frame(client_id, "answer") if answer else None, **extra)
 
 
 async def test_a_session_resumes_only_for_the_same_customer(store):
@@ -45,11 +57,21 @@ async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store
     session = (await store.open_session("demo", None)).session
     recorded = await store.record_message(_outcome(session, "m1"))
     assert recorded.processed and recorded.frame is not None and recorded.frame.seq == 1
+    assert _seq_and_text(recorded.frame.data) == (1, "answer"), "the frame carries the number it was given"
+    assert [f.data for f in await store.frames.after(session, 0)] == [recorded.frame.data]
     resent = await store.record_message(_outcome(session, "m1"))
     assert not resent.processed, "a re-sent id with an answer is replayed, not answered again"
     assert [e.client_id for e in await store.ledger()] == ["m1"]
     assert await store.conversation(session) == [("m1", "hi")]
     assert (await store.open_session("demo", session)).lang == "en"
+
+
+async def test_a_frame_is_stored_as_encoded_whatever_its_text_quotes(store):
+    session = (await store.open_session("demo", None)).session
+    text = 'Quoted back: "seq":4611686018427387903, "seq":0 and {"seq": 7}'
+    stored = await store.frames.append(session, "m1", True, _frame("m1", text))
+    assert stored is not None and _seq_and_text(stored.data) == (1, text)
+    assert [f.data for f in await store.frames.after(session, 0)] == [stored.data]
 
 
 async def test_a_pending_action_is_kept_and_cleared(store):
@@ -68,10 +90,10 @@ async def test_replicas_appending_at_once_number_every_frame_once_and_store_one_
         await replica.open()
     try:
         appended = await asyncio.gather(*(
-            replica.frames.append(session, f"r{n}-{i}", False, lambda seq: str(seq).encode())
+            replica.frames.append(session, f"r{n}-{i}", False, _frame(f"r{n}-{i}", "notice"))
             for n, replica in enumerate(replicas) for i in range(20)))
         finals = await asyncio.gather(*(
-            replica.frames.append(session, "the-message", True, lambda seq: b"final") for replica in replicas
+            replica.frames.append(session, "the-message", True, _frame("the-message", "final")) for replica in replicas
             for _ in range(3)))
     finally:
         for replica in replicas:
@@ -80,6 +102,7 @@ async def test_replicas_appending_at_once_number_every_frame_once_and_store_one_
     assert sum(f is not None for f in finals) == 1, "one final answer per message, whoever stores it"
     frames = await store.frames.after(session, 0)
     assert [f.seq for f in frames] == list(range(1, 62))
+    assert [_seq_and_text(f.data)[0] for f in frames] == list(range(1, 62))
     assert await store.frames.has_final(session, "the-message")
 
 
@@ -127,13 +150,13 @@ async def test_a_delivery_is_one_frame_and_settings_are_shared(location, store):
     other = open_edge_store(location)
     await other.open()
     try:
-        results = await asyncio.gather(*(s.deliver("d-1", session, "m1", lambda seq: f"reply {seq}".encode())
+        results = await asyncio.gather(*(s.deliver("d-1", session, "m1", _frame("m1", "reply"))
                                          for s in (store, other, store)))
         assert sum(r.frame is not None for r in results) == 1 and all(r.known for r in results)
         await other.set_setting("bundle:demo", "/bundles/v2")
     finally:
         await other.close()
-    assert [f.data for f in await store.frames.after(session, 0)] == [b"reply 1"]
-    assert not (await store.deliver("d-2", "no-such-session", "m1", lambda seq: b"x")).known
+    assert [_seq_and_text(f.data) for f in await store.frames.after(session, 0)] == [(1, "reply")]
+    assert not (await store.deliver("d-2", "no-such-session", "m1", _frame("m1", "x"))).known
     assert await store.setting("bundle:demo") == "/bundles/v2"
     assert [s for s, _ in await store.delivered_since(0)] == [session]
