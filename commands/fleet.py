@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
@@ -27,6 +27,9 @@ import msgspec
 from triage.bundle.manifest import read_manifest
 from triage.deploy.bundles import build_region_bundle
 from triage.deploy.regions import Fleet, RegionsError
+
+if TYPE_CHECKING:
+    from triage.bundle.signing import SigningKey
 
 __all__ = ["FleetError", "ReplicaStatus", "RolloutResult", "cloud_ready", "down", "rollout", "signing_key", "status",
            "up"]
@@ -85,21 +88,20 @@ def _write_plan(fleet: Fleet, plan: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def signing_key(fleet: Fleet, configured: str) -> tuple[str, bytes, str]:
-    """The configured ``id=secret`` or, for a local fleet, a key generated once in the state dir."""
-    from triage.bundle.signing import parse_keys
+def signing_key(fleet: Fleet, configured: str) -> tuple[SigningKey, str]:
+    """The signer's key and what the edges trust for it: ``[deploy] signing_key`` or, for a local
+    fleet, an Ed25519 pair generated once in the state dir (edges get the public half only)."""
+    from triage.bundle.signing import generate_ed25519, parse_signing_key, trusted_spec
 
-    if configured:
-        (key_id, key), = parse_keys(configured).items()
-        return key_id, key, configured
-    path = _state_dir(fleet) / "signing.key"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"local-{secrets.token_hex(4)}={secrets.token_urlsafe(32)}")
-        path.chmod(0o600)
-    spec = path.read_text().strip()
-    (key_id, key), = parse_keys(spec).items()
-    return key_id, key, spec
+    if not configured:
+        path = _state_dir(fleet) / "signing.key"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(generate_ed25519(f"local-{secrets.token_hex(4)}")[0])
+        configured = path.read_text().strip()
+    key = parse_signing_key(configured)
+    return key, trusted_spec(key)
 
 
 def _edge_ready(address: str) -> dict[str, Any] | None:
@@ -131,7 +133,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
         raise FleetError(f"a fleet is already running from {state}: `triage deploy down` first")
     for name in regions:
         fleet.region(name)
-    key_id, key, key_spec = signing_key(fleet, configured_key)
+    key, key_spec = signing_key(fleet, configured_key)
     if not model_dir:
         from cloud_core.llm.build import build_model
 
@@ -149,7 +151,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
                     "TRIAGE_CLOUD__TLS_CERT": pool.tls_cert, "TRIAGE_CLOUD__TLS_KEY": pool.tls_key}})
     for name in regions:
         region = fleet.region(name)
-        bundle = build_region_bundle(fleet, name, key_id, key)
+        bundle = build_region_bundle(fleet, name, key)
         for i, port in enumerate(region.ports()):
             children.append({
                 "name": f"{name}-{i}", "kind": "edge", "region": name, "address": f"{region.host}:{port}",
@@ -258,9 +260,13 @@ def _health_gate(address: str, build_key: str, probe: str, timeout_s: float) -> 
     return True, ""
 
 
-def rollout(fleet: Fleet, region: str, bundle: Path, probe: str = "Do you ship to the UK?",
-            gate_timeout_s: float = 60.0) -> RolloutResult:
-    """Replace the region's bundle replica by replica; stop and roll back at the first failed gate."""
+def rollout(fleet: Fleet, region: str, bundle: Path, key: SigningKey | None = None,
+            probe: str = "Do you ship to the UK?", gate_timeout_s: float = 60.0) -> RolloutResult:
+    """Replace the region's bundle replica by replica; stop and roll back at the first failed gate.
+
+    A replica that took the new bundle refuses the old one as a downgrade, so rolling back signs the
+    old build again with ``key`` (the fleet's signer) as a newer release first.
+    """
     plan = _read_plan(fleet)
     edges = [c for c in plan["children"] if c["kind"] == "edge" and c["region"] == region]
     if not edges:
@@ -277,6 +283,10 @@ def rollout(fleet: Fleet, region: str, bundle: Path, probe: str = "Do you ship t
         if ok:
             ok, reason = _health_gate(child["address"], build_key, probe, gate_timeout_s)
         if not ok:
+            if key is not None:
+                from triage.bundle.signing import sign_bundle
+
+                sign_bundle(Path(old), key)
             back, _ = _swap(child["address"], plan["admin_token"], old)
             result.failed, result.reason, result.rolled_back = child["name"], reason, back
             return result

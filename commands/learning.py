@@ -94,10 +94,9 @@ def _build_learned_bundle(folder: Path, out: Path) -> None:
     bundle = build_bundle(folder, out)
     signing = load_config().deploy.signing_key
     if signing:
-        from triage.bundle.signing import parse_keys, sign_bundle
+        from triage.bundle.signing import parse_signing_key, sign_bundle
 
-        (key_id, key), = parse_keys(signing).items()
-        sign_bundle(bundle, key_id, key)
+        sign_bundle(bundle, parse_signing_key(signing))
     err.print(f"[green]bundle ready[/green] at {bundle}{' (signed)' if signing else ''}: roll it out with "
               "`triage deploy rollout` or point `triage edge --bundle` at it")
 

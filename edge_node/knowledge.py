@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
@@ -23,6 +24,9 @@ from triage.catalog import Catalog
 from triage.encoder import Encoder
 from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE
 
+if TYPE_CHECKING:
+    from triage.bundle.signing import TrustedKey
+
 __all__ = ["Knowledge", "load_knowledge"]
 
 
@@ -36,18 +40,21 @@ class Knowledge:
     head: IntentHead
     calibration: Calibration
     path: Path
+    release: int = 0
+    """The signed release (``triage.bundle.signing``); 0 for a bundle loaded without trusted keys."""
 
 
-def load_knowledge(bundle: Path, *, threads: int = 1, keys: dict[str, bytes] | None = None) -> Knowledge:
+def load_knowledge(bundle: Path, *, threads: int = 1, keys: dict[str, TrustedKey] | None = None) -> Knowledge:
     """Load a bundle after checking every checksum (and its signature when ``keys`` are given);
     raises ``BundleError`` when it is not intact or not signed by a trusted key."""
     import faiss
 
     bundle = Path(bundle)
+    release = 0
     if keys:
         from triage.bundle.signing import verify_signature
 
-        verify_signature(bundle, keys)
+        release = verify_signature(bundle, keys).release
     manifest = verify_bundle(bundle)
     with np.load(bundle / HEAD_FILE, allow_pickle=False) as arrays:
         head = IntentHead.from_arrays(dict(arrays))
@@ -60,4 +67,5 @@ def load_knowledge(bundle: Path, *, threads: int = 1, keys: dict[str, bytes] | N
         head=head,
         calibration=msgspec.json.decode((bundle / CALIBRATION_FILE).read_bytes(), type=Calibration),
         path=bundle,
+        release=release,
     )

@@ -136,6 +136,10 @@ class EdgeService:
         if knowledge.catalog.storefront.id != self.storefront:
             raise BundleError(f"{bundle} is for storefront {knowledge.catalog.storefront.id!r}, this edge serves "
                               f"{self.storefront!r}")
+        if knowledge.release < self.knowledge.release:
+            raise BundleError(f"{bundle} is signed as release {knowledge.release}, older than release "
+                              f"{self.knowledge.release} served now: a downgrade is refused. To roll back, sign "
+                              "the older build again as a new release (`triage deploy sign --bundle PATH`)")
         understanding = await asyncio.to_thread(Understanding, knowledge, self.config.langid)
         router = self._router_for(knowledge)
         self.knowledge, self._pipeline = knowledge, (understanding, router)

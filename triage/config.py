@@ -108,8 +108,9 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     allowed_origins: str = ""
     """Comma-separated page origins allowed to open the chat (``https://shop.example``); empty: any."""
     bundle_keys: str = ""
-    """Trusted bundle signing keys, ``id=secret,id2=secret``; when set, unsigned or altered bundles
-    are refused at start and on reload."""
+    """Trusted bundle signing keys, ``id=ed25519:<public key>`` (``triage deploy keygen``) or a shared
+    ``id=secret``, comma-separated; when set, unsigned, altered or older (downgraded) bundles are
+    refused at start and on reload. Never a private key: an edge must not be able to sign."""
     admin_token: str = ""
     """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
     cache_enabled: bool = True
@@ -270,7 +271,9 @@ class ConsoleConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 class DeployConfig(msgspec.Struct, forbid_unknown_fields=True):
     signing_key: str = ""
-    """``id=secret`` used by ``triage deploy build`` to sign bundles (the edges trust it via bundle_keys)."""
+    """``id=ed25519-private:<key>`` (``triage deploy keygen``) or a shared ``id=secret`` with which
+    ``triage deploy build`` and ``sign`` sign bundles; the edges trust its public half via bundle_keys.
+    Empty: a local fleet generates an Ed25519 pair in its state folder."""
     regions: str = "deploy/regions.toml"
 
 

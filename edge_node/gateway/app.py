@@ -120,7 +120,7 @@ def _status_routes(edge: EdgeService) -> list[BaseRouteHandler]:
     async def readyz() -> dict[str, object]:
         manifest = edge.knowledge.manifest
         return {"status": "ready", "storefront": manifest.storefront, "catalog_hash": manifest.catalog_hash,
-                "build_key": manifest.build_key, "bundle": str(edge.knowledge.path),
+                "build_key": manifest.build_key, "bundle": str(edge.knowledge.path), "release": edge.knowledge.release,
                 "languages": manifest.languages, "cloud": edge.config.cloud or None,
                 "circuit": edge.escalator.breaker.state, "outbox_depth": await edge.store.outbox.depth(),
                 "worker": os.getpid()}

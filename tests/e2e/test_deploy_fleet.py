@@ -105,10 +105,10 @@ def test_rolling_update_under_load_answers_every_message_and_a_bad_bundle_is_rol
     old_key = replicas[0]["build_key"]
 
     fleet = load_regions(regions_file)
-    key_id, key, _ = signing_key(fleet, "")
+    key, _ = signing_key(fleet, "")
     smaller = fleet.region("eu-west")
     smaller.languages = ["en", "de"]
-    new_bundle = build_region_bundle(fleet, "eu-west", key_id, key, out_root=tmp_path / "next")
+    new_bundle = build_region_bundle(fleet, "eu-west", key, out_root=tmp_path / "next")
     addresses = [r["address"] for r in replicas]
 
     load = Load(addresses)

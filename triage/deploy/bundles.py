@@ -14,7 +14,7 @@ import msgspec
 
 from triage.bundle.build import build_bundle
 from triage.bundle.manifest import read_manifest
-from triage.bundle.signing import sign_bundle
+from triage.bundle.signing import SigningKey, sign_bundle
 from triage.catalog import Catalog, load_catalog, write_catalog
 from triage.deploy.regions import Fleet, RegionsError
 
@@ -61,7 +61,7 @@ def bundle_size(bundle: Path) -> int:
     return sum(p.stat().st_size for p in Path(bundle).iterdir() if p.is_file())
 
 
-def build_region_bundle(fleet: Fleet, region: str, key_id: str, key: bytes, out_root: Path | None = None) -> Path:
+def build_region_bundle(fleet: Fleet, region: str, key: SigningKey, out_root: Path | None = None) -> Path:
     """Build, sign and place the region's bundle at ``<bundle_dir>/<region>/<build key>``; returns it."""
     languages = fleet.region(region).languages
     catalog = restrict_catalog(load_catalog(Path(fleet.fleet.catalog)), languages)
@@ -77,5 +77,5 @@ def build_region_bundle(fleet: Fleet, region: str, key_id: str, key: bytes, out_
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(built, staging)
             staging.rename(final)
-    sign_bundle(final, key_id, key)  # (re)sign: the same build under a rotated key
+    sign_bundle(final, key)  # (re)sign: the same build under a rotated key, and a new release
     return final
