@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import msgspec  # noqa: E402
 
 from commands.clients.replay import read_traffic, replay  # noqa: E402
-from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
+from tests.conftest import CLOUD_ADMIN_TOKEN, CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
 from triage.bundle.build import build_bundle  # noqa: E402
 from triage.catalog import load_catalog  # noqa: E402
 from triage.config import CostConfig  # noqa: E402
@@ -107,8 +107,9 @@ def main() -> None:
 
         play("unseen, before", work / "unseen.jsonl")
         play("pass 1", work / "traffic.jsonl")
-        resolve_from_labels(cloud.address, CLOUD_TOKEN, "demo", labels, load_catalog(ROOT / "intents" / "storefront"))
-        changes = distill_and_reload(cloud.address, CLOUD_TOKEN, work / "catalog", work / "bundle-2", edge.url,
+        resolve_from_labels(cloud.address, CLOUD_ADMIN_TOKEN, "demo", labels,
+                            load_catalog(ROOT / "intents" / "storefront"))
+        changes = distill_and_reload(cloud.address, CLOUD_ADMIN_TOKEN, work / "catalog", work / "bundle-2", edge.url,
                                      "bench-admin")
         play("pass 2", work / "traffic.jsonl")
         play("unseen, after", work / "unseen.jsonl")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from commands.clients.replay import ReplayRow
     from edge_node.report import CostReport
-    from triage.config import Config, CostConfig
+    from triage.config import CloudConfig, Config, CostConfig
 
 __all__ = ["register"]
 
@@ -31,7 +31,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--from", required=True, help="cloud core host:port")
     p.add_argument("--catalog", required=True)
     p.add_argument("--tenant", default=None, help="default: the catalog's storefront id")
-    p.add_argument("--token", default=None, help="cloud bearer token (default [edge] cloud_token)")
+    p.add_argument("--token", default=None, help="a cloud admin token (default: the first of [cloud] admin_tokens)")
     p.add_argument("--apply", action="store_true", help="write the changes (default: print the diff only)")
     p.add_argument("--out", default=None, help="with --apply: build the new bundle here")
     p.set_defaults(run=_cmd_distill)
@@ -48,7 +48,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--then-distill", action="store_true",
                    help="after the first pass: distill resolutions into --catalog, reload the edge, replay again")
     p.add_argument("--cloud", default=None, help="--then-distill: cloud core host:port")
-    p.add_argument("--cloud-token", default=None, help="--then-distill: default [edge] cloud_token")
+    p.add_argument("--cloud-token", default=None,
+                   help="--then-distill: a cloud admin token (default: the first of [cloud] admin_tokens)")
     p.add_argument("--catalog", default=None, help="--then-distill: the catalog folder to distill into")
     p.add_argument("--bundle-out", default="var/bundle-distilled", help="--then-distill: where the new bundle goes")
     p.add_argument("--admin-token", default=None, help="--then-distill: the edge's [edge] admin_token")
@@ -65,7 +66,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 
     folder = Path(args.catalog)
     catalog = load_catalog(folder)
-    token = args.token or load_config().edge.cloud_token
+    token = args.token or _admin_token(load_config().cloud)
     resolutions = fetch_resolutions(getattr(args, "from"), token, args.tenant or catalog.storefront.id)
     after, changes = propose(catalog, resolutions)
     for change in changes:
@@ -138,7 +139,7 @@ def _distill_step(args: argparse.Namespace, traffic: list[list[ReplayRow]], conf
 
     if not (args.cloud and args.catalog and args.admin_token):
         raise ValueError("--then-distill needs --cloud, --catalog and --admin-token")
-    token = args.cloud_token or config.edge.cloud_token
+    token = args.cloud_token or _admin_token(config.cloud)
     if args.agent_from_labels:
         labels = {row.text: row.label for rows in traffic for row in rows if row.label}
         answers = load_catalog(Path(args.answers_from or args.catalog))
@@ -161,3 +162,12 @@ def _print_passes(args: argparse.Namespace, first: CostReport, second: CostRepor
                 ("pass", "edge share", "accuracy", "cost / 1k conv.", "all-cloud / 1k conv."),
                 ((name, str(r["edge_share"]), str(r["accuracy"]), str(r["cost_per_1k_conversations"]),
                   str(r["all_cloud_cost_per_1k_conversations"])) for name, r in both.items()))
+
+
+def _admin_token(cloud: CloudConfig) -> str:
+    """Resolutions and the escalation inbox need an admin token: an edge's service token is refused there."""
+    tokens = [token for token, credential in cloud.credentials().items() if credential.role == "admin"]
+    if not tokens:
+        raise ValueError("listing and resolving escalations needs a cloud admin token: pass --token or set "
+                         "[cloud] admin_tokens (TRIAGE_CLOUD__ADMIN_TOKENS)")
+    return tokens[0]

@@ -179,6 +179,7 @@ def postgres_url():
 
 
 CLOUD_TOKEN = "edge-to-cloud-test-token"
+CLOUD_ADMIN_TOKEN = "cloud-admin-test-token"
 
 
 class CloudProcess:
@@ -195,7 +196,8 @@ class CloudProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> CloudProcess:
-        env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__MODEL_DIR": str(self.model_dir),
+        env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": CLOUD_TOKEN, "TRIAGE_CLOUD__ADMIN_TOKENS": CLOUD_ADMIN_TOKEN,
+               "TRIAGE_CLOUD__MODEL_DIR": str(self.model_dir),
                "TRIAGE_CLOUD__MAX_TOKENS": str(self.max_tokens), "TRIAGE_CLOUD__GRACE_S": "1", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "commands", "cloud", "--port", str(self.port), "--memory",

@@ -152,6 +152,27 @@ class CostConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 _AGENT = r"[a-z0-9_-]+:[A-Za-z0-9_.@-]+:[^,:=]+=[^,\s]{16,}"
 _AGENT_TOKENS = rf"^(|{_AGENT}(\s*,\s*{_AGENT})*)$"
+_SERVICE = r"([a-z0-9_-]+(\|[a-z0-9_-]+)*=)?[^,\s=]+"
+_SERVICE_TOKENS = rf"^(|{_SERVICE}(\s*,\s*{_SERVICE})*)$"
+ALL_TENANTS = "*"
+
+
+class ServiceCredential(msgspec.Struct, frozen=True):
+    """What a service or admin token may do: its role, and the tenants it may name (``*``: all)."""
+
+    role: Literal["service", "admin"]
+    tenants: frozenset[str]
+
+    def covers(self, tenant: str) -> bool:
+        return ALL_TENANTS in self.tenants or tenant in self.tenants
+
+
+def _service_credentials(spec: str, role: Literal["service", "admin"]) -> dict[str, ServiceCredential]:
+    found: dict[str, ServiceCredential] = {}
+    for item in _comma_list(spec):
+        tenants, _, token = item.rpartition("=")
+        found[token] = ServiceCredential(role, frozenset(tenants.split("|")) if tenants else frozenset({ALL_TENANTS}))
+    return found
 
 
 class AgentCredential(msgspec.Struct, frozen=True):
@@ -175,9 +196,16 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 50051
     memory: str = "sqlite:///var/memory.db"
     """``sqlite:///path`` for one replica, ``postgresql://...`` when several replicas share memory."""
-    auth_tokens: str = ""
-    """Comma-separated bearer tokens accepted in the ``authorization`` metadata; empty disables auth
-    (loopback development only: ``triage cloud`` refuses a non-loopback host without tokens)."""
+    auth_tokens: Annotated[str, msgspec.Meta(pattern=_SERVICE_TOKENS)] = ""
+    """Service tokens (edges, internal services), comma-separated, each ``token`` (every tenant) or
+    ``tenant|tenant2=token`` (only those): they open ``Escalate`` and the delivery stream of the
+    tenants they name, and nothing else (no memory, export, forget, resolve or listing). Empty
+    disables auth (loopback development only: ``triage cloud`` refuses a non-loopback host without
+    tokens)."""
+    admin_tokens: Annotated[str, msgspec.Meta(pattern=_SERVICE_TOKENS)] = ""
+    """Admin tokens, same form: every ``triage.v1.Escalation`` method for the tenants they name,
+    including customer memory, export, erasure, resolutions and the escalation inbox (``triage
+    learn``, ``triage distill``, a data-protection officer's tools). Keep them off the edges."""
     tls_cert: str = ""
     """PEM server certificate; with ``tls_key`` the port speaks TLS."""
     tls_key: str = ""
@@ -239,7 +267,12 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     shop (``cloud_core.procedures.tools``)."""
 
     def tokens(self) -> frozenset[str]:
-        return _comma_list(self.auth_tokens)
+        """Every service and admin token."""
+        return frozenset(self.credentials())
+
+    def credentials(self) -> dict[str, ServiceCredential]:
+        """Service or admin token -> what it may do (a token in both lists is an admin token)."""
+        return {**_service_credentials(self.auth_tokens, "service"), **_service_credentials(self.admin_tokens, "admin")}
 
     def agents(self) -> dict[str, AgentCredential]:
         """Agent token -> whom it names (``agent_tokens``)."""

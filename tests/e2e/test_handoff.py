@@ -17,7 +17,7 @@ import pytest
 from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
-from tests.conftest import CLOUD_TOKEN, EdgeProcess
+from tests.conftest import CLOUD_ADMIN_TOKEN, CLOUD_TOKEN, EdgeProcess
 from tests.e2e.handoff import AGENT_TOKEN, DEV16, OTHER_TENANT_TOKEN, Helpdesk, handoff_cloud
 from tests.e2e.shoppers import SECRET, SHOP_SECRET, _resume
 
@@ -131,7 +131,8 @@ async def test_a_proposal_is_seen_approved_once_and_paid_once_and_the_reply_reac
     async with grpc.aio.insecure_channel(edge.cloud) as channel:
         stub = pb_grpc.EscalationStub(channel)
         resolutions = [r async for r in stub.ListResolutions(pb.ListResolutionsRequest(tenant="demo"),
-                                                              metadata=(("authorization", f"Bearer {CLOUD_TOKEN}"),))]
+                                                              metadata=(("authorization",
+                                                                          f"Bearer {CLOUD_ADMIN_TOKEN}"),))]
     assert [(r.intent, r.resolved_by) for r in resolutions] == [("damaged_item", "agent:anna")]
 
 

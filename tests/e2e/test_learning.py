@@ -16,7 +16,7 @@ import pytest
 
 from protos.triage.v1 import escalation_pb2 as pb
 from protos.triage.v1 import escalation_pb2_grpc as pb_grpc
-from tests.conftest import CLOUD_TOKEN, DEMO_CATALOG, CloudProcess, EdgeProcess
+from tests.conftest import CLOUD_ADMIN_TOKEN, CLOUD_TOKEN, DEMO_CATALOG, CloudProcess, EdgeProcess
 from tests.e2e.test_escalation import Shopper
 from triage.bundle.build import build_bundle
 from triage.catalog import load_catalog
@@ -60,11 +60,11 @@ async def test_a_resolution_flows_into_a_new_bundle_and_the_edge_then_answers_it
             await pb_grpc.EscalationStub(channel).Resolve(pb.ResolveRequest(
                 tenant="demo", escalation_id=escalation_id, intent="check_payment_methods", answers={"de": APPROVED},
                 edge_could_answer=True, resolved_by="agent:maria"),
-                metadata=(("authorization", f"Bearer {CLOUD_TOKEN}"),), timeout=10)
+                metadata=(("authorization", f"Bearer {CLOUD_ADMIN_TOKEN}"),), timeout=10)
 
         distilled = await asyncio.to_thread(subprocess.run, [
             sys.executable, "-m", "commands", "distill", "--from", cloud.address, "--catalog", str(catalog_dir),
-            "--token", CLOUD_TOKEN, "--apply", "--out", str(tmp_path / "bundle-2")],
+            "--token", CLOUD_ADMIN_TOKEN, "--apply", "--out", str(tmp_path / "bundle-2")],
             capture_output=True, text=True, check=False, timeout=300)
         assert distilled.returncode == 0, distilled.stderr
         assert f"+de = \"{APPROVED}\"" in distilled.stdout  # the reviewable diff
@@ -141,7 +141,8 @@ def test_triage_replay_runs_two_passes_with_a_distill_step_between(llm_folder, t
     try:
         done = subprocess.run([
             sys.executable, "-m", "commands", "replay", "--url", edge.ws_url, "--data", str(traffic), "--turns", "1",
-            "--then-distill", "--cloud", cloud.address, "--cloud-token", CLOUD_TOKEN, "--catalog", str(catalog_dir),
+            "--then-distill", "--cloud", cloud.address, "--cloud-token", CLOUD_ADMIN_TOKEN,
+            "--catalog", str(catalog_dir),
             "--bundle-out", str(tmp_path / "bundle-2"), "--admin-token", "admin-token", "--agent-from-labels",
             "--answers-from", str(DEMO_CATALOG), "--json"], capture_output=True, text=True, check=False, timeout=600)
         assert done.returncode == 0, done.stderr

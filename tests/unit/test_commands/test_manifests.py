@@ -137,3 +137,13 @@ def test_configmap_and_secret_keys_are_real_settings():
     assert config.edge.cloud == "triage-cloud:50051" and config.cloud.max_queue == 16
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert {(DEPLOY / "k8s" / r).is_file() for r in kustomization["resources"]} == {True}
+
+
+def test_each_tier_gets_only_its_own_secrets():
+    secrets = {doc["metadata"]["name"]: set(doc["stringData"]) for doc in _by_kind("Secret")}
+    for deployment in _by_kind("Deployment"):
+        refs = [source["secretRef"]["name"] for container in deployment["spec"]["template"]["spec"]["containers"]
+                for source in container.get("envFrom", []) if "secretRef" in source]
+        keys = set().union(*(secrets[name] for name in refs))
+        tier = "EDGE" if "edge" in deployment["metadata"]["name"] else "CLOUD"
+        assert keys and all(key.startswith(f"TRIAGE_{tier}__") for key in keys), (deployment["metadata"]["name"], keys)

@@ -63,6 +63,18 @@ def test_agent_credentials_name_a_tenant_and_a_person_and_a_malformed_one_is_ref
             load_config(env={"TRIAGE_CLOUD__AGENT_TOKENS": bad})
 
 
+def test_service_and_admin_tokens_name_their_tenants_and_a_malformed_one_is_refused_at_load() -> None:
+    cloud = load_config(env={"TRIAGE_CLOUD__AUTH_TOKENS": "edge-everywhere, demo|shop-b=edge-two-shops",
+                             "TRIAGE_CLOUD__ADMIN_TOKENS": "demo=dpo-of-demo"}).cloud
+    found = cloud.credentials()
+    assert found["edge-everywhere"].role == "service" and found["edge-everywhere"].covers("any-shop")
+    assert found["edge-two-shops"].tenants == {"demo", "shop-b"} and not found["edge-two-shops"].covers("shop-c")
+    assert found["dpo-of-demo"].role == "admin" and not found["dpo-of-demo"].covers("shop-b")
+    for bad in ("demo=", "a=b=c", "Demo Shop=token"):
+        with pytest.raises(ConfigError, match="auth_tokens"):
+            load_config(env={"TRIAGE_CLOUD__AUTH_TOKENS": bad})
+
+
 def test_the_console_takes_the_cloud_as_host_and_port_not_a_url() -> None:
     assert load_config(env={"TRIAGE_CONSOLE__CLOUD": "cloud.internal:50051"}).console.cloud == "cloud.internal:50051"
     with pytest.raises(ConfigError, match=r"console\.cloud"):
