@@ -228,13 +228,14 @@ def _measure(results: Results, name: str, url: str, proc: subprocess.Popen[bytes
 
 
 def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate: bool, shop: str,
-              store: str = "sqlite") -> None:
+              store: str = "sqlite", round_label: str = "") -> None:
     port = 18080
     proc = _start_edge(args.bundle, port, workers, deflate, shop, store)
     url = f"ws://127.0.0.1:{port}/v1/chat"
     name = f"{workers} worker{'s' if workers != 1 else ''}{' deflate' if deflate else ''}, "
     if len(args.store) > 1:
         name = f"{store}, {name}"
+    name = f"{round_label}{name}"
     try:
         for think in sorted({args.think, 0.0}, reverse=True):
             for sessions in args.sessions:
@@ -244,6 +245,26 @@ def _run_edge(results: Results, args: argparse.Namespace, workers: int, deflate:
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def _medians(rows: list[dict[str, object]], stores: list[str]) -> Table:
+    """Median p50/p99 of each configuration over the rounds, with each store's p99 over the first's."""
+    by_peer: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        peer = str(row["peer"])
+        if peer.startswith("round "):
+            by_peer.setdefault(peer.split(": ", 1)[1], []).append(row)
+    table = Table(title=f"Median over rounds; p99 ratio to {stores[0]}")
+    for col in ("configuration", "rounds", "median p50 ms", "median p99 ms", "p99 ratio"):
+        table.add_column(col, justify="right")
+    for peer, runs in by_peer.items():
+        p99 = float(np.median([float(r["p99_ms"]) for r in runs]))  # type: ignore[arg-type]
+        p50 = float(np.median([float(r["p50_ms"]) for r in runs]))  # type: ignore[arg-type]
+        base_peer = peer.replace(f"{peer.split(',')[0]},", f"{stores[0]},", 1) if len(stores) > 1 else peer
+        base = by_peer.get(base_peer, runs)
+        base_p99 = float(np.median([float(r["p99_ms"]) for r in base]))  # type: ignore[arg-type]
+        table.add_row(peer, str(len(runs)), f"{p50:.2f}", f"{p99:.2f}", f"{p99 / base_p99:.2f}")
+    return table
 
 
 def main() -> None:
@@ -262,6 +283,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("sqlite", "postgresql"), nargs="+", default=["sqlite"],
                         help="the edge store: SQLite file, PostgreSQL schema (TRIAGE_BENCH_POSTGRES; its server's "
                              "CPU is not in the edge's CPU column)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every configuration this often, the stores interleaved, and compare medians: "
+                             "one run's p99 moves by 2-5x on a shared 2-core VM")
     parser.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args()
     results = Results(args.messages)
@@ -273,16 +297,22 @@ def main() -> None:
     else:
         shop = _start_shop(18090) if args.order_mix else None
         try:
-            for store in args.store:
-                for deflate in args.deflate:
-                    for workers in args.workers:
-                        _run_edge(results, args, workers, deflate == "on", "http://127.0.0.1:18090" if shop else "",
-                                  store)
+            for n in range(args.rounds):
+                label = f"round {n + 1}: " if args.rounds > 1 else ""
+                for store in args.store:
+                    for deflate in args.deflate:
+                        for workers in args.workers:
+                            _run_edge(results, args, workers, deflate == "on",
+                                      "http://127.0.0.1:18090" if shop else "", store, label)
         finally:
             if shop is not None:
                 shop.terminate()
                 shop.wait(15)
-    Console(width=200).print(results.table)
+    console = Console(width=200)
+    console.print(results.table)
+    medians = _medians(results.rows, args.store) if args.rounds > 1 else None
+    if medians is not None:
+        console.print(medians)
     print(describe())
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), "rows": results.rows},

@@ -172,8 +172,10 @@ class _AlreadyFinal(Exception):
 
 class PostgresEdgeStore:
     records_inline = False
-    """A message's transaction is several round trips: run beside other messages, not on the
-    understanding thread (measured at 200 paced sessions: p99 484 ms on it, 146-210 ms beside it)."""
+    """A message's record is a network round trip: awaited beside other messages' work, not on the
+    understanding thread, where one slow commit holds every message behind it (with six to eight
+    round trips per message: p99 484 ms on it against 146-210 beside it at 200 paced sessions; with
+    one, 16.9 against 26.3 ms in runs whose SQLite p99 differed 2x, so no clear winner, docs/benchmarks.md)."""
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
