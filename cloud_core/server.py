@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import time
@@ -24,6 +23,7 @@ from cloud_core.metrics import CloudMetrics
 from cloud_core.service import EscalationService
 from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import escalation_pb2 as pb
+from triage.config import is_loopback_host
 
 if TYPE_CHECKING:
     from cloud_core.llm.base import LLMBackend
@@ -48,15 +48,6 @@ KEEPALIVE_OPTIONS = [
 
 class ServerConfigError(ValueError):
     """The cloud configuration cannot start a safe server; the message says which field to fix."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _credentials(config: CloudConfig) -> grpc.ServerCredentials | None:
@@ -156,9 +147,15 @@ class CloudServer:
 
     def __init__(self, config: CloudConfig, backend: LLMBackend, memory: MemoryStore,
                  metrics: CloudMetrics | None = None, procedures: dict[str, ProcedureRunner] | None = None) -> None:
-        if not config.tokens() and not _is_loopback(config.host):
+        if not config.tokens() and not is_loopback_host(config.host):
             raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.auth_tokens is empty: set "
                                     "TRIAGE_CLOUD__AUTH_TOKENS before listening beyond loopback")
+        if not config.tls_cert and not config.allow_plaintext and not is_loopback_host(config.host):
+            raise ServerConfigError(f"cloud.host is {config.host!r} but cloud.tls_cert is empty: tokens and "
+                                    "customer data would cross the network in the clear. Set TRIAGE_CLOUD__TLS_CERT "
+                                    "and TRIAGE_CLOUD__TLS_KEY (and TLS_CLIENT_CA for mTLS), or "
+                                    "TRIAGE_CLOUD__ALLOW_PLAINTEXT=true where a service mesh or a private link "
+                                    "encrypts the traffic")
         if config.procedure_driver == "model" and config.backend != "openai":
             raise ServerConfigError("cloud.procedure_driver = 'model' needs cloud.backend = 'openai' (a model that "
                                     "calls tools); the built-in model leaves procedures to the engine")
@@ -195,10 +192,22 @@ class CloudServer:
                      else self.server.add_insecure_port(address))
         if self.port == 0:
             raise ServerConfigError(f"cannot listen on {address}: is the port in use?")
+        # Kubelet's gRPC probes cannot speak TLS: health alone on a plaintext port of its own, with
+        # nothing behind it but SERVING or NOT_SERVING.
+        self._health_server: grpc.aio.Server | None = None
+        self.health_port = 0
+        if config.health_port:
+            self._health_server = grpc.aio.server(options=KEEPALIVE_OPTIONS, maximum_concurrent_rpcs=16)
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            self.health_port = self._health_server.add_insecure_port(f"{config.host}:{config.health_port}")
+            if self.health_port == 0:
+                raise ServerConfigError(f"cannot listen on {config.host}:{config.health_port} (cloud.health_port)")
 
     async def start(self) -> None:
         await self.memory.open()
         await self.server.start()
+        if self._health_server is not None:
+            await self._health_server.start()
         await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
         for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -222,6 +231,8 @@ class CloudServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follow_ups
         await self.server.stop(self.config.grace_s)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self.backend.close()
         for runner in self.procedures.values():
             await runner.aclose()

@@ -6,6 +6,7 @@ the field's name, not later at the first message.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -71,12 +72,18 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Where accepted messages, numbered frames, the escalation outbox and the cost ledger live: a
     SQLite file path (processes of one host share it), or ``postgresql://...`` (edge hosts of a region
     share it: any replica resumes any session and drains any outbox item). Another URL is refused."""
-    cloud: str = ""
-    """``host:port`` of the cloud core; empty keeps escalations queued in the outbox."""
+    cloud: Annotated[str, msgspec.Meta(pattern=r"^([^/\s]+:[0-9]+)?$")] = ""
+    """``host:port`` of the cloud core (no scheme); empty keeps escalations queued in the outbox."""
     cloud_token: str = ""
     """Bearer token for the cloud core."""
     cloud_tls_ca: str = ""
-    """PEM CA to verify the cloud core's certificate; empty speaks plaintext (loopback only)."""
+    """PEM CA to verify the cloud core's certificate; empty speaks plaintext, which is refused at load
+    for a cloud beyond loopback unless ``cloud_allow_plaintext``."""
+    cloud_tls_cert: str = ""
+    """PEM client certificate this edge presents to the cloud (mTLS, with ``[cloud] tls_client_ca``)."""
+    cloud_tls_key: str = ""
+    cloud_allow_plaintext: bool = False
+    """Speak plaintext to a cloud beyond loopback: only where a service mesh or a private link encrypts it."""
     node_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{0,64}$")] = ""
     """This edge's name toward the cloud: people's replies to its shoppers are delivered to it. Edge
     processes sharing one store share the name; empty: the host name."""
@@ -112,6 +119,10 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``id=secret``, comma-separated; when set, unsigned, altered or older (downgraded) bundles are
     refused at start and on reload. Never a private key: an edge must not be able to sign."""
     admin_token: str = ""
+    admin_allow_plaintext: bool = False
+    """Take ``POST /admin/bundle`` over plain HTTP from another host. Off: the admin token travels only
+    over loopback or HTTPS (a trusted proxy that sets ``X-Forwarded-Proto: https``); turn it on only
+    on a private network."""
     """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
     cache_enabled: bool = True
     """Reuse cloud answers to generic questions (never personal ones) through the guarded semantic cache."""
@@ -121,6 +132,24 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     cost_quality: float = -1.0
     """The router's trade-off knob in [0, 1] (0 cheapest, 1 safest); negative uses the bundle's
     calibrated value (``triage calibrate``)."""
+
+    def proxies(self) -> frozenset[str]:
+        """``trusted_proxies`` as a set of addresses."""
+        return _comma_list(self.trusted_proxies)
+
+    def __post_init__(self) -> None:
+        if bool(self.cloud_tls_cert) != bool(self.cloud_tls_key):
+            raise ValueError("edge.cloud_tls_cert and edge.cloud_tls_key go together (the client certificate and "
+                             "its key)")
+        if self.cloud_tls_cert and not self.cloud_tls_ca:
+            raise ValueError("edge.cloud_tls_cert is set but edge.cloud_tls_ca is empty: a client certificate is "
+                             "presented over TLS only; set TRIAGE_EDGE__CLOUD_TLS_CA")
+        host = self.cloud.rpartition(":")[0]
+        if self.cloud and not self.cloud_tls_ca and not self.cloud_allow_plaintext and not is_loopback_host(host):
+            raise ValueError(f"edge.cloud is {self.cloud!r} beyond loopback but edge.cloud_tls_ca is empty: the "
+                             "cloud token and shoppers' messages would cross the network in the clear. Set "
+                             "TRIAGE_EDGE__CLOUD_TLS_CA (and CLOUD_TLS_CERT/KEY for mTLS), or "
+                             "TRIAGE_EDGE__CLOUD_ALLOW_PLAINTEXT=true behind a mesh that encrypts it")
 
 
 class ModelPrice(msgspec.Struct, forbid_unknown_fields=True):
@@ -181,6 +210,16 @@ class AgentCredential(msgspec.Struct, frozen=True):
     display_name: str
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, without port) stays on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_postgres_url(location: str) -> bool:
     """Whether a store location (``[edge] store``, ``[cloud] memory``, the demo shop's ``--db``) names
     PostgreSQL rather than SQLite."""
@@ -211,6 +250,12 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     tls_key: str = ""
     tls_client_ca: str = ""
     """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
+    health_port: int = 0
+    """A plaintext port serving only ``grpc.health.v1`` (for kubelet probes, which cannot speak TLS);
+    0: off. Health also answers on ``port``."""
+    allow_plaintext: bool = False
+    """Listen beyond loopback without TLS: only where a service mesh or a private link encrypts the
+    traffic; otherwise ``triage cloud`` refuses to start there without ``tls_cert``."""
     backend: Literal["onnx", "openai"] = "onnx"
     model_dir: str = ""
     """Folder of the int4 ONNX model; empty builds (or reuses) ``triage cloud build-model``'s cached one."""

@@ -43,11 +43,15 @@ CHANNEL_OPTIONS = [
 
 
 class CloudClient:
-    def __init__(self, target: str, token: str = "", tls_ca: str = "") -> None:
+    def __init__(self, target: str, token: str = "", tls_ca: str = "", tls_cert: str = "", tls_key: str = "") -> None:
+        """``tls_cert``/``tls_key``: the client certificate for a cloud that requires mTLS."""
         self.target = target
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         if tls_ca:
-            credentials = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=Path(tls_ca).read_bytes(),
+                private_key=Path(tls_key).read_bytes() if tls_key else None,
+                certificate_chain=Path(tls_cert).read_bytes() if tls_cert else None)
             self._channel = grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         else:
             self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)

@@ -214,7 +214,8 @@ class Escalator:
         if self.config.cloud and self.client is None:
             from edge_node.escalation.client import CloudClient
 
-            self.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca)
+            self.client = CloudClient(self.config.cloud, self.config.cloud_token, self.config.cloud_tls_ca,
+                                      self.config.cloud_tls_cert, self.config.cloud_tls_key)
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self.run_worker())
 

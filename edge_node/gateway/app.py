@@ -17,6 +17,7 @@ from edge_node.frames import ErrorFrame, encode_frame
 from edge_node.gateway.connection import Connection
 from edge_node.gateway.ratelimit import KeyedBuckets
 from triage.bundle.manifest import BundleError
+from triage.config import is_loopback_host
 
 if TYPE_CHECKING:
     from litestar.handlers import BaseRouteHandler
@@ -35,7 +36,7 @@ def _static(name: str) -> bytes:
 def _chat_route(edge: EdgeService) -> BaseRouteHandler:
     allowed = {o.strip().rstrip("/") for o in edge.config.allowed_origins.split(",") if o.strip()}
     limits = KeyedBuckets(edge.config.address_rate_per_s, edge.config.address_rate_burst)
-    trusted = frozenset(p.strip() for p in edge.config.trusted_proxies.split(",") if p.strip())
+    trusted = edge.config.proxies()
 
     open_sockets = [0]  # this app's chat websockets (one app per process)
 
@@ -87,10 +88,25 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
     return chat
 
 
+def _plaintext_refusal(request: Request[Any, Any, Any], allow_plaintext: bool, trusted: frozenset[str]) -> str | None:
+    """Why an admin request may not be taken here, if it came over plain HTTP from another host."""
+    peer = request.client.host if request.client else ""
+    if allow_plaintext or request.url.scheme == "https" or is_loopback_host(peer):
+        return None
+    if peer in trusted and request.headers.get("x-forwarded-proto", "") == "https":
+        return None
+    return ("the admin token would cross the network in the clear: send this over HTTPS (a TLS-terminating proxy "
+            "listed in [edge] trusted_proxies that sets X-Forwarded-Proto: https) or from the edge's own host; "
+            "[edge] admin_allow_plaintext = true accepts it on a private network")
+
+
 def _admin_route(edge: EdgeService) -> BaseRouteHandler:
     @post("/admin/bundle", media_type=MediaType.JSON, status_code=200)
     async def reload_bundle(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
         token = edge.config.admin_token
+        refusal = _plaintext_refusal(request, edge.config.admin_allow_plaintext, edge.config.proxies())
+        if refusal is not None:
+            return Response({"error": refusal}, status_code=403)
         presented = request.headers.get("authorization", "")
         if not token or not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
             return Response({"error": "unauthorized: send 'Authorization: Bearer <[edge] admin_token>'"},

@@ -54,3 +54,27 @@ def test_a_bundle_signed_with_a_key_the_edge_does_not_trust_is_refused(signed_ed
     sign_bundle(forged, parse_signing_key(generate_ed25519("release")[0]))  # same key name, another key
     refused = _swap(edge, forged)
     assert refused.status_code == 409 and "does not match" in refused.json()["error"]
+
+
+def _own_address() -> str:
+    """This machine's address on its default route: another host's view of the edge."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("198.51.100.1", 9))  # no packet is sent: only the route is looked up
+        return str(probe.getsockname()[0])
+
+
+def test_the_admin_token_is_refused_over_plain_http_from_another_host(demo_bundle):
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__ADMIN_TOKEN": ADMIN}, host="0.0.0.0")
+    try:
+        body = {"path": str(demo_bundle)}
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        remote = httpx.post(f"http://{_own_address()}:{edge.port}/admin/bundle", json=body, headers=headers,
+                            timeout=60)
+        assert remote.status_code == 403, "the old edge took the admin token in the clear from any host"
+        assert "HTTPS" in remote.json()["error"]
+        local = httpx.post(f"http://127.0.0.1:{edge.port}/admin/bundle", json=body, headers=headers, timeout=60)
+        assert local.status_code == 200, local.text
+    finally:
+        edge.stop()

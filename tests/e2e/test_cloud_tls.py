@@ -85,3 +85,41 @@ def test_a_certificate_without_its_key_is_a_config_error(llm, pki):
     with pytest.raises(ServerConfigError, match=r"tls_cert and cloud\.tls_key"):
         CloudServer(CloudConfig(port=free_port(), tls_cert=str(pki / "server.pem")), OnnxBackend(llm),
                     open_store("sqlite:///:memory:"))
+
+
+async def test_listening_beyond_loopback_without_tls_is_refused_unless_allowed(llm):
+    from cloud_core.server import ServerConfigError
+
+    # The old server refused a missing token beyond loopback but served plaintext there.
+    with pytest.raises(ServerConfigError, match="tls_cert is empty"):
+        CloudServer(CloudConfig(host="0.0.0.0", port=free_port(), auth_tokens="a-token-of-the-edges"),
+                    OnnxBackend(llm), open_store("sqlite:///:memory:"))
+    CloudServer(CloudConfig(host="0.0.0.0", port=free_port(), auth_tokens="a-token-of-the-edges",
+                            allow_plaintext=True), OnnxBackend(llm), open_store("sqlite:///:memory:"))
+
+
+async def test_the_edge_client_presents_its_certificate_to_a_cloud_that_requires_one(llm, pki):
+    from edge_node.escalation.client import CloudClient
+    from protos.triage.v1 import escalation_pb2 as pb
+
+    config = CloudConfig(port=free_port(), tls_cert=str(pki / "server.pem"), tls_key=str(pki / "server.key"),
+                         tls_client_ca=str(pki / "ca.pem"), max_tokens=8, health_port=free_port())
+    server = await _serve(llm, config)
+    request = pb.EscalateRequest(idempotency_key="mtls-1", customer=pb.CustomerRef(tenant="demo"), lang="en",
+                                 message="Do you ship to Norway?")
+    with_cert = CloudClient(f"127.0.0.1:{server.port}", "", str(pki / "ca.pem"), str(pki / "client.pem"),
+                            str(pki / "client.key"))
+    without = CloudClient(f"127.0.0.1:{server.port}", "", str(pki / "ca.pem"))
+    try:
+        events = [event async for event in with_cert.escalate(request, timeout_s=60)]
+        assert events[-1].HasField("final")  # the old client could not present a certificate at all
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            _ = [event async for event in without.escalate(request, timeout_s=10)]
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.health_port}") as plain:  # kubelet's probe
+            reply = await health_pb2_grpc.HealthStub(plain).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await with_cert.close()
+        await without.close()
+        await server.stop()

@@ -72,7 +72,8 @@ class Shopper:
 def region(demo_bundle, llm_folder, postgres_url, tmp_path):
     with hosts(3) as machines, TcpRelay([(h.gateway, RELAY_PORT) for h in machines], ("127.0.0.1", 5432)):
         cloud = CloudProcess(llm_folder, tmp_path / "memory.db", max_tokens=24,
-                             env={"TRIAGE_CLOUD__HOST": "0.0.0.0"}).start()
+                             # the veth links never leave this machine: plaintext is allowed explicitly
+                             env={"TRIAGE_CLOUD__HOST": "0.0.0.0", "TRIAGE_CLOUD__ALLOW_PLAINTEXT": "true"}).start()
         edges = []
         try:
             for host in machines:
@@ -80,7 +81,8 @@ def region(demo_bundle, llm_folder, postgres_url, tmp_path):
                 edges.append(EdgeProcess(demo_bundle, {
                     "TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__NODE_ID": "region-a",
                     "TRIAGE_EDGE__ESCALATION_TIMEOUT_S": "20", "TRIAGE_EDGE__QUEUED_AFTER_S": "1",
-                    "TRIAGE_EDGE__ADMIN_TOKEN": ADMIN, "TRIAGE_EDGE__BUNDLE_POLL_S": "0.5"},
+                    "TRIAGE_EDGE__ADMIN_TOKEN": ADMIN, "TRIAGE_EDGE__BUNDLE_POLL_S": "0.5",
+                    "TRIAGE_EDGE__CLOUD_ALLOW_PLAINTEXT": "true", "TRIAGE_EDGE__ADMIN_ALLOW_PLAINTEXT": "true"},
                     store=store, cloud=f"{host.gateway}:{cloud.port}", host=host.address, port=8080,
                     prefix=host.command([])))
             yield cloud, edges, postgres_url

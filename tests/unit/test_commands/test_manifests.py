@@ -88,8 +88,9 @@ def test_k8s_deployments_run_real_commands_and_probe_real_endpoints():
             check = container[probe]
             if name == "triage-edge":
                 assert check["httpGet"]["path"] in EDGE_PATHS and check["httpGet"]["port"] == port
-            else:
-                assert check["grpc"]["port"] == port  # the standard grpc.health.v1 service
+            else:  # the standard grpc.health.v1 service, on the plaintext health port (the main one is TLS)
+                env = {k: v for doc in _by_kind("ConfigMap") for k, v in doc["data"].items()}
+                assert check["grpc"]["port"] == load_config(env=env).cloud.health_port != port
     assert deployments["triage-cloud"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == \
         CloudConfig().port
 
@@ -103,7 +104,9 @@ def test_edge_pods_keep_no_state_of_their_own():
             env.update(doc[field])
     assert load_config(env=env).edge.store.startswith("postgresql://"), "the store is shared, not in the pod"
     mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
-    assert mounts == {"/bundle", "/tmp"}, "no per-pod volume holds sessions, frames or the outbox"
+    assert mounts == {"/bundle", "/tmp", "/etc/triage/cloud-ca"}, "no volume holds sessions, frames or the outbox"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert "secret" in volumes["cloud-ca"] and "emptyDir" in volumes["tmp"]
     assert spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
     [service] = [s for s in _by_kind("Service") if s["metadata"]["name"] == "triage-edge"]
     assert "sessionAffinity" not in service["spec"], "any pod resumes any session"

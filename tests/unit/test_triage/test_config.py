@@ -79,3 +79,18 @@ def test_the_console_takes_the_cloud_as_host_and_port_not_a_url() -> None:
     assert load_config(env={"TRIAGE_CONSOLE__CLOUD": "cloud.internal:50051"}).console.cloud == "cloud.internal:50051"
     with pytest.raises(ConfigError, match=r"console\.cloud"):
         load_config(env={"TRIAGE_CONSOLE__CLOUD": "http://cloud.internal:50051"})
+
+
+def test_an_edge_refuses_a_plaintext_cloud_beyond_loopback_at_load() -> None:
+    # The old config took a remote cloud without TLS: the cloud token and shoppers' messages in the clear.
+    with pytest.raises(ConfigError, match="cloud_tls_ca is empty"):
+        load_config(env={"TRIAGE_EDGE__CLOUD": "cloud.internal:50051"})
+    assert load_config(env={"TRIAGE_EDGE__CLOUD": "127.0.0.1:50051"}).edge.cloud == "127.0.0.1:50051"
+    assert load_config(env={"TRIAGE_EDGE__CLOUD": "cloud.internal:50051", "TRIAGE_EDGE__CLOUD_TLS_CA": "/ca.pem"})
+    assert load_config(env={"TRIAGE_EDGE__CLOUD": "10.0.0.2:50051", "TRIAGE_EDGE__CLOUD_ALLOW_PLAINTEXT": "true"})
+    with pytest.raises(ConfigError, match="go together"):
+        load_config(env={"TRIAGE_EDGE__CLOUD_TLS_CERT": "/client.pem"})
+    with pytest.raises(ConfigError, match="presented over TLS only"):
+        load_config(env={"TRIAGE_EDGE__CLOUD_TLS_CERT": "/client.pem", "TRIAGE_EDGE__CLOUD_TLS_KEY": "/client.key"})
+    with pytest.raises(ConfigError, match=r"edge\.cloud"):
+        load_config(env={"TRIAGE_EDGE__CLOUD": "https://cloud.internal:50051"})
