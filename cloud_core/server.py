@@ -181,6 +181,7 @@ class CloudServer:
         self.server.add_generic_rpc_handlers((_parsing_handler(SERVICE_NAME, self.service, _METHODS),
                                               _parsing_handler(CASES_SERVICE, self.cases, _CASES_METHODS)))
         self._follow_ups: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -208,10 +209,28 @@ class CloudServer:
         await self.server.start()
         if self._health_server is not None:
             await self._health_server.start()
-        await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
+        await self._purge()
         for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._follow_ups = asyncio.get_running_loop().create_task(self._send_follow_ups())
+        loop = asyncio.get_running_loop()
+        self._follow_ups = loop.create_task(self._send_follow_ups())
+        self._retention = loop.create_task(self._keep_retention())
+
+    async def _purge(self) -> int:
+        deleted = await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
+        if deleted:
+            logging.getLogger(__name__).info("retention: deleted %d rows older than %d days", deleted,
+                                             self.config.retention_days)
+        return deleted
+
+    async def _keep_retention(self) -> None:
+        """Retention applies while the core runs, not only when it starts (``[cloud] retention_check_s``)."""
+        while True:
+            await asyncio.sleep(self.config.retention_check_s)
+            try:
+                await self._purge()
+            except Exception:  # a store hiccup must not end the loop; the next round tries again
+                logging.getLogger(__name__).exception("retention purge failed")
 
     async def _send_follow_ups(self) -> None:
         """Tell shoppers whose case no person answered in time (``[cloud] follow_up_after_s``)."""
@@ -226,10 +245,11 @@ class CloudServer:
         """Stop taking calls (health NOT_SERVING first, so balancers drain), let running ones finish."""
         for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        if self._follow_ups is not None:
-            self._follow_ups.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow_ups
+        for task in (self._follow_ups, self._retention):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.server.stop(self.config.grace_s)
         if self._health_server is not None:
             await self._health_server.stop(0)

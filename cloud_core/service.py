@@ -395,5 +395,7 @@ class EscalationService(pb_grpc.EscalationServicer):  # type: ignore[misc]
                              context: grpc.aio.ServicerContext) -> pb.ForgetCustomerResponse:
         scope = await self._scope(request.customer, context)
         counts = await scope.forget()
+        edges = await self.desk.forget_at_edges(request.customer.tenant, request.customer.customer_id)
         return pb.ForgetCustomerResponse(turns_deleted=counts.turns, facts_deleted=counts.facts,
-                                         summaries_deleted=counts.summaries)
+                                         summaries_deleted=counts.summaries, cases_deleted=counts.cases,
+                                         edges_notified=edges)

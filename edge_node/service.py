@@ -181,6 +181,17 @@ class EdgeService:
                 failed = wanted
                 logging.getLogger(__name__).error("cannot follow bundle %s: %s", wanted, exc)
 
+    async def _keep_retention(self) -> None:
+        """Erase sessions idle past ``[edge] retention_days``, now and then every ``retention_check_s``."""
+        while True:
+            try:
+                erased = await self.store.purge_older_than(time.time() - self.config.retention_days * 86400)
+                if erased:
+                    logging.getLogger(__name__).info("retention: erased %d rows of idle sessions", erased)
+            except Exception:  # a store hiccup must not end the loop; the next round tries again
+                logging.getLogger(__name__).exception("retention purge of the edge store failed")
+            await asyncio.sleep(self.config.retention_check_s)
+
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
@@ -198,6 +209,7 @@ class EdgeService:
                 self.track(receiver.wake_for_others())
         if shared:
             self.track(self._follow_bundle())
+        self.track(self._keep_retention())
 
     async def handle(self, turn: Turn) -> Handled:
         """Turn an accepted message into its outcome: understood, routed, answered from the catalog,
@@ -258,7 +270,9 @@ class EdgeService:
         answer = None
         if d.kind != "escalate" or routed.notice:
             answer = self._answer(turn.client_id, d, "edge", routed.resolution)
-        return MessageOutcome(session=turn.session, client_id=turn.client_id, text=turn.text, lang=d.lang,
+        # Stored redacted: no card number or IBAN a shopper typed is kept at rest (the live message
+        # was already routed and acted on).
+        return MessageOutcome(session=turn.session, client_id=turn.client_id, text=redact(turn.text), lang=d.lang,
                               lang_changed=d.lang != turn.lang, intent=d.intent, decision=d.kind, entry=entry,
                               answer=answer, answer_final=d.kind != "escalate", pending=routed.pending,
                               pending_changed=routed.pending_changed)

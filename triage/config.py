@@ -62,6 +62,12 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     session resumes on any of them, and a bundle swapped on one is followed by all within
     ``bundle_poll_s``."""
     bundle_poll_s: float = 1.0
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Sessions idle longer than this are erased with their messages and frames (the cost ledger
+    stays: it holds neither text nor customer). The store keeps messages redacted (no card numbers
+    or IBANs) either way."""
+    retention_check_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    """How often the running edge erases what ``retention_days`` no longer keeps."""
     """How often a worker checks the store for a bundle another worker swapped in."""
     ws_compression: bool = False
     """Negotiate permessage-deflate with clients. Off by default: chat frames are a few hundred
@@ -284,7 +290,10 @@ class CloudConfig(msgspec.Struct, forbid_unknown_fields=True):
     memory_turns: int = 12
     """Recent turns of customer memory put into the prompt."""
     retention_days: int = 365
-    """Turns and stored replies older than this are purged."""
+    """Customer rows older than this are purged: turns, answers, escalations and their resolutions,
+    cases, hand-offs with their events and deliveries."""
+    retention_check_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    """How often the running core purges what ``retention_days`` no longer keeps."""
     grace_s: float = 10.0
     """Time running calls get to finish on shutdown."""
     metrics_port: int = 0

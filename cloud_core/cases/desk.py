@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from cloud_core.cases.changes import Changes
@@ -297,6 +298,7 @@ class CaseDesk:
     async def deliveries(self, tenant: str, edge: str) -> AsyncIterator[pb.Delivery]:
         """Every unacknowledged delivery to ``edge``, then new ones; each once per stream."""
         cases = self.memory.cases(tenant)
+        await cases.note_edge(edge)
         sent: set[str] = set()
         while True:
             wake = self.changes.current(tenant)
@@ -307,6 +309,23 @@ class CaseDesk:
                     sent.add(delivery.delivery_id)
                     yield delivery
             await self.changes.wait(wake, self.config.cases_poll_s)
+
+    async def forget_at_edges(self, tenant: str, customer: str) -> int:
+        """Send every edge node of the tenant a ``forget`` delivery for the customer; returns how many.
+
+        The edges erase what they hold of the customer (sessions, messages, frames, queued escalations)
+        when it arrives, as they store a person's reply: once per delivery id, acknowledged after, so an
+        edge that is down erases on its next subscription.
+        """
+        cases = self.memory.cases(tenant)
+        edges = await cases.edges()
+        for edge in edges:
+            delivery = pb.Delivery(delivery_id=f"forget-{uuid.uuid4().hex}", tenant=tenant, kind="forget",
+                                   forget_customer=customer, route=pb.ReplyRoute(edge=edge))
+            _now(delivery.created_at)
+            await cases.add_delivery(delivery.delivery_id, edge, "", delivery.SerializeToString())
+        self.changes.notify(tenant)
+        return len(edges)
 
     async def ack(self, tenant: str, delivery_id: str) -> bool:
         found = await self.memory.cases(tenant).ack_delivery(delivery_id)

@@ -29,6 +29,24 @@ DELETE_SUMMARY = "DELETE FROM summaries WHERE tenant = ? AND customer = ?"
 DELETE_REPLIES = "DELETE FROM replies WHERE tenant = ? AND customer = ?"
 
 DELETE_ESCALATIONS = "DELETE FROM escalations WHERE tenant = ? AND customer = ?"
+# Erasure also takes what hangs off the customer's escalations and hand-offs: resolutions (their
+# message is the escalation's), the hand-offs' event log and deliveries (a person's replies).
+_CUSTOMER_ESCALATIONS = "SELECT id FROM escalations WHERE tenant = ? AND customer = ?"
+_CUSTOMER_HANDOFFS = "SELECT tenant, case_id FROM handoffs WHERE tenant = ? AND customer = ?"
+DELETE_RESOLUTIONS = f"DELETE FROM resolutions WHERE escalation_id IN ({_CUSTOMER_ESCALATIONS})"
+DELETE_CASE_EVENTS = f"DELETE FROM case_events WHERE (tenant, case_id) IN ({_CUSTOMER_HANDOFFS})"
+DELETE_CASE_DELIVERIES = f"DELETE FROM deliveries WHERE (tenant, case_id) IN ({_CUSTOMER_HANDOFFS})"
+DELETE_HANDOFFS = "DELETE FROM handoffs WHERE tenant = ? AND customer = ?"
+EXPORT_ESCALATIONS = ("SELECT id, message, lang, intent, answer, created_at FROM escalations WHERE tenant = ? AND "
+                      "customer = ? ORDER BY created_at")
+EXPORT_CASES = ("SELECT case_id, order_id, procedure_name, state, created_at, updated_at FROM cases WHERE tenant = ? "
+                "AND customer = ? ORDER BY created_at")
+EXPORT_HANDOFFS = ("SELECT case_id, state, created_at FROM handoffs WHERE tenant = ? AND customer = ? "
+                   "ORDER BY created_at")
+EXPORT_REPLIES = ("SELECT idempotency_key, payload, created_at FROM replies WHERE tenant = ? AND customer = ? "
+                  "ORDER BY created_at")
+EXPORT_DELIVERIES = (f"SELECT payload FROM deliveries WHERE (tenant, case_id) IN ({_CUSTOMER_HANDOFFS}) "
+                     "ORDER BY created_at")
 INSERT_ESCALATION = ("INSERT INTO escalations (id, tenant, customer, message, lang, intent, answer, guarded, personal, "
                      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 
@@ -59,10 +77,21 @@ SELECT_RESOLUTIONS = ("SELECT r.escalation_id, e.message, e.lang, r.intent, r.an
 # Retention runs over all customers but returns only a count, never rows.
 PURGE_TURNS = "DELETE FROM turns WHERE created_at < ?"
 PURGE_REPLIES = "DELETE FROM replies WHERE created_at < ?"
+PURGE_RESOLUTIONS = ("DELETE FROM resolutions WHERE escalation_id IN (SELECT id FROM escalations WHERE "
+                     "created_at < ?)")
+PURGE_ESCALATIONS = "DELETE FROM escalations WHERE created_at < ?"
+PURGE_CASES = "DELETE FROM cases WHERE updated_at < ?"
+PURGE_CASE_EVENTS = "DELETE FROM case_events WHERE at < ?"
+PURGE_DELIVERIES = "DELETE FROM deliveries WHERE created_at < ?"
+PURGE_HANDOFFS = "DELETE FROM handoffs WHERE created_at < ?"
+PURGE_ALL = (PURGE_TURNS, PURGE_REPLIES, PURGE_RESOLUTIONS, PURGE_ESCALATIONS, PURGE_CASES, PURGE_CASE_EVENTS,
+             PURGE_DELIVERIES, PURGE_HANDOFFS)
+"""In this order: a resolution goes before the escalation it needs to be found by."""
 
 CUSTOMER_STATEMENTS = (RECENT_TURNS, ALL_TURNS, SELECT_FACTS, SELECT_SUMMARY, SELECT_REPLY, DELETE_TURNS,
                        DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES, DELETE_ESCALATIONS, SELECT_CASE, UPDATE_CASE,
-                       DELETE_CASES)
+                       DELETE_CASES, DELETE_RESOLUTIONS, DELETE_CASE_EVENTS, DELETE_CASE_DELIVERIES, DELETE_HANDOFFS,
+                       EXPORT_ESCALATIONS, EXPORT_CASES, EXPORT_HANDOFFS, EXPORT_REPLIES, EXPORT_DELIVERIES)
 INSERT_STATEMENTS = (INSERT_TURN, UPSERT_FACT, UPSERT_SUMMARY, INSERT_REPLY, INSERT_CASE)
 SELECT_ESCALATIONS = ("SELECT e.id, e.message, e.lang, e.intent, e.answer, e.guarded, e.personal, e.created_at "
                       "FROM escalations e WHERE tenant = ? AND (? = 0 OR NOT EXISTS "
@@ -97,12 +126,15 @@ SELECT_PENDING_DELIVERIES = ("SELECT payload FROM deliveries WHERE tenant = ? AN
                              "ORDER BY created_at LIMIT ?")
 ACK_DELIVERY = "UPDATE deliveries SET acked_at = ? WHERE tenant = ? AND delivery_id = ? AND acked_at IS NULL"
 SELECT_DELIVERY = "SELECT acked_at FROM deliveries WHERE tenant = ? AND delivery_id = ?"
+UPSERT_DELIVERY_EDGE = ("INSERT INTO delivery_edges (tenant, edge, last_seen) VALUES (?, ?, ?) "
+                        "ON CONFLICT (tenant, edge) DO UPDATE SET last_seen = excluded.last_seen")
+SELECT_DELIVERY_EDGES = "SELECT edge FROM delivery_edges WHERE tenant = ? ORDER BY edge"
 
 TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS, SELECT_CASE_COUNTS, SELECT_HANDOFF,
                      UPDATE_HANDOFF, MARK_FOLLOWED_UP, SELECT_OPEN_HANDOFFS, SELECT_DUE_FOLLOW_UPS,
                      SELECT_CASE_EVENTS, SELECT_LAST_CASE_EVENT, SELECT_PENDING_DELIVERIES, ACK_DELIVERY,
-                     SELECT_DELIVERY)
-TENANT_INSERTS = (INSERT_HANDOFF, INSERT_CASE_EVENT, INSERT_CASE_EVENT_LOCKED, INSERT_DELIVERY)
+                     SELECT_DELIVERY, SELECT_DELIVERY_EDGES)
+TENANT_INSERTS = (INSERT_HANDOFF, INSERT_CASE_EVENT, INSERT_CASE_EVENT_LOCKED, INSERT_DELIVERY, UPSERT_DELIVERY_EDGE)
 # The one cross-tenant read: which tenants have a follow-up due (tenant ids only, never rows).
 FOLLOW_UP_TENANTS = "SELECT DISTINCT tenant FROM handoffs WHERE followed_up = 0 AND follow_up_at <= ?"
-GLOBAL_STATEMENTS = (PURGE_TURNS, PURGE_REPLIES)
+GLOBAL_STATEMENTS = PURGE_ALL

@@ -64,6 +64,8 @@ class ForgetCounts(msgspec.Struct, frozen=True):
     facts: int
     summaries: int
     replies: int
+    cases: int = 0
+    """Escalations, dispute cases and hand-offs (with their event logs and deliveries)."""
 
 
 class Executor(Protocol):
@@ -119,13 +121,30 @@ class CustomerScope:
 
     async def export(self) -> dict[str, Any]:
         """Every stored row of this customer, for a data-subject access request."""
+        from protos.triage.v1 import escalation_pb2 as pb
+
         turns = await self._db.fetch(q.ALL_TURNS, self._ids)
+        escalations = await self._db.fetch(q.EXPORT_ESCALATIONS, self._ids)
+        cases = await self._db.fetch(q.EXPORT_CASES, self._ids)
+        handoffs = await self._db.fetch(q.EXPORT_HANDOFFS, self._ids)
+        replies = await self._db.fetch(q.EXPORT_REPLIES, self._ids)
+        deliveries = [pb.Delivery.FromString(bytes(row[0])) for row in await self._db.fetch(q.EXPORT_DELIVERIES,
+                                                                                              self._ids)]
         return {
             "tenant": self.key.tenant,
             "customer": self.key.customer,
             "turns": [msgspec.to_builtins(StoredTurn(*row)) for row in turns],
             "facts": [msgspec.to_builtins(f) for f in await self.facts()],
             "summary": await self.summary(),
+            "escalations": [{"id": r[0], "message": r[1], "lang": r[2], "intent": r[3], "answer": r[4],
+                             "created_at": r[5]} for r in escalations],
+            "cases": [{"case_id": r[0], "order_id": r[1], "procedure": r[2], "state": r[3], "created_at": r[4],
+                       "updated_at": r[5]} for r in cases],
+            "handoffs": [{"case_id": r[0], "state": r[1], "created_at": r[2]} for r in handoffs],
+            "answers": [{"idempotency_key": r[0], "text": pb.Final.FromString(bytes(r[1])).text, "created_at": r[2]}
+                        for r in replies],
+            "messages_from_people": [{"case_id": d.case_id, "kind": d.kind, "author": d.author, "text": d.text,
+                                      "lang": d.lang, "created_at": d.created_at.seconds} for d in deliveries],
         }
 
     async def record_escalation(self, escalation_id: str, message: str, lang: str, intent: str, answer: str,
@@ -159,9 +178,13 @@ class CustomerScope:
             facts=await self._db.execute(q.DELETE_FACTS, self._ids),
             summaries=await self._db.execute(q.DELETE_SUMMARY, self._ids),
             replies=await self._db.execute(q.DELETE_REPLIES, self._ids),
+            cases=sum([await self._db.execute(q.DELETE_RESOLUTIONS, self._ids),  # before their escalations
+                       await self._db.execute(q.DELETE_ESCALATIONS, self._ids),
+                       await self._db.execute(q.DELETE_CASES, self._ids),
+                       await self._db.execute(q.DELETE_CASE_EVENTS, self._ids),  # before their hand-offs
+                       await self._db.execute(q.DELETE_CASE_DELIVERIES, self._ids),
+                       await self._db.execute(q.DELETE_HANDOFFS, self._ids)]),
         )
-        await self._db.execute(q.DELETE_ESCALATIONS, self._ids)
-        await self._db.execute(q.DELETE_CASES, self._ids)
         return counts
 
 
@@ -234,8 +257,12 @@ class ScopedStore:
         return [str(r[0]) for r in await self.fetch(q.FOLLOW_UP_TENANTS, (now,))]
 
     async def purge_older_than(self, cutoff: float) -> int:
-        """Retention: delete turns and replies older than ``cutoff`` for every customer; returns rows deleted."""
-        return await self.execute(q.PURGE_TURNS, (cutoff,)) + await self.execute(q.PURGE_REPLIES, (cutoff,))
+        """Retention: delete every customer's rows older than ``cutoff`` (turns, answers, escalations and
+        their resolutions, cases, hand-offs, their events and deliveries); returns rows deleted."""
+        deleted = 0
+        for statement in q.PURGE_ALL:
+            deleted += await self.execute(statement, (cutoff,))
+        return deleted
 
 
 class MemoryStore(Protocol):
@@ -259,4 +286,4 @@ class MemoryStore(Protocol):
     async def schema_version(self) -> int: ...
 
     async def purge_older_than(self, cutoff: float) -> int:
-        """Retention: delete turns and replies older than ``cutoff`` for every customer; returns rows deleted."""
+        """Retention: delete every customer's rows older than ``cutoff``; returns rows deleted."""

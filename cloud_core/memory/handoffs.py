@@ -89,6 +89,13 @@ class TenantCases:
         return await self._db.execute(q.INSERT_DELIVERY, (delivery_id, self.tenant, edge, case_id, payload,
                                                           time.time())) == 1
 
+    async def note_edge(self, edge: str) -> None:
+        """Remember an edge node that takes this tenant's deliveries: a customer's erasure goes to each."""
+        await self._db.execute(q.UPSERT_DELIVERY_EDGE, (self.tenant, edge, time.time()))
+
+    async def edges(self) -> list[str]:
+        return [str(r[0]) for r in await self._db.fetch(q.SELECT_DELIVERY_EDGES, (self.tenant,))]
+
     async def pending_deliveries(self, edge: str, limit: int = 100) -> list[bytes]:
         return [bytes(r[0]) for r in await self._db.fetch(q.SELECT_PENDING_DELIVERIES, (self.tenant, edge, limit))]
 

@@ -48,6 +48,11 @@ class DeliveryReceiver:
 
     async def receive(self, delivery: pb.Delivery) -> None:
         """Store one delivery; once this returns it may be acknowledged (stored now, before, or not ours)."""
+        if delivery.kind == "forget":  # a customer's erasure in the cloud reaches this edge's store too
+            erased = await self.store.forget_customer(delivery.forget_customer)
+            log.info("erased %d rows of a forgotten customer (delivery %s)", erased, delivery.delivery_id)
+            self.metrics.deliveries.labels("forgotten").inc()
+            return
         source: AnswerSource = "human" if delivery.kind == "human" else "cloud"
         encode = answer_encoder(delivery.route.message_id, delivery.text, delivery.lang or "en", None, source, 1.0,
                                 "answer", list(delivery.quick_replies), author=delivery.author or None,

@@ -85,6 +85,13 @@ class SqliteDb:
         if on_disk:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            # Owner only: shoppers' messages are in it. SQLite gives the -wal and -shm files the
+            # database file's mode, so the file is made (or narrowed) before SQLite opens it.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            for suffix in ("", "-wal", "-shm"):  # a store made by an older version was 0644
+                part = Path(self.path + suffix)
+                if part.exists():
+                    part.chmod(0o600)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         # Switching a fresh file to WAL fails at once ("database is locked", no busy wait) while

@@ -244,6 +244,16 @@ class EdgeStore(Protocol):
         ``delivery_id`` whatever is re-sent; one transaction, so a crash leaves it stored or not."""
         ...
 
+    async def forget_customer(self, customer: str) -> int:
+        """Erase every session of a signed-in customer and all kept for them (messages, frames,
+        queued escalations, pending actions, outcomes, deliveries); the ledger keeps its cost rows,
+        which hold neither text nor customer. Returns rows deleted."""
+        ...
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        """Retention: the same for every session last active before ``cutoff``."""
+        ...
+
     async def delivered_since(self, since: float) -> list[tuple[str, float]]:
         """(session, stored at) of deliveries stored after ``since``: how the other processes sharing the
         store learn that one of them stored a reply for a shopper connected to them."""

@@ -155,6 +155,8 @@ BEGIN
 END $$
 """)
 _ALREADY_FINAL, _UNKNOWN_SESSION = "TRI01", "TRI02"
+_PER_SESSION = ("edge_messages", "edge_frames", "edge_outbox", "edge_outcomes", "edge_pending_actions",
+                "edge_deliveries")
 _SEQ_SENTINEL = 4_611_686_018_427_387_903
 _SEQ_PLACEHOLDER = f'"seq":{_SEQ_SENTINEL}'
 """Unique in an encoded frame: inside a JSON string every ``"`` is escaped, so ``"seq":`` followed
@@ -320,6 +322,23 @@ class PostgresEdgeStore:
     async def setting(self, key: str) -> str | None:
         row = await self.run(self.one, "SELECT value FROM edge_settings WHERE key = %s", (key,))
         return str(row[0]) if row else None
+
+    # erasure and retention --------------------------------------------------------------------
+    def _erase(self, where: str, params: tuple[Any, ...]) -> int:
+        sessions = f"SELECT id FROM edge_sessions WHERE {where}"
+
+        def work(conn: psycopg.Connection[TupleRow]) -> int:
+            erased = sum(conn.execute(f"DELETE FROM {table} WHERE session IN ({sessions})", params).rowcount
+                         for table in _PER_SESSION)
+            return erased + conn.execute(f"DELETE FROM edge_sessions WHERE {where}", params).rowcount
+
+        return self.tx(work)
+
+    async def forget_customer(self, customer: str) -> int:
+        return await self.run(self._erase, "customer = %s AND customer <> ''", (customer,))
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        return await self.run(self._erase, "updated_at < %s", (cutoff,))
 
     # deliveries -------------------------------------------------------------------------------
     def _deliver(self, conn: psycopg.Connection[TupleRow], delivery_id: str, session: str, reply_to: str,

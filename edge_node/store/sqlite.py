@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivery_id TEXT PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL
 );
 """
+_PER_SESSION = ("messages", "frames", "outbox", "outcomes", "pending_actions", "deliveries")
 
 _INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
@@ -197,6 +198,25 @@ class SqliteEdgeStore:
         rows = await self._db.read_all("SELECT session, received_at FROM deliveries WHERE received_at > ? "
                                        "ORDER BY received_at", (since,))
         return [(str(a), float(b)) for a, b in rows]
+
+    def _erase(self, where: str, params: tuple[Any, ...]) -> int:
+        """Delete the sessions ``where`` selects and everything kept for them (the ledger keeps its
+        rows: costs, without text or customer)."""
+        sessions = f"SELECT id FROM sessions WHERE {where}"
+
+        def work() -> int:
+            conn = self._db.db
+            erased = sum(conn.execute(f"DELETE FROM {table} WHERE session IN ({sessions})", params).rowcount
+                         for table in _PER_SESSION)
+            return erased + conn.execute(f"DELETE FROM sessions WHERE {where}", params).rowcount
+
+        return self._db.transaction(work)
+
+    async def forget_customer(self, customer: str) -> int:
+        return await self._db.run(self._erase, "customer = ? AND customer != ''", (customer,))
+
+    async def purge_older_than(self, cutoff: float) -> int:
+        return await self._db.run(self._erase, "updated_at < ?", (cutoff,))
 
     async def set_setting(self, key: str, value: str) -> None:
         await self._db.execute("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "

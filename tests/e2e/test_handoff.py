@@ -236,3 +236,26 @@ async def test_a_case_nobody_answers_in_time_sends_one_follow_up_in_the_shoppers
     finally:
         edge.stop()
         cloud.stop()
+
+
+async def test_a_customer_forgotten_in_the_cloud_is_erased_at_the_edge_and_no_card_number_is_kept(connect, edge,
+                                                                                                  cloud):
+    shopper = await connect(edge.ws_url, "c-1001", "en")
+    await shopper.say("How much is shipping? My card is 4111 1111 1111 1111 if you need it")
+    with sqlite3.connect(edge.store) as db:
+        texts = [row[0] for row in db.execute("SELECT text FROM messages")]
+    assert texts and not any("4111" in t for t in texts), f"the old edge kept the card number at rest: {texts}"
+    async with grpc.aio.insecure_channel(cloud.address) as channel:
+        forgotten = await pb_grpc.EscalationStub(channel).ForgetCustomer(
+            pb.ForgetCustomerRequest(customer=pb.CustomerRef(tenant="demo", customer_id="c-1001")),
+            metadata=(("authorization", f"Bearer {CLOUD_ADMIN_TOKEN}"),), timeout=10)
+    assert forgotten.edges_notified == 1, "the old ForgetCustomer never reached the edge"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sqlite3.connect(edge.store) as db:
+            left = db.execute("SELECT COUNT(*) FROM sessions WHERE customer = 'c-1001'").fetchone()[0]
+            messages = db.execute("SELECT COUNT(*) FROM messages WHERE session = ?", (shopper.session,)).fetchone()[0]
+        if left == 0 and messages == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the edge still holds {left} sessions and {messages} messages of the forgotten customer")

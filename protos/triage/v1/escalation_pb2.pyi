@@ -181,7 +181,7 @@ class SubscribeDeliveriesRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., edge: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
-    __slots__ = ("delivery_id", "tenant", "route", "case_id", "kind", "text", "lang", "author", "quick_replies", "created_at")
+    __slots__ = ("delivery_id", "tenant", "route", "case_id", "kind", "text", "lang", "author", "quick_replies", "created_at", "forget_customer")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +192,7 @@ class Delivery(_message.Message):
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     QUICK_REPLIES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FORGET_CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     tenant: str
     route: ReplyRoute
@@ -202,7 +203,8 @@ class Delivery(_message.Message):
     author: str
     quick_replies: _containers.RepeatedScalarFieldContainer[str]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, delivery_id: _Optional[str] = ..., tenant: _Optional[str] = ..., route: _Optional[_Union[ReplyRoute, _Mapping]] = ..., case_id: _Optional[str] = ..., kind: _Optional[str] = ..., text: _Optional[str] = ..., lang: _Optional[str] = ..., author: _Optional[str] = ..., quick_replies: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    forget_customer: str
+    def __init__(self, delivery_id: _Optional[str] = ..., tenant: _Optional[str] = ..., route: _Optional[_Union[ReplyRoute, _Mapping]] = ..., case_id: _Optional[str] = ..., kind: _Optional[str] = ..., text: _Optional[str] = ..., lang: _Optional[str] = ..., author: _Optional[str] = ..., quick_replies: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., forget_customer: _Optional[str] = ...) -> None: ...
 
 class AckDeliveryRequest(_message.Message):
     __slots__ = ("tenant", "delivery_id")
@@ -369,14 +371,18 @@ class ForgetCustomerRequest(_message.Message):
     def __init__(self, customer: _Optional[_Union[CustomerRef, _Mapping]] = ...) -> None: ...
 
 class ForgetCustomerResponse(_message.Message):
-    __slots__ = ("turns_deleted", "facts_deleted", "summaries_deleted")
+    __slots__ = ("turns_deleted", "facts_deleted", "summaries_deleted", "edges_notified", "cases_deleted")
     TURNS_DELETED_FIELD_NUMBER: _ClassVar[int]
     FACTS_DELETED_FIELD_NUMBER: _ClassVar[int]
     SUMMARIES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    EDGES_NOTIFIED_FIELD_NUMBER: _ClassVar[int]
+    CASES_DELETED_FIELD_NUMBER: _ClassVar[int]
     turns_deleted: int
     facts_deleted: int
     summaries_deleted: int
-    def __init__(self, turns_deleted: _Optional[int] = ..., facts_deleted: _Optional[int] = ..., summaries_deleted: _Optional[int] = ...) -> None: ...
+    edges_notified: int
+    cases_deleted: int
+    def __init__(self, turns_deleted: _Optional[int] = ..., facts_deleted: _Optional[int] = ..., summaries_deleted: _Optional[int] = ..., edges_notified: _Optional[int] = ..., cases_deleted: _Optional[int] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
     __slots__ = ("tenant", "escalation_id", "intent", "answers", "edge_could_answer", "resolved_by", "flagged")

@@ -55,32 +55,57 @@ async def test_a_reply_is_stored_once_per_idempotency_key(store):
     assert await alice.reply("k1") == b"first"
 
 
-async def test_export_holds_every_row_and_is_json(store):
-    alice = store.customer("demo", "alice")
-    await alice.add_turn("shopper", "where is my parcel?", "e1")
-    await alice.put_fact("order_id", "A-1001", "context:order_id")
-    await alice.set_summary("waiting for A-1001")
-    document = json.loads(json.dumps(await alice.export()))
+async def _a_handled_dispute(store, customer: str, key: str) -> None:
+    """An escalation with its answer, its resolution, a hand-off with an event and a person's reply."""
+    from protos.triage.v1 import escalation_pb2 as pb
+
+    scope = store.customer("demo", customer)
+    await scope.add_turn("shopper", "hello")
+    await scope.put_fact("k", "v", "test")
+    await scope.set_summary("s")
+    await scope.save_reply(key, pb.Final(text=f"answer for {customer}").SerializeToString())
+    await scope.record_escalation(f"esc-{customer}", f"my parcel {customer}", "en", "parcel", "sorry",
+                                  guarded=False, personal=True)
+    assert await store.learning("demo").resolve(f"esc-{customer}", "parcel_lost", {"en": "We resend it."},
+                                                edge_could_answer=False, resolved_by="agent:maria", flagged=False)
+    cases = store.cases("demo")
+    assert await cases.open(f"case-{customer}", customer, key, "open", b"view", b"route", time.time() + 900)
+    await cases.add_event(f"case-{customer}", "opened", b"view")
+    reply = pb.Delivery(delivery_id=f"d-{customer}", tenant="demo", case_id=f"case-{customer}", kind="human",
+                        text=f"Maria to {customer}", author="Maria")
+    await cases.add_delivery(reply.delivery_id, "edge-1", f"case-{customer}", reply.SerializeToString())
+
+
+async def test_export_holds_every_row_of_the_customer_and_is_json(store):
+    await _a_handled_dispute(store, "alice", "k1")
+    document = json.loads(json.dumps(await store.customer("demo", "alice").export()))
     assert document["customer"] == "alice"
-    assert [t["text"] for t in document["turns"]] == ["where is my parcel?"]
-    assert document["facts"][0]["source"] == "context:order_id"
-    assert document["summary"] == "waiting for A-1001"
+    assert [t["text"] for t in document["turns"]] == ["hello"]
+    assert document["facts"][0]["source"] == "test" and document["summary"] == "s"
+    # The old export held turns, facts and the summary only.
+    assert [e["message"] for e in document["escalations"]] == ["my parcel alice"]
+    assert [a["text"] for a in document["answers"]] == ["answer for alice"]
+    assert [h["case_id"] for h in document["handoffs"]] == ["case-alice"]
+    assert [(m["author"], m["text"]) for m in document["messages_from_people"]] == [("Maria", "Maria to alice")]
 
 
 async def test_forget_deletes_one_customer_and_nobody_else(store):
+    for customer in ("alice", "bob"):
+        await _a_handled_dispute(store, customer, "key")
     alice, bob = store.customer("demo", "alice"), store.customer("demo", "bob")
-    for scope in (alice, bob):
-        await scope.add_turn("shopper", "hello")
-        await scope.put_fact("k", "v", "test")
-        await scope.set_summary("s")
-        await scope.save_reply("key", b"x")
     counts = await alice.forget()
     assert (counts.turns, counts.facts, counts.summaries, counts.replies) == (1, 1, 1, 1)
-    assert await alice.export() == {"tenant": "demo", "customer": "alice", "turns": [], "facts": [], "summary": ""}
-    assert len(await bob.turns()) == 1 and await bob.summary() == "s" and await bob.reply("key") == b"x"
+    assert counts.cases == 5  # resolution, escalation, hand-off, its event and its delivery
+    exported = await alice.export()
+    assert all(not exported[key] for key in ("turns", "facts", "summary", "escalations", "answers", "handoffs",
+                                             "messages_from_people"))
+    # The old forget left the resolution (and the hand-off with the person's reply) behind.
+    assert [r.escalation_id for r in await store.learning("demo").resolutions()] == ["esc-bob"]
+    assert await store.cases("demo").get("case-alice") is None and await store.cases("demo").get("case-bob")
+    assert len(await bob.turns()) == 1 and await bob.summary() == "s" and await bob.reply("key")
 
 
-async def test_retention_purges_old_turns_for_everyone(store):
+async def test_retention_purges_every_old_row_for_everyone(store):
     old = time.time() - 400 * 86400
     alice, bob = store.customer("demo", "alice"), store.customer("other-shop", "bob")
     await alice.add_turn("shopper", "old", at=old)
@@ -89,6 +114,11 @@ async def test_retention_purges_old_turns_for_everyone(store):
     assert await store.purge_older_than(time.time() - 365 * 86400) == 2
     assert [t.text for t in await alice.turns()] == ["new"]
     assert await bob.turns() == []
+    await _a_handled_dispute(store, "carol", "k")
+    assert await store.purge_older_than(time.time() + 1) >= 7, "escalations, cases and hand-offs age out too"
+    exported = await store.customer("demo", "carol").export()
+    assert not exported["escalations"] and not exported["handoffs"] and not exported["messages_from_people"]
+    assert await store.learning("demo").resolutions() == []
 
 
 async def test_migrations_are_recorded_and_reopening_is_a_no_op(store):

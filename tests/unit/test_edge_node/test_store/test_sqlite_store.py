@@ -110,3 +110,20 @@ async def test_a_delivery_becomes_one_frame_of_its_session_however_often_it_is_d
         assert not unknown.known and unknown.frame is None
     finally:
         await store.close()
+
+
+async def test_the_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import stat
+
+    old = tmp_path / "old.db"
+    old.touch(mode=0o644)  # made by a version that left the umask's mode
+    for path in (tmp_path / "edge.db", old):
+        store = SqliteEdgeStore(path)
+        await store.open()
+        try:
+            await store.open_session("demo", None, "c-1")
+            for suffix in ("", "-wal", "-shm"):
+                mode = stat.S_IMODE((tmp_path / (path.name + suffix)).stat().st_mode)
+                assert mode == 0o600, f"{path.name}{suffix} has mode {oct(mode)}"
+        finally:
+            await store.close()

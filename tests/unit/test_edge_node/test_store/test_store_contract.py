@@ -160,3 +160,33 @@ async def test_a_delivery_is_one_frame_and_settings_are_shared(location, store):
     assert not (await store.deliver("d-2", "no-such-session", "m1", _frame("m1", "x"))).known
     assert await store.setting("bundle:demo") == "/bundles/v2"
     assert [s for s, _ in await store.delivered_since(0)] == [session]
+
+
+async def test_a_forgotten_customer_is_erased_and_nobody_else(store):
+    alice = (await store.open_session("demo", None, "c-alice")).session
+    bob = (await store.open_session("demo", None, "c-bob")).session
+    anonymous = (await store.open_session("demo", None)).session
+    for session in (alice, bob, anonymous):
+        await store.record_message(_outcome(session, "m1", pending=PendingAction(
+            action="order_status", intent="track_order", asked="order_id"), pending_changed=True))
+    await store.outbox.enqueue(f"{alice}:m2", alice, "m2", b"request")
+    assert await store.forget_customer("c-alice") >= 4
+    assert not (await store.open_session("demo", alice, "c-alice")).resumed
+    assert await store.conversation(alice) == [] and await store.frames.after(alice, 0) == []
+    assert await store.pending_action(alice) is None and await store.outbox.pending_for(alice) == []
+    assert await store.conversation(bob) == [("m1", "hi")] and await store.conversation(anonymous) == [("m1", "hi")]
+    assert await store.forget_customer("") == 0, "anonymous shoppers are not one customer"
+    assert len(await store.ledger()) == 3, "the cost ledger keeps its rows (no text, no customer)"
+
+
+async def test_retention_erases_sessions_idle_past_the_cutoff(store):
+    import time
+
+    old = (await store.open_session("demo", None, "c-1")).session
+    await store.record_message(_outcome(old, "m1"))
+    cutoff = time.time() + 0.001
+    await asyncio.sleep(0.01)
+    fresh = (await store.open_session("demo", None, "c-2")).session
+    await store.record_message(_outcome(fresh, "m1"))
+    assert await store.purge_older_than(cutoff) >= 2
+    assert await store.conversation(old) == [] and await store.conversation(fresh) == [("m1", "hi")]
