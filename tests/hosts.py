@@ -91,11 +91,16 @@ def hosts(count: int) -> Iterator[list[Host]]:
 
 
 class TcpRelay:
-    """Forward connections to ``listen`` (addresses of the hosts' gateways) to ``target``, in a thread."""
+    """Forward connections to ``listen`` (addresses of the hosts' gateways) to ``target``, in a thread.
+
+    ``delay_s`` (changeable while it runs) holds every chunk that long in each direction: latency
+    where the kernel has no netem.
+    """
 
     def __init__(self, listen: list[tuple[str, int]], target: tuple[str, int]) -> None:
         self.listen = listen
         self.target = target
+        self.delay_s = 0.0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tcp-relay", daemon=True)
@@ -149,6 +154,8 @@ class TcpRelay:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    if self.delay_s:
+                        await asyncio.sleep(self.delay_s)
                     dst.write(data)
                     await dst.drain()
             with contextlib.suppress(ConnectionError, OSError):
