@@ -104,9 +104,11 @@ def signing_key(fleet: Fleet, configured: str) -> tuple[SigningKey, str]:
     return key, trusted_spec(key)
 
 
-def _edge_ready(address: str) -> dict[str, Any] | None:
+def _edge_ready(address: str, status_token: str = "") -> dict[str, Any] | None:
+    """The edge's /readyz; its details (bundle, build) need loopback or the fleet's status token."""
+    headers = {"Authorization": f"Bearer {status_token}"} if status_token else {}
     try:
-        response = httpx.get(f"http://{address}/readyz", timeout=2)
+        response = httpx.get(f"http://{address}/readyz", headers=headers, timeout=2)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
@@ -138,7 +140,7 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
         from cloud_core.llm.build import build_model
 
         model_dir = str(build_model())
-    cloud_token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    cloud_token, admin_token, status_token = (secrets.token_urlsafe(24) for _ in range(3))
     python = sys.executable
     children: list[dict[str, Any]] = []
     pool = fleet.cloud
@@ -160,9 +162,11 @@ def up(fleet: Fleet, regions: list[str], configured_key: str = "", model_dir: st
                          "--port", str(port), "--cloud", region.cloud[0]],
                 "env": {"TRIAGE_EDGE__STORE": str((state / f"{name}-edge.db").resolve()),
                         "TRIAGE_EDGE__CLOUD_TOKEN": cloud_token, "TRIAGE_EDGE__CLOUD_TLS_CA": region.tls_ca,
-                        "TRIAGE_EDGE__BUNDLE_KEYS": key_spec, "TRIAGE_EDGE__ADMIN_TOKEN": admin_token}})
+                        "TRIAGE_EDGE__BUNDLE_KEYS": key_spec, "TRIAGE_EDGE__ADMIN_TOKEN": admin_token,
+                        "TRIAGE_EDGE__STATUS_TOKEN": status_token}})
     state.mkdir(parents=True, exist_ok=True)
-    _write_plan(fleet, {"regions": regions, "admin_token": admin_token, "children": children})
+    _write_plan(fleet, {"regions": regions, "admin_token": admin_token, "status_token": status_token,
+                        "children": children})
     log = (state / "supervisor.log").open("ab")
     subprocess.Popen([python, "-m", "triage.deploy.supervisor", str(_plan_path(fleet).resolve())], stdout=log,
                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -185,7 +189,7 @@ def status(fleet: Fleet) -> list[ReplicaStatus]:
     for child in plan["children"]:
         info = running.get(child["name"], {})
         if child["kind"] == "edge":
-            ready = _edge_ready(child["address"])
+            ready = _edge_ready(child["address"], plan.get("status_token", ""))
             seen = ready or {}
             out.append(ReplicaStatus(child["name"], "edge", child["region"], child["address"], info.get("pid"),
                                      info.get("restarts", 0), ready is not None,
@@ -225,7 +229,8 @@ def _swap(address: str, admin_token: str, bundle: str) -> tuple[bool, str]:
     return True, ""
 
 
-def _health_gate(address: str, build_key: str, probe: str, timeout_s: float) -> tuple[bool, str]:
+def _health_gate(address: str, build_key: str, probe: str, timeout_s: float,
+                 status_token: str = "") -> tuple[bool, str]:
     """Ready, serving the new build, and answering a real question at the edge."""
     import asyncio
 
@@ -234,7 +239,7 @@ def _health_gate(address: str, build_key: str, probe: str, timeout_s: float) -> 
     deadline = time.monotonic() + timeout_s
     ready: dict[str, Any] | None = None
     while time.monotonic() < deadline:
-        ready = _edge_ready(address)
+        ready = _edge_ready(address, status_token)
         if ready is not None and ready.get("build_key") == build_key:
             break
         time.sleep(0.2)
@@ -281,7 +286,8 @@ def rollout(fleet: Fleet, region: str, bundle: Path, key: SigningKey | None = No
         old = child["bundle"]
         ok, reason = _swap(child["address"], plan["admin_token"], bundle_path)
         if ok:
-            ok, reason = _health_gate(child["address"], build_key, probe, gate_timeout_s)
+            ok, reason = _health_gate(child["address"], build_key, probe, gate_timeout_s,
+                                      plan.get("status_token", ""))
         if not ok:
             if key is not None:
                 from triage.bundle.signing import sign_bundle

@@ -44,6 +44,8 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields
     token: str = ""
     session: str | None = None
     last_seq: int = 0
+    resume_key: str = ""
+    """The key the welcome gave with ``session``: an anonymous session resumes only with it."""
     lang: str | None = None
     """Optional UI language hint (the widget's ``data-lang`` or the browser's)."""
 
@@ -70,6 +72,8 @@ class Welcome(msgspec.Struct, tag="welcome", tag_field="type"):
     seq: int
     authenticated: bool = False
     """True when the hello carried a valid customer session token (memory on)."""
+    resume_key: str = ""
+    """Send it back with ``session`` to resume; never logged, unlike the session id."""
 
 
 class Typing(msgspec.Struct, tag="typing", tag_field="type"):

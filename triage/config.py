@@ -125,6 +125,10 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``id=secret``, comma-separated; when set, unsigned, altered or older (downgraded) bundles are
     refused at start and on reload. Never a private key: an edge must not be able to sign."""
     admin_token: str = ""
+    status_token: str = ""
+    """Bearer token for ``/metrics`` and the details of ``/readyz`` (bundle, build, cloud, circuit,
+    outbox) from other hosts (Prometheus, the fleet); loopback needs none. Without it another host
+    gets ``/readyz``'s status only (enough for a probe) and no metrics."""
     admin_allow_plaintext: bool = False
     """Take ``POST /admin/bundle`` over plain HTTP from another host. Off: the admin token travels only
     over loopback or HTTPS (a trusted proxy that sets ``X-Forwarded-Proto: https``); turn it on only

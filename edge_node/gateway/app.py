@@ -132,8 +132,19 @@ def _status_routes(edge: EdgeService) -> list[BaseRouteHandler]:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    def insider(request: Request[Any, Any, Any]) -> bool:
+        """Loopback, or the bearer of ``[edge] status_token``: who may see the node's internals."""
+        peer = request.client.host if request.client else ""
+        token = edge.config.status_token
+        presented = request.headers.get("authorization", "")
+        if is_loopback_host(peer):
+            return True
+        return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
+
     @get("/readyz", media_type=MediaType.JSON)
-    async def readyz() -> dict[str, object]:
+    async def readyz(request: Request[Any, Any, Any]) -> dict[str, object]:
+        if not insider(request):  # a probe needs the status code; the bundle path and the cloud are not public
+            return {"status": "ready"}
         manifest = edge.knowledge.manifest
         return {"status": "ready", "storefront": manifest.storefront, "catalog_hash": manifest.catalog_hash,
                 "build_key": manifest.build_key, "bundle": str(edge.knowledge.path), "release": edge.knowledge.release,
@@ -142,7 +153,10 @@ def _status_routes(edge: EdgeService) -> list[BaseRouteHandler]:
                 "worker": os.getpid()}
 
     @get("/metrics")
-    async def metrics() -> Response[bytes]:
+    async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+        if not insider(request):
+            return Response(b"metrics are for loopback or 'Authorization: Bearer <[edge] status_token>'\n",
+                            media_type=MediaType.TEXT, status_code=403)
         return Response(edge.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return [healthz, readyz, metrics]

@@ -186,7 +186,7 @@ class Connection:
                              "try again in a moment")
             return
         customer = self._customer(hello)
-        state = await edge.store.open_session(edge.storefront, hello.session, customer)
+        state = await edge.store.open_session(edge.storefront, hello.session, customer, hello.resume_key)
         if self.session is not None:
             edge.live.detach(self.session, self)
         self.session, self.customer = state.session, customer
@@ -200,7 +200,8 @@ class Connection:
         self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
         edge.live.attach(state.session, self)
         edge.metrics.sessions.labels("resumed" if state.resumed else "new").inc()
-        await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer)))
+        await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer),
+                                resume_key=state.resume_key))
         await self.pump()
 
     async def _refused(self, message: Message, text: str) -> bool:

@@ -231,7 +231,8 @@
     var ws = this.ws = new WebSocket(this.url);
     ws.onopen = function () {
       ws.send(JSON.stringify({type: "hello", storefront: self.storefront, token: self.host.getAttribute("token") || "",
-        session: self.state.session, last_seq: self.state.seq, lang: self.lang}));
+        session: self.state.session, resume_key: self.state.resumeKey || "", last_seq: self.state.seq,
+        lang: self.lang}));
     };
     ws.onmessage = function (ev) { self.receive(JSON.parse(ev.data)); };
     ws.onclose = function () {
@@ -253,6 +254,7 @@
     if (f.type === "welcome") {
       if (this.state.session && this.state.session !== f.session) this.state.seq = 0;
       this.state.session = f.session;
+      this.state.resumeKey = f.resume_key || "";
       this.ready = true;
       this.backoff = 500;
       this.banner(false);

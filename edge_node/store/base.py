@@ -9,6 +9,8 @@ waiting for the cloud).
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
@@ -84,6 +86,9 @@ class SessionState(NamedTuple):
     """The session's last frame number."""
     lang: str | None
     resumed: bool
+    resume_key: str = ""
+    """What an anonymous shopper must show to resume this session: the session id alone is written to
+    logs, so it must not be enough (a signed-in shopper's token names the customer instead)."""
 
 
 class PendingAction(msgspec.Struct, frozen=True):
@@ -200,8 +205,10 @@ class EdgeStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def open_session(self, storefront: str, resume: str | None, customer: str = "") -> SessionState:
-        """A known id of the same customer resumes; anything else starts a new session."""
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "",
+                           resume_key: str = "") -> SessionState:
+        """A known id of the same customer resumes (an anonymous one with its ``resume_key`` too);
+        anything else starts a new session."""
         ...
 
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
@@ -264,3 +271,13 @@ class EdgeStore(Protocol):
         ...
 
     async def setting(self, key: str) -> str | None: ...
+
+
+def may_resume(customer: str, stored_key: str, given_key: str) -> bool:
+    """A signed-in session resumes on the customer's token; an anonymous one on its key (sessions made
+    before keys existed have none and resume on their id until retention erases them)."""
+    return bool(customer) or not stored_key or hmac.compare_digest(stored_key.encode(), given_key.encode())
+
+
+def new_resume_key() -> str:
+    return secrets.token_urlsafe(18)

@@ -37,6 +37,8 @@ from edge_node.store.base import (
     Recorded,
     SessionState,
     StoredFrame,
+    may_resume,
+    new_resume_key,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS edge_sessions (
     lang TEXT, seq BIGINT NOT NULL DEFAULT 0, created_at DOUBLE PRECISION NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL
 );
+ALTER TABLE edge_sessions ADD COLUMN IF NOT EXISTS resume_key TEXT NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS edge_messages (
     session TEXT NOT NULL, client_id TEXT NOT NULL, text TEXT NOT NULL, lang TEXT, intent TEXT,
     decision TEXT, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session, client_id)
@@ -244,20 +247,21 @@ class PostgresEdgeStore:
             self._pool = None
 
     # sessions and messages --------------------------------------------------------------------
-    def _open_session(self, storefront: str, resume: str | None, customer: str) -> SessionState:
+    def _open_session(self, storefront: str, resume: str | None, customer: str, resume_key: str) -> SessionState:
         if resume:
-            row = self.one("SELECT seq, lang FROM edge_sessions WHERE id = %s AND storefront = %s AND customer = %s",
-                           (resume, storefront, customer))
-            if row is not None:
-                return SessionState(resume, int(row[0]), row[1], True)
-        session = secrets.token_urlsafe(12)
+            row = self.one("SELECT seq, lang, resume_key FROM edge_sessions WHERE id = %s AND storefront = %s AND "
+                           "customer = %s", (resume, storefront, customer))
+            if row is not None and may_resume(customer, str(row[2]), resume_key):
+                return SessionState(resume, int(row[0]), row[1], True, str(row[2]))
+        session, key = secrets.token_urlsafe(12), new_resume_key()
         now = time.time()
-        self.exec("INSERT INTO edge_sessions (id, storefront, customer, created_at, updated_at) "
-                  "VALUES (%s, %s, %s, %s, %s)", (session, storefront, customer, now, now))
-        return SessionState(session, 0, None, False)
+        self.exec("INSERT INTO edge_sessions (id, storefront, customer, created_at, updated_at, resume_key) "
+                  "VALUES (%s, %s, %s, %s, %s, %s)", (session, storefront, customer, now, now, key))
+        return SessionState(session, 0, None, False, key)
 
-    async def open_session(self, storefront: str, resume: str | None, customer: str = "") -> SessionState:
-        return await self.run(self._open_session, storefront, resume, customer)
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "",
+                           resume_key: str = "") -> SessionState:
+        return await self.run(self._open_session, storefront, resume, customer, resume_key)
 
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
         rows = await self.run(self.all, "SELECT client_id, text FROM edge_messages WHERE session = %s "

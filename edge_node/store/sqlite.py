@@ -24,6 +24,8 @@ from edge_node.store.base import (
     PendingAction,
     Recorded,
     SessionState,
+    may_resume,
+    new_resume_key,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ __all__ = ["SqliteEdgeStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, storefront TEXT NOT NULL, customer TEXT NOT NULL DEFAULT '',
-    lang TEXT, seq INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, updated_at REAL NOT NULL
+    lang TEXT, seq INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    resume_key TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS messages (
     session TEXT NOT NULL, client_id TEXT NOT NULL, text TEXT NOT NULL, lang TEXT, intent TEXT,
@@ -89,25 +92,34 @@ class SqliteEdgeStore:
 
     async def open(self) -> None:
         await self._db.run(self._db.open)
+        await self._db.run(self._add_resume_keys)
+
+    def _add_resume_keys(self) -> None:
+        """A store made before sessions had resume keys gets the column (SQLite has no ADD COLUMN IF NOT EXISTS)."""
+        columns = {row[1] for row in self._db.db.execute("PRAGMA table_info(sessions)")}
+        if "resume_key" not in columns:
+            self._db.write(lambda: self._db.db.execute(
+                "ALTER TABLE sessions ADD COLUMN resume_key TEXT NOT NULL DEFAULT ''"))
 
     async def close(self) -> None:
         await self._db.run(self._db.close)
 
-    def _open_session(self, storefront: str, resume: str | None, customer: str) -> SessionState:
+    def _open_session(self, storefront: str, resume: str | None, customer: str, resume_key: str) -> SessionState:
         db = self._db
-        if resume:  # only the same customer (or the same anonymous shopper) may resume a session
-            row = db.one("SELECT seq, lang FROM sessions WHERE id = ? AND storefront = ? AND customer = ?",
-                         (resume, storefront, customer))
-            if row is not None:
-                return SessionState(resume, int(row[0]), row[1], True)
-        session = secrets.token_urlsafe(12)
+        if resume:  # only the same customer (or the same anonymous shopper, by its key) may resume a session
+            row = db.one("SELECT seq, lang, resume_key FROM sessions WHERE id = ? AND storefront = ? AND "
+                         "customer = ?", (resume, storefront, customer))
+            if row is not None and may_resume(customer, str(row[2]), resume_key):
+                return SessionState(resume, int(row[0]), row[1], True, str(row[2]))
+        session, key = secrets.token_urlsafe(12), new_resume_key()
         now = time.time()
-        db.exec("INSERT INTO sessions (id, storefront, customer, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (session, storefront, customer, now, now))
-        return SessionState(session, 0, None, False)
+        db.exec("INSERT INTO sessions (id, storefront, customer, created_at, updated_at, resume_key) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (session, storefront, customer, now, now, key))
+        return SessionState(session, 0, None, False, key)
 
-    async def open_session(self, storefront: str, resume: str | None, customer: str = "") -> SessionState:
-        return await self._db.run(self._open_session, storefront, resume, customer)
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "",
+                           resume_key: str = "") -> SessionState:
+        return await self._db.run(self._open_session, storefront, resume, customer, resume_key)
 
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
         rows = await self._db.read_all("SELECT client_id, text FROM messages WHERE session = ? "

@@ -16,9 +16,11 @@ SHOP_SECRET = "test-shop-secret-0123456789"
 
 
 class Shopper:
-    def __init__(self, ws, session: str) -> None:
+    def __init__(self, ws, session: str, resume_key: str = "") -> None:
         self.ws = ws
         self.session = session
+        self.resume_key = resume_key
+        """What an anonymous shopper shows with ``session`` to resume it."""
         self.n = 0
 
     @classmethod
@@ -28,7 +30,7 @@ class Shopper:
         await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": token, "lang": lang}))
         welcome = json.loads(await ws.recv())
         assert welcome["type"] == "welcome" and welcome["authenticated"] == bool(customer)
-        return cls(ws, welcome["session"])
+        return cls(ws, welcome["session"], welcome["resume_key"])
 
     async def say(self, text: str, msg_id: str | None = None, timeout: float = 20) -> list[dict]:
         """The answer frames for one message, up to its final answer (or a queued notice)."""
@@ -44,10 +46,10 @@ class Shopper:
                     return frames
 
 
-async def _resume(url: str, session: str, last_seq: int, customer: str | None = None):
+async def _resume(url: str, session: str, last_seq: int, customer: str | None = None, resume_key: str = ""):
     ws = await websockets.connect(url)
     token = mint_token(SECRET, "demo", customer) if customer else ""
     await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": session, "last_seq": last_seq,
-                              "token": token}))
+                              "token": token, "resume_key": resume_key}))
     assert json.loads(await ws.recv())["type"] == "welcome"
     return ws

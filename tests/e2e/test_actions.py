@@ -87,7 +87,7 @@ async def test_a_pending_action_survives_an_edge_restart(connect, edge):
     session = shopper.session
     edge.kill()
     edge.start()
-    ws = await _resume(edge.ws_url, session, 4)
+    ws = await _resume(edge.ws_url, session, 4, resume_key=shopper.resume_key)
     try:
         answer = (await Shopper(ws, session).say("camille.roux@example.com", msg_id="m3"))[-1]
     finally:

@@ -78,3 +78,18 @@ def test_the_admin_token_is_refused_over_plain_http_from_another_host(demo_bundl
         assert local.status_code == 200, local.text
     finally:
         edge.stop()
+
+
+def test_internals_are_for_loopback_or_the_status_token_not_for_other_hosts(demo_bundle):
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__STATUS_TOKEN": "status-token-0123456789"}, host="0.0.0.0")
+    try:
+        remote = f"http://{_own_address()}:{edge.port}"
+        # The old edge told any host its bundle path, its cloud, its circuit and every metric.
+        assert httpx.get(f"{remote}/readyz").json() == {"status": "ready"}
+        assert httpx.get(f"{remote}/metrics").status_code == 403
+        token = {"Authorization": "Bearer status-token-0123456789"}
+        assert "bundle" in httpx.get(f"{remote}/readyz", headers=token).json()
+        assert "triage_edge_messages_total" in httpx.get(f"{remote}/metrics", headers=token).text
+        assert "bundle" in httpx.get(f"http://127.0.0.1:{edge.port}/readyz").json()
+    finally:
+        edge.stop()

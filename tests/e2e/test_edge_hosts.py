@@ -34,6 +34,7 @@ class Shopper:
     def __init__(self, name: str) -> None:
         self.name = name
         self.session: str | None = None
+        self.resume_key = ""
         self.seq = 0
         self.finals: dict[str, list[dict]] = {}
         self.sent: dict[str, str] = {}
@@ -42,11 +43,11 @@ class Shopper:
     async def connect(self, url: str) -> None:
         self.ws = await websockets.connect(url, open_timeout=10)
         await self.ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": self.session,
-                                       "last_seq": self.seq}))
+                                       "resume_key": self.resume_key, "last_seq": self.seq}))
         welcome = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
         assert welcome["type"] == "welcome"
         assert self.session in (None, welcome["session"]), "the session resumed on another host"
-        self.session = welcome["session"]
+        self.session, self.resume_key = welcome["session"], welcome["resume_key"]
         for msg_id, text in self.sent.items():  # re-sent by id: never answered twice
             if msg_id not in self.finals:
                 await self.ws.send(json.dumps({"type": "message", "id": msg_id, "text": text}))
@@ -82,7 +83,8 @@ def region(demo_bundle, llm_folder, postgres_url, tmp_path):
                     "TRIAGE_EDGE__CLOUD_TOKEN": CLOUD_TOKEN, "TRIAGE_EDGE__NODE_ID": "region-a",
                     "TRIAGE_EDGE__ESCALATION_TIMEOUT_S": "20", "TRIAGE_EDGE__QUEUED_AFTER_S": "1",
                     "TRIAGE_EDGE__ADMIN_TOKEN": ADMIN, "TRIAGE_EDGE__BUNDLE_POLL_S": "0.5",
-                    "TRIAGE_EDGE__CLOUD_ALLOW_PLAINTEXT": "true", "TRIAGE_EDGE__ADMIN_ALLOW_PLAINTEXT": "true"},
+                    "TRIAGE_EDGE__CLOUD_ALLOW_PLAINTEXT": "true", "TRIAGE_EDGE__ADMIN_ALLOW_PLAINTEXT": "true",
+                    "TRIAGE_EDGE__STATUS_TOKEN": ADMIN},
                     store=store, cloud=f"{host.gateway}:{cloud.port}", host=host.address, port=8080,
                     prefix=host.command([])))
             yield cloud, edges, postgres_url
@@ -157,7 +159,8 @@ async def test_a_rolling_bundle_update_across_the_three_hosts_loses_and_doubles_
                 if shopper.name == f"s{edges.index(edge)}":
                     await shopper.say("m2", FAQ)
         await asyncio.gather(*(s.read(time.monotonic() + 120) for s in shoppers))
-        served = [(await client.get(f"{edge.url}/readyz")).json()["bundle"] for edge in edges]
+        served = [(await client.get(f"{edge.url}/readyz", headers={"authorization": f"Bearer {ADMIN}"})).json()[
+            "bundle"] for edge in edges]
     assert served == [str(newer)] * 3
     for shopper in shoppers:
         await shopper.ws.close()

@@ -40,6 +40,7 @@ class _Client:
 
     def __init__(self) -> None:
         self.session: str | None = None
+        self.resume_key = ""
         self.last_seq = 0
         self.received: dict[int, dict] = {}
         self.texts: dict[str, str] = {}
@@ -57,9 +58,10 @@ class _Client:
     async def resume(self, ws) -> int:
         """hello, the replay of what was missed, then the re-send of messages still without an answer."""
         await ws.send(json.dumps({"type": "hello", "storefront": "demo", "session": self.session,
-                                  "last_seq": self.last_seq}))
+                                  "resume_key": self.resume_key, "last_seq": self.last_seq}))
         welcome = json.loads(await ws.recv())
         self.session = self.session or welcome["session"]
+        self.resume_key = welcome["resume_key"]
         assert welcome["session"] == self.session
         self.take(await _recv_numbered(ws, welcome["seq"] - self.last_seq))
         missing = self.unanswered()

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 
-async def _hello(ws, session: str | None = None, last_seq: int = 0) -> dict:
+async def _hello(ws, session: str | None = None, last_seq: int = 0, resume_key: str = "") -> dict:
     await ws.send(json.dumps({"type": "hello", "storefront": "demo", "token": "", "session": session,
-                              "last_seq": last_seq}))
+                              "resume_key": resume_key, "last_seq": last_seq}))
     frame = json.loads(await ws.recv(10))
     assert frame["type"] == "welcome"
     return frame
@@ -115,11 +115,15 @@ async def test_a_flood_is_rate_limited_without_closing_the_socket(edge: EdgeProc
 
 async def test_resume_replays_missed_answers_exactly_once(edge: EdgeProcess) -> None:
     async with websockets.connect(edge.ws_url) as ws:
-        session = (await _hello(ws))["session"]
+        hello = await _hello(ws)
+        session = hello["session"]
         first = await _ask(ws, "r1", "How much is shipping?")
         second = await _ask(ws, "r2", "Do you sell gift cards?")
     async with websockets.connect(edge.ws_url) as ws:
-        welcome = await _hello(ws, session=session, last_seq=first["seq"])
+        # The session id alone (it is in the logs) no longer resumes an anonymous session.
+        assert (await _hello(ws, session=session, last_seq=first["seq"]))["session"] != session
+    async with websockets.connect(edge.ws_url) as ws:
+        welcome = await _hello(ws, session=session, last_seq=first["seq"], resume_key=hello["resume_key"])
         assert welcome["session"] == session and welcome["seq"] == second["seq"]
         replay = json.loads(await ws.recv(10))
         assert replay == second

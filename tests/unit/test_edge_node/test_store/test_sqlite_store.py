@@ -32,7 +32,7 @@ async def test_worker_processes_sharing_the_file_number_every_frame_once(tmp_pat
     path = str(tmp_path / "edge.db")
     store = SqliteEdgeStore(path)
     await store.open()
-    session, _, _, _ = await store.open_session("demo", None)
+    session = (await store.open_session("demo", None)).session
     await store.close()
 
     context = multiprocessing.get_context("spawn")
@@ -96,7 +96,7 @@ async def test_a_delivery_becomes_one_frame_of_its_session_however_often_it_is_d
     store = SqliteEdgeStore(tmp_path / "edge.db")
     await store.open()
     try:
-        session, _, _, _ = await store.open_session("demo", None)
+        session = (await store.open_session("demo", None)).session
         other = SqliteEdgeStore(tmp_path / "edge.db")  # a second process of the node, sharing the file
         await other.open()
         first = await store.deliver("d-1", session, "m1", lambda seq: f"reply {seq}".encode())

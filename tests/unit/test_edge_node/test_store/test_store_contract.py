@@ -53,8 +53,20 @@ async def test_a_session_resumes_only_for_the_same_customer(store):
     assert not stranger.resumed and stranger.session != first.session
 
 
+async def test_an_anonymous_session_resumes_only_with_its_key(store):
+    first = await store.open_session("demo", None)
+    assert len(first.resume_key) >= 20
+    logged_id_only = await store.open_session("demo", first.session)
+    assert not logged_id_only.resumed, "the session id is in the logs: alone it must not resume"
+    wrong = await store.open_session("demo", first.session, "", "not-the-key")
+    assert not wrong.resumed
+    again = await store.open_session("demo", first.session, "", first.resume_key)
+    assert again.resumed and again.session == first.session and again.resume_key == first.resume_key
+
+
 async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store):
-    session = (await store.open_session("demo", None)).session
+    opened = await store.open_session("demo", None)
+    session = opened.session
     recorded = await store.record_message(_outcome(session, "m1"))
     assert recorded.processed and recorded.frame is not None and recorded.frame.seq == 1
     assert _seq_and_text(recorded.frame.data) == (1, "answer"), "the frame carries the number it was given"
@@ -63,7 +75,7 @@ async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store
     assert not resent.processed, "a re-sent id with an answer is replayed, not answered again"
     assert [e.client_id for e in await store.ledger()] == ["m1"]
     assert await store.conversation(session) == [("m1", "hi")]
-    assert (await store.open_session("demo", session)).lang == "en"
+    assert (await store.open_session("demo", session, "", opened.resume_key)).lang == "en"
 
 
 async def test_a_frame_is_stored_as_encoded_whatever_its_text_quotes(store):
