@@ -64,7 +64,10 @@ def serve_edge(bundle: Path, host: str, port: int, cloud: str | None = None, wor
     count = edge.config.workers
     err.print(f"edge node for storefront [bold]{edge.storefront}[/bold] on http://{host}:{port}/ "
               f"(websocket ws://{host}:{port}/v1/chat), {count} worker{'s' if count > 1 else ''}")
+    from edge_node.gateway.deadline import DeadlineH11Protocol
+
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "ws_max_size": 65536,
+                               "http": DeadlineH11Protocol,
                                "ws_ping_interval": 20.0,
                                "ws_per_message_deflate": edge.config.ws_compression}
     if count > 1:

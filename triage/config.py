@@ -125,6 +125,10 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``id=secret``, comma-separated; when set, unsigned, altered or older (downgraded) bundles are
     refused at start and on reload. Never a private key: an edge must not be able to sign."""
     admin_token: str = ""
+    request_deadline_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Time a connection has to deliver a whole HTTP request (or its websocket upgrade); a half-sent
+    request is closed after it (uvicorn's keep-alive timer is reset by every byte: a slow trickle
+    held a connection for ever)."""
     status_token: str = ""
     """Bearer token for ``/metrics`` and the details of ``/readyz`` (bundle, build, cloud, circuit,
     outbox) from other hosts (Prometheus, the fleet); loopback needs none. Without it another host

@@ -93,3 +93,41 @@ def test_internals_are_for_loopback_or_the_status_token_not_for_other_hosts(demo
         assert "bundle" in httpx.get(f"http://127.0.0.1:{edge.port}/readyz").json()
     finally:
         edge.stop()
+
+
+def test_a_half_sent_http_request_is_closed_but_a_quiet_websocket_is_not(demo_bundle):
+    import asyncio
+    import json
+    import socket
+    import time
+
+    import websockets
+
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__REQUEST_DEADLINE_S": "1.5"})
+    try:
+        with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as slow:
+            slow.sendall(b"GET /readyz HTTP/1.1\r\nHost: edge\r\n")
+            started, closed = time.monotonic(), False
+            slow.settimeout(0.3)
+            while time.monotonic() - started < 8 and not closed:
+                try:
+                    slow.sendall(b"X")  # one byte of a header at a time: the old edge waited for ever
+                    closed = slow.recv(1) == b""
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed = True
+            assert closed and time.monotonic() - started < 5, "the half-sent request was not closed"
+
+        async def quiet_chat() -> str:
+            async with websockets.connect(edge.ws_url) as ws:
+                await ws.send(json.dumps({"type": "hello", "storefront": "demo"}))
+                await ws.recv()
+                await asyncio.sleep(2.5)  # longer than the request deadline: an upgraded socket is not cut
+                await ws.send(json.dumps({"type": "ping"}))
+                return str(json.loads(await ws.recv())["type"])
+
+        assert asyncio.run(quiet_chat()) == "pong"
+        assert httpx.get(f"{edge.url}/healthz").status_code == 200
+    finally:
+        edge.stop()
