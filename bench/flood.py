@@ -24,13 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,35 +41,24 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.fuzz import SERVICE_TOKEN, _free_port, _tracebacks, _wait, start_cloud  # noqa: E402
+from bench.fuzz import SERVICE_TOKEN, _tracebacks, start_cloud, start_edge  # noqa: E402
+from bench.verdict import finish  # noqa: E402
 from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
-from triage.cpu import cpu_info, describe  # noqa: E402
+
+if TYPE_CHECKING:
+    import subprocess
 
 FAQ = "How much is shipping?"
 DISPUTE = "My parcel never arrived and I want my money back now"
 FLOOD_ADDRESS = "203.0.113.9"
 
 
-def start_edge(bundle: Path, cloud_port: int, work: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
-    import httpx
-
-    port, log = _free_port(), work / "edge.log"
-    env = {**os.environ, "TRIAGE_EDGE__STORE": str(work / "edge.db"), "TRIAGE_EDGE__CLOUD_TOKEN": SERVICE_TOKEN,
-           "TRIAGE_EDGE__TRUSTED_PROXIES": "127.0.0.1", "TRIAGE_EDGE__ESCALATION_TIMEOUT_S": "60",
-           "TRIAGE_EDGE__QUEUED_AFTER_S": "60"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port", str(port),
-                                 "--cloud", f"127.0.0.1:{cloud_port}"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _wait(ready, proc, "the edge", log)
-    return proc, port, log
+def start_flood_edge(bundle: Path, cloud_port: int, work: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Behind a trusted proxy (this process), so each shopper has its own address in X-Forwarded-For."""
+    return start_edge(bundle, work, {"TRIAGE_EDGE__CLOUD_TOKEN": SERVICE_TOKEN,
+                                     "TRIAGE_EDGE__TRUSTED_PROXIES": "127.0.0.1",
+                                     "TRIAGE_EDGE__ESCALATION_TIMEOUT_S": "60", "TRIAGE_EDGE__QUEUED_AFTER_S": "60"},
+                      cloud=f"127.0.0.1:{cloud_port}")
 
 
 class Phase(msgspec.Struct):
@@ -210,7 +197,7 @@ async def flooded(url: str, cloud_port: int, count: int, messages: int, sockets:
 def run(work: Path, bundle: Path, model_dir: Path, count: int, messages: int) -> dict[str, Any]:
     cloud, cloud_port, cloud_log = start_cloud(model_dir, work)
     try:
-        edge, port, edge_log = start_edge(bundle, cloud_port, work)
+        edge, port, edge_log = start_flood_edge(bundle, cloud_port, work)
         try:
             url = f"ws://127.0.0.1:{port}/v1/chat"
             quiet = asyncio.run(shoppers(url, count, messages, "quiet"))
@@ -272,12 +259,8 @@ def main() -> None:
     console = Console(width=160)
     console.print(table)
     console.print(f"floods: {result['floods']}")
-    broken = failures(result, args.shoppers, args.messages)
-    print("\n".join(broken) if broken else "every shopper message answered under the floods; the floods were refused")
-    print(describe())
-    if args.out:
-        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), **result}, indent=2) + "\n")
-    raise SystemExit(1 if broken else 0)
+    finish(failures(result, args.shoppers, args.messages),
+           "every shopper message answered under the floods; the floods were refused", result, args.out)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -48,9 +52,9 @@ from hypothesis import strategies as st  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench.verdict import finish  # noqa: E402
 from protos.triage.v1 import cases_pb2 as cpb  # noqa: E402
 from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
-from triage.cpu import cpu_info, describe  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
 SERVICE_TOKEN, ADMIN_TOKEN = "fuzz-service-token-0123456789", "fuzz-admin-token-0123456789"
@@ -236,14 +240,21 @@ def _wait(url_ok: Any, proc: subprocess.Popen[bytes], what: str, log: Path, time
     raise SystemExit(f"{what} did not become ready; see {log}")
 
 
-def start_edge(bundle: Path, work: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+FUZZ_EDGE = {"TRIAGE_EDGE__RATE_PER_S": "100000", "TRIAGE_EDGE__RATE_BURST": "100000",
+             "TRIAGE_EDGE__ADDRESS_RATE_PER_S": "100000", "TRIAGE_EDGE__ADDRESS_RATE_BURST": "100000",
+             "TRIAGE_EDGE__SESSION_SECRET": "fuzz-session-secret-0123456"}
+"""The fuzzer sends as fast as it can from one address: the rate limits would answer most frames."""
+
+
+def start_edge(bundle: Path, work: Path, settings: dict[str, str] | None = None,
+               cloud: str = "") -> tuple[subprocess.Popen[bytes], int, Path]:
+    """``triage edge`` on a free loopback port with ``settings`` (``TRIAGE_EDGE__*``), its log to a file."""
     port, log = _free_port(), work / "edge.log"
-    env = {**os.environ, "TRIAGE_EDGE__STORE": str(work / "edge.db"), "TRIAGE_EDGE__RATE_PER_S": "100000",
-           "TRIAGE_EDGE__RATE_BURST": "100000", "TRIAGE_EDGE__ADDRESS_RATE_PER_S": "100000",
-           "TRIAGE_EDGE__ADDRESS_RATE_BURST": "100000", "TRIAGE_EDGE__SESSION_SECRET": "fuzz-session-secret-0123456"}
+    env = {**os.environ, "TRIAGE_EDGE__STORE": str(work / "edge.db"), **(FUZZ_EDGE if settings is None else settings)}
     with log.open("wb") as out:  # the child holds its own copy of the descriptor
         proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port",
-                                 str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+                                 str(port), *(["--cloud", cloud] if cloud else [])], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
 
     def ready() -> bool:
         try:
@@ -445,6 +456,19 @@ def _default_bundle() -> Path:
     return build_bundle(ROOT / "intents" / "storefront", out / "bundle")
 
 
+def _timed(process: tuple[subprocess.Popen[bytes], int, Path],
+           send: Callable[[int], Coroutine[Any, Any, T]]) -> tuple[T, float, Path]:
+    """``send(port)`` against a started process, timed; the process is stopped after."""
+    proc, port, log = process
+    try:
+        started = time.perf_counter()
+        outcome = asyncio.run(send(port))
+        return outcome, time.perf_counter() - started, log
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
 def run(frames: int, protobufs: int, work: Path, bundle: Path | None = None, model_dir: Path | None = None,
         seeds: int = 10_000) -> dict[str, Any]:
     """Both fuzzers; returns the tallies and what was checked (the test calls this with small counts).
@@ -460,14 +484,7 @@ def run(frames: int, protobufs: int, work: Path, bundle: Path | None = None, mod
         started = time.perf_counter()
         made = expand_frames(generate(FRAMES, min(seeds, frames)), frames, rng)
         generated_s = time.perf_counter() - started
-        proc, port, log = start_edge(bundle or _default_bundle(), work)
-        try:
-            started = time.perf_counter()
-            tally = asyncio.run(fuzz_edge(port, made))
-            sent_s = time.perf_counter() - started
-        finally:
-            proc.terminate()
-            proc.wait(15)
+        tally, sent_s, log = _timed(start_edge(bundle or _default_bundle(), work), lambda port: fuzz_edge(port, made))
         kinds = collections.Counter("binary" if isinstance(f, bytes) else "oversized" if len(f) > 4096 else "text"
                                     for f in made)
         result["edge"] = {**msgspec.to_builtins(tally), "replied": tally.replied, "tracebacks": _tracebacks(log),
@@ -476,14 +493,7 @@ def run(frames: int, protobufs: int, work: Path, bundle: Path | None = None, mod
         started = time.perf_counter()
         calls = expand_calls(generate(_protobuf_call(), min(seeds, protobufs)), protobufs, rng)
         generated_s = time.perf_counter() - started
-        proc, port, log = start_cloud(model_dir or build_model(), work)
-        try:
-            started = time.perf_counter()
-            cloud = asyncio.run(fuzz_cloud(port, calls))
-            sent_s = time.perf_counter() - started
-        finally:
-            proc.terminate()
-            proc.wait(15)
+        cloud, sent_s, log = _timed(start_cloud(model_dir or build_model(), work), lambda port: fuzz_cloud(port, calls))
         result["cloud"] = {**msgspec.to_builtins(cloud), "tracebacks": _tracebacks(log), "generate_s": generated_s,
                            "send_s": sent_s, "methods": dict(collections.Counter(m for _, m, _ in calls))}
     return result
@@ -542,12 +552,7 @@ def main() -> None:
         table.add_row("cloud protobuf calls", f"{c['calls']:,}", f"{c['generate_s']:.0f}", f"{c['send_s']:.0f}",
                       f"{c['codes']}", f"{c['server_faults']} server faults, {c['tracebacks']} tracebacks")
     Console(width=200).print(table)
-    broken = failures(result)
-    print("\n".join(broken) if broken else "every check held: no crash, no unhandled exception, usable after")
-    print(describe())
-    if args.out:
-        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), **result}, indent=2) + "\n")
-    raise SystemExit(1 if broken else 0)
+    finish(failures(result), "every check held: no crash, no unhandled exception, usable after", result, args.out)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,9 @@ import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 import websockets  # noqa: E402
 
+from bench.verdict import finish  # noqa: E402
 from tests.conftest import CLOUD_TOKEN, CloudProcess, EdgeProcess  # noqa: E402
 from tests.hosts import Host, TcpRelay, hosts  # noqa: E402
-from triage.cpu import cpu_info, describe  # noqa: E402
 
 RELAY_PORT = 50999
 STATUS_TOKEN = "faults-status-token-0123456789"
@@ -271,12 +271,7 @@ def main() -> None:
               f"seconds to the final answer p50 {np.median(waits):.1f} max {max(waits):.1f}, breaker "
               f"{' -> '.join(p['circuit_states'])}")
     print(f"outbox pending after: {result['outbox_pending']}")
-    broken = failures(result)
-    print("\n".join(broken) if broken else "every message got exactly one final answer through every fault")
-    print(describe())
-    if args.out:
-        Path(args.out).write_text(json.dumps({"cpu": msgspec.to_builtins(cpu_info()), **result}, indent=2) + "\n")
-    raise SystemExit(1 if broken else 0)
+    finish(failures(result), "every message got exactly one final answer through every fault", result, args.out)
 
 
 if __name__ == "__main__":
