@@ -41,9 +41,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.fuzz import SERVICE_TOKEN, _tracebacks, start_cloud, start_edge  # noqa: E402
+from bench.fuzz import SERVICE_TOKEN, _stop, _tracebacks, start_cloud, start_edge  # noqa: E402
 from bench.verdict import finish  # noqa: E402
 from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
+from triage.config import EdgeConfig  # noqa: E402
 
 if TYPE_CHECKING:
     import subprocess
@@ -203,11 +204,9 @@ def run(work: Path, bundle: Path, model_dir: Path, count: int, messages: int) ->
             quiet = asyncio.run(shoppers(url, count, messages, "quiet"))
             under_flood, floods = asyncio.run(flooded(url, cloud_port, count, messages))
         finally:
-            edge.terminate()
-            edge.wait(15)
+            _stop(edge)
     finally:
-        cloud.terminate()
-        cloud.wait(15)
+        _stop(cloud)
     return {"quiet": msgspec.to_builtins(quiet), "flooded": msgspec.to_builtins(under_flood),
             "floods": msgspec.to_builtins(floods), "tracebacks": _tracebacks(edge_log) + _tracebacks(cloud_log)}
 
@@ -224,8 +223,9 @@ def failures(result: dict[str, Any], count: int, messages: int) -> list[str]:
         if answered != count * messages or phase["unanswered"]:
             found.append(f"{name}: {answered} of {count * messages} shopper messages answered ({phase['errors']})")
     floods = result["floods"]
-    # [edge] address_rate_burst (200) at once, then address_rate_per_s (50) for as long as it lasted
-    allowed = 200 + 50 * (floods["seconds"] + 1)
+    # [edge] address_rate_burst at once, then address_rate_per_s for as long as it lasted
+    limits = EdgeConfig()
+    allowed = limits.address_rate_burst + limits.address_rate_per_s * (floods["seconds"] + 1)
     if not floods["hellos_refused"] or floods["hellos_welcomed"] > allowed:
         found.append(f"the hello flood was not held at the limit ({allowed:.0f} welcomes allowed): {floods}")
     if result["tracebacks"]:

@@ -92,6 +92,7 @@ class Faults:
 
 class PhaseResult(msgspec.Struct):
     name: str
+    shoppers: int
     messages: int
     final_answers: dict[str, int] = {}
     seconds_to_final: list[float] = []
@@ -122,7 +123,7 @@ async def _shopper(url: str, ids: list[str], result: PhaseResult, deadline: floa
             except TimeoutError:
                 break
             if frame.get("type") == "answer" and frame.get("source") != "queued" and frame["reply_to"] in sent:
-                result.final_answers[frame["reply_to"]] += 1
+                result.final_answers[frame["reply_to"]] = result.final_answers.get(frame["reply_to"], 0) + 1
 
 
 async def _watch_circuit(edge: EdgeProcess, result: PhaseResult, stop: asyncio.Event) -> None:
@@ -141,7 +142,7 @@ async def _watch_circuit(edge: EdgeProcess, result: PhaseResult, stop: asyncio.E
 async def phase(name: str, edge: EdgeProcess, fault_on: Any, fault_off: Any, hold_s: float, shoppers: int = 2,
                 per_shopper: int = 2, settle_s: float = 90.0) -> PhaseResult:
     """Fault on, shoppers send, the fault holds ``hold_s``, heal, every answer awaited."""
-    result = PhaseResult(name, shoppers * per_shopper)
+    result = PhaseResult(name, shoppers, shoppers * per_shopper)
     stop = asyncio.Event()
     watcher = asyncio.ensure_future(_watch_circuit(edge, result, stop))
     await fault_on()
@@ -241,10 +242,11 @@ def run(llm_folder: Path, bundle: Path, work: Path, partition_s: float = 60.0) -
 def failures(result: dict[str, Any]) -> list[str]:
     found = []
     for p in result["phases"]:
-        counts = [p["final_answers"].get(f"{p['name']}-{s}-{i}", 0) for s in range(2) for i in range(2)]
+        ids = [f"{p['name']}-{s}-{i}" for s in range(p["shoppers"]) for i in range(p["messages"] // p["shoppers"])]
+        counts = [p["final_answers"].get(i, 0) for i in ids]
         if counts != [1] * p["messages"]:
             found.append(f"{p['name']}: final answers per message {counts} (want one each)")
-        stored = [result["store_finals"].get(f"{p['name']}-{s}-{i}", 0) for s in range(2) for i in range(2)]
+        stored = [result["store_finals"].get(i, 0) for i in ids]
         if stored != [1] * p["messages"]:
             found.append(f"{p['name']}: final answers stored per message {stored}")
     partition = next(p for p in result["phases"] if p["name"].startswith("partition"))

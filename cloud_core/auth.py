@@ -123,10 +123,12 @@ class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 def _tenant_refusal(credential: ServiceCredential, request: Any, request_type: Any) -> str | None:
     if isinstance(request, bytes):
+        if request_type is None:
+            return "this method takes no tenant-scoped token"
         try:
             request = request_type.FromString(request)
-        except (AttributeError, DecodeError):
-            return None  # malformed: the handler answers INVALID_ARGUMENT with the parser's reason
+        except DecodeError:
+            return None  # malformed: the handler parses the same bytes and answers INVALID_ARGUMENT
     tenant = tenant_of(request)
     if credential.covers(tenant):
         return None

@@ -168,7 +168,7 @@ class CloudServer:
         interceptors: list[grpc.aio.ServerInterceptor] = [self.open_calls]
         agents = config.agents()
         if config.tokens() or agents:
-            request_types = {f"/triage.v1.Escalation/{name}": types[0] for name, types in _METHODS.items()}
+            request_types = {f"/{SERVICE_NAME}/{name}": types[0] for name, types in _METHODS.items()}
             interceptors.append(BearerAuthInterceptor(config.credentials(), agents, request_types))
         cap = config.max_concurrent + config.max_queue + 64 + config.max_open_calls
         self.server = grpc.aio.server(interceptors=interceptors, options=KEEPALIVE_OPTIONS,

@@ -131,6 +131,10 @@ class EdgeService:
         by a mix (replies run on the understanding thread, not between awaits). Open websockets and
         their sessions are untouched. A bundle that fails to load leaves the old one in place.
         """
+        async with self._reloading:  # two reloads at once (admin and follower) must not pass one check each
+            return await self._reload(bundle)
+
+    async def _reload(self, bundle: Path) -> Knowledge:
         keys = parse_keys(self.config.bundle_keys)
         knowledge = await asyncio.to_thread(load_knowledge, bundle, threads=self.config.encoder_threads, keys=keys)
         if knowledge.catalog.storefront.id != self.storefront:
@@ -193,6 +197,7 @@ class EdgeService:
             await asyncio.sleep(self.config.retention_check_s)
 
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         """Open the store and the cloud channel inside the serving event loop (grpc.aio binds to it)."""

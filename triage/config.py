@@ -62,13 +62,13 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     session resumes on any of them, and a bundle swapped on one is followed by all within
     ``bundle_poll_s``."""
     bundle_poll_s: float = 1.0
+    """How often a worker checks the store for a bundle another worker swapped in."""
     retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     """Sessions idle longer than this are erased with their messages and frames (the cost ledger
     stays: it holds neither text nor customer). The store keeps messages redacted (no card numbers
     or IBANs) either way."""
     retention_check_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
     """How often the running edge erases what ``retention_days`` no longer keeps."""
-    """How often a worker checks the store for a bundle another worker swapped in."""
     ws_compression: bool = False
     """Negotiate permessage-deflate with clients. Off by default: chat frames are a few hundred
     bytes, so deflate saves little bandwidth, while every connection would hold a zlib context
@@ -125,6 +125,7 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     ``id=secret``, comma-separated; when set, unsigned, altered or older (downgraded) bundles are
     refused at start and on reload. Never a private key: an edge must not be able to sign."""
     admin_token: str = ""
+    """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
     request_deadline_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Time a connection has to deliver a whole HTTP request (or its websocket upgrade); a half-sent
     request is closed after it (uvicorn's keep-alive timer is reset by every byte: a slow trickle
@@ -137,7 +138,6 @@ class EdgeConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Take ``POST /admin/bundle`` over plain HTTP from another host. Off: the admin token travels only
     over loopback or HTTPS (a trusted proxy that sets ``X-Forwarded-Proto: https``); turn it on only
     on a private network."""
-    """Bearer token for ``POST /admin/bundle`` (hot bundle reload); empty disables the endpoint."""
     cache_enabled: bool = True
     """Reuse cloud answers to generic questions (never personal ones) through the guarded semantic cache."""
     cache_min_similarity: float = 0.8

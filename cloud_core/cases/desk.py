@@ -314,11 +314,12 @@ class CaseDesk:
         """Send every edge node of the tenant a ``forget`` delivery for the customer; returns how many.
 
         The edges erase what they hold of the customer (sessions, messages, frames, queued escalations)
-        when it arrives, as they store a person's reply: once per delivery id, acknowledged after, so an
-        edge that is down erases on its next subscription.
+        when it arrives and acknowledge it after, so an edge that is down erases on its next
+        subscription (erasing twice is harmless); an acknowledged erasure is deleted here, since it
+        names the customer. Edge names not seen for ``retention_days`` are not sent one.
         """
         cases = self.memory.cases(tenant)
-        edges = await cases.edges()
+        edges = await cases.edges(seen_since=time.time() - self.config.retention_days * 86400)
         for edge in edges:
             delivery = pb.Delivery(delivery_id=f"forget-{uuid.uuid4().hex}", tenant=tenant, kind="forget",
                                    forget_customer=customer, route=pb.ReplyRoute(edge=edge))

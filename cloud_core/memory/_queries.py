@@ -81,12 +81,17 @@ PURGE_RESOLUTIONS = ("DELETE FROM resolutions WHERE escalation_id IN (SELECT id 
                      "created_at < ?)")
 PURGE_ESCALATIONS = "DELETE FROM escalations WHERE created_at < ?"
 PURGE_CASES = "DELETE FROM cases WHERE updated_at < ?"
-PURGE_CASE_EVENTS = "DELETE FROM case_events WHERE at < ?"
-PURGE_DELIVERIES = "DELETE FROM deliveries WHERE created_at < ?"
-PURGE_HANDOFFS = "DELETE FROM handoffs WHERE created_at < ?"
+# A hand-off goes by its last activity, with its whole event log and its deliveries, never in part.
+_IDLE_HANDOFFS = "SELECT tenant, case_id FROM handoffs WHERE updated_at < ?"
+PURGE_CASE_EVENTS = f"DELETE FROM case_events WHERE (tenant, case_id) IN ({_IDLE_HANDOFFS})"
+PURGE_DELIVERIES = f"DELETE FROM deliveries WHERE (tenant, case_id) IN ({_IDLE_HANDOFFS})"
+PURGE_ERASURES = "DELETE FROM deliveries WHERE case_id = '' AND created_at < ?"
+PURGE_HANDOFFS = "DELETE FROM handoffs WHERE updated_at < ?"
+PURGE_DELIVERY_EDGES = "DELETE FROM delivery_edges WHERE last_seen < ?"
 PURGE_ALL = (PURGE_TURNS, PURGE_REPLIES, PURGE_RESOLUTIONS, PURGE_ESCALATIONS, PURGE_CASES, PURGE_CASE_EVENTS,
-             PURGE_DELIVERIES, PURGE_HANDOFFS)
-"""In this order: a resolution goes before the escalation it needs to be found by."""
+             PURGE_DELIVERIES, PURGE_ERASURES, PURGE_HANDOFFS, PURGE_DELIVERY_EDGES)
+"""In this order: a resolution before the escalation it is found by, a hand-off's events and
+deliveries before the hand-off they are found by."""
 
 CUSTOMER_STATEMENTS = (RECENT_TURNS, ALL_TURNS, SELECT_FACTS, SELECT_SUMMARY, SELECT_REPLY, DELETE_TURNS,
                        DELETE_FACTS, DELETE_SUMMARY, DELETE_REPLIES, DELETE_ESCALATIONS, SELECT_CASE, UPDATE_CASE,
@@ -128,12 +133,15 @@ ACK_DELIVERY = "UPDATE deliveries SET acked_at = ? WHERE tenant = ? AND delivery
 SELECT_DELIVERY = "SELECT acked_at FROM deliveries WHERE tenant = ? AND delivery_id = ?"
 UPSERT_DELIVERY_EDGE = ("INSERT INTO delivery_edges (tenant, edge, last_seen) VALUES (?, ?, ?) "
                         "ON CONFLICT (tenant, edge) DO UPDATE SET last_seen = excluded.last_seen")
-SELECT_DELIVERY_EDGES = "SELECT edge FROM delivery_edges WHERE tenant = ? ORDER BY edge"
+SELECT_DELIVERY_EDGES = "SELECT edge FROM delivery_edges WHERE tenant = ? AND last_seen >= ? ORDER BY edge"
+# An erasure's delivery names the customer it erases: gone once the edge has applied it.
+DELETE_ACKED_ERASURE = ("DELETE FROM deliveries WHERE tenant = ? AND delivery_id = ? AND case_id = '' "
+                        "AND acked_at IS NOT NULL")
 
 TENANT_STATEMENTS = (UPSERT_RESOLUTION, SELECT_RESOLUTIONS, SELECT_ESCALATIONS, SELECT_CASE_COUNTS, SELECT_HANDOFF,
                      UPDATE_HANDOFF, MARK_FOLLOWED_UP, SELECT_OPEN_HANDOFFS, SELECT_DUE_FOLLOW_UPS,
                      SELECT_CASE_EVENTS, SELECT_LAST_CASE_EVENT, SELECT_PENDING_DELIVERIES, ACK_DELIVERY,
-                     SELECT_DELIVERY, SELECT_DELIVERY_EDGES)
+                     SELECT_DELIVERY, SELECT_DELIVERY_EDGES, DELETE_ACKED_ERASURE)
 TENANT_INSERTS = (INSERT_HANDOFF, INSERT_CASE_EVENT, INSERT_CASE_EVENT_LOCKED, INSERT_DELIVERY, UPSERT_DELIVERY_EDGE)
 # The one cross-tenant read: which tenants have a follow-up due (tenant ids only, never rows).
 FOLLOW_UP_TENANTS = "SELECT DISTINCT tenant FROM handoffs WHERE followed_up = 0 AND follow_up_at <= ?"

@@ -93,8 +93,9 @@ class TenantCases:
         """Remember an edge node that takes this tenant's deliveries: a customer's erasure goes to each."""
         await self._db.execute(q.UPSERT_DELIVERY_EDGE, (self.tenant, edge, time.time()))
 
-    async def edges(self) -> list[str]:
-        return [str(r[0]) for r in await self._db.fetch(q.SELECT_DELIVERY_EDGES, (self.tenant,))]
+    async def edges(self, seen_since: float) -> list[str]:
+        """Edge nodes that subscribed since ``seen_since`` (a name not seen for that long is no edge any more)."""
+        return [str(r[0]) for r in await self._db.fetch(q.SELECT_DELIVERY_EDGES, (self.tenant, seen_since))]
 
     async def pending_deliveries(self, edge: str, limit: int = 100) -> list[bytes]:
         return [bytes(r[0]) for r in await self._db.fetch(q.SELECT_PENDING_DELIVERIES, (self.tenant, edge, limit))]
@@ -102,4 +103,6 @@ class TenantCases:
     async def ack_delivery(self, delivery_id: str) -> bool:
         """True when the delivery exists (acknowledged now or before)."""
         await self._db.execute(q.ACK_DELIVERY, (time.time(), self.tenant, delivery_id))
-        return bool(await self._db.fetch(q.SELECT_DELIVERY, (self.tenant, delivery_id)))
+        found = bool(await self._db.fetch(q.SELECT_DELIVERY, (self.tenant, delivery_id)))
+        await self._db.execute(q.DELETE_ACKED_ERASURE, (self.tenant, delivery_id))
+        return found

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Litestar, MediaType, Request, Response, WebSocket, get, post, websocket
 
 from edge_node.frames import ErrorFrame, encode_frame
-from edge_node.gateway.connection import Connection
+from edge_node.gateway.connection import Connection, client_address
 from edge_node.gateway.ratelimit import KeyedBuckets
 from triage.bundle.manifest import BundleError
 from triage.config import is_loopback_host
@@ -88,12 +88,30 @@ def _chat_route(edge: EdgeService) -> BaseRouteHandler:
     return chat
 
 
+def _from_this_host(request: Request[Any, Any, Any], trusted: frozenset[str]) -> bool:
+    """The caller is on this host. A trusted proxy (or a mesh sidecar on loopback) passes on other
+    hosts' requests: through it, only a request whose forwarded client is loopback counts."""
+    peer = request.client.host if request.client else ""
+    if peer in trusted:
+        client = client_address(peer, request.headers.get("x-forwarded-for", ""), trusted)
+        return client != peer and is_loopback_host(client)
+    return is_loopback_host(peer)
+
+
+def _over_tls(request: Request[Any, Any, Any], trusted: frozenset[str]) -> bool:
+    peer = request.client.host if request.client else ""
+    return request.url.scheme == "https" or (peer in trusted and request.headers.get("x-forwarded-proto") == "https")
+
+
+def _bearer(request: Request[Any, Any, Any], token: str) -> bool:
+    """``Authorization: Bearer <token>`` with this (non-empty) token, compared in constant time."""
+    presented = request.headers.get("authorization", "")
+    return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
+
+
 def _plaintext_refusal(request: Request[Any, Any, Any], allow_plaintext: bool, trusted: frozenset[str]) -> str | None:
     """Why an admin request may not be taken here, if it came over plain HTTP from another host."""
-    peer = request.client.host if request.client else ""
-    if allow_plaintext or request.url.scheme == "https" or is_loopback_host(peer):
-        return None
-    if peer in trusted and request.headers.get("x-forwarded-proto", "") == "https":
+    if allow_plaintext or _over_tls(request, trusted) or _from_this_host(request, trusted):
         return None
     return ("the admin token would cross the network in the clear: send this over HTTPS (a TLS-terminating proxy "
             "listed in [edge] trusted_proxies that sets X-Forwarded-Proto: https) or from the edge's own host; "
@@ -107,8 +125,7 @@ def _admin_route(edge: EdgeService) -> BaseRouteHandler:
         refusal = _plaintext_refusal(request, edge.config.admin_allow_plaintext, edge.config.proxies())
         if refusal is not None:
             return Response({"error": refusal}, status_code=403)
-        presented = request.headers.get("authorization", "")
-        if not token or not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
+        if not _bearer(request, token):
             return Response({"error": "unauthorized: send 'Authorization: Bearer <[edge] admin_token>'"},
                             status_code=401)
         try:
@@ -133,13 +150,8 @@ def _status_routes(edge: EdgeService) -> list[BaseRouteHandler]:
         return {"status": "ok"}
 
     def insider(request: Request[Any, Any, Any]) -> bool:
-        """Loopback, or the bearer of ``[edge] status_token``: who may see the node's internals."""
-        peer = request.client.host if request.client else ""
-        token = edge.config.status_token
-        presented = request.headers.get("authorization", "")
-        if is_loopback_host(peer):
-            return True
-        return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
+        """This host (not through a proxy), or the bearer of ``[edge] status_token``: who sees the internals."""
+        return _from_this_host(request, edge.config.proxies()) or _bearer(request, edge.config.status_token)
 
     @get("/readyz", media_type=MediaType.JSON)
     async def readyz(request: Request[Any, Any, Any]) -> dict[str, object]:

@@ -32,6 +32,7 @@ from edge_node.frames import (
 )
 from edge_node.gateway.ratelimit import KeyedBuckets, TokenBucket
 from edge_node.service import Turn
+from edge_node.store.base import SessionGone
 from triage.session_token import TokenError, verify_token
 
 if TYPE_CHECKING:
@@ -229,7 +230,14 @@ class Connection:
         assert self.session is not None
         earlier = tuple(self.recent[-self.edge.config.conversation_turns:])
         turn = Turn(self.session, self.customer, message.id, text, self.lang, earlier, self.pending)
-        handled = await self.edge.handle(turn)
+        try:
+            handled = await self.edge.handle(turn)
+        except SessionGone:  # erased while connected (the customer was forgotten): nothing was kept
+            self.edge.live.detach(self.session, self)
+            self.session = None
+            await self.error("bad_request", "this conversation was erased; send a hello to start a new one",
+                             message.id)
+            return
         if not handled.processed:
             await self.pump()  # a resend of a message already answered: the answer comes from the store
             return

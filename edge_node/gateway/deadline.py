@@ -57,9 +57,12 @@ class DeadlineH11Protocol(H11Protocol):
                      self.client[0] if self.client else "?", _deadline_s())
             self.transport.close()
 
+    def _request_in(self) -> bool:
+        return self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
+
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+        if self._request_in():
             self._disarm()  # the whole request is in: what follows is the application's time
 
     def handle_websocket_upgrade(self, event: Any) -> None:
@@ -68,8 +71,9 @@ class DeadlineH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm()  # the next request on this connection has the same deadline
+        # The next request has the same deadline, unless it was pipelined and is in already.
+        if not self.transport.is_closing() and not self._request_in():
+            self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

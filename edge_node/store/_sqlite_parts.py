@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from edge_node.store.base import OutboxItem, StoredFrame
+from edge_node.store.base import OutboxItem, SessionGone, StoredFrame
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,7 +33,7 @@ class SqliteFrames:
         row = db.one("UPDATE sessions SET seq = seq + 1, updated_at = ? WHERE id = ? RETURNING seq",
                      (time.time(), session))
         if row is None:
-            raise KeyError(f"unknown session {session}")
+            raise SessionGone(session)
         seq = int(row[0])
         data = encode(seq)
         db.db.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)",

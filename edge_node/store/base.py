@@ -29,6 +29,7 @@ __all__ = [
     "OutboxItem",
     "PendingAction",
     "Recorded",
+    "SessionGone",
     "SessionState",
     "StoredFrame",
 ]
@@ -271,6 +272,11 @@ class EdgeStore(Protocol):
         ...
 
     async def setting(self, key: str) -> str | None: ...
+
+
+class SessionGone(KeyError):
+    """The session was erased (a customer forgotten, retention) while a connection still held it:
+    nothing of the message is written, and the shopper is told to start again."""
 
 
 def may_resume(customer: str, stored_key: str, given_key: str) -> bool:

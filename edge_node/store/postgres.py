@@ -35,6 +35,7 @@ from edge_node.store.base import (
     OutboxItem,
     PendingAction,
     Recorded,
+    SessionGone,
     SessionState,
     StoredFrame,
     may_resume,
@@ -129,6 +130,11 @@ CREATE OR REPLACE FUNCTION edge_record_message(
     p_now DOUBLE PRECISION) RETURNS BIGINT
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- locked first, as edge_append_frame does: an erased session takes no new rows
+    PERFORM 1 FROM edge_sessions WHERE id = p_session FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown session %', p_session USING ERRCODE = 'TRI02';
+    END IF;
     INSERT INTO edge_messages (session, client_id, text, lang, intent, decision, received_at)
     VALUES (p_session, p_client_id, p_text, p_lang, p_intent, p_decision, p_now) ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
@@ -281,6 +287,8 @@ class PostgresEdgeStore:
         except psycopg.Error as exc:
             if exc.sqlstate == _ALREADY_FINAL:  # another replica answered this message first
                 return Recorded(False, None)
+            if exc.sqlstate == _UNKNOWN_SESSION:
+                raise SessionGone(o.session) from exc
             raise
         seq = int(row[0]) if row else 0
         if seq < 0:
@@ -401,7 +409,7 @@ def _append(conn: psycopg.Connection[TupleRow], session: str, reply_to: str, fin
         if exc.sqlstate == _ALREADY_FINAL:
             raise _AlreadyFinal from exc
         if exc.sqlstate == _UNKNOWN_SESSION:
-            raise KeyError(f"unknown session {session}") from exc
+            raise SessionGone(session) from exc
         raise
     assert row is not None
     seq = int(row[0])

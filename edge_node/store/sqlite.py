@@ -23,6 +23,7 @@ from edge_node.store.base import (
     MessageOutcome,
     PendingAction,
     Recorded,
+    SessionGone,
     SessionState,
     may_resume,
     new_resume_key,
@@ -96,10 +97,12 @@ class SqliteEdgeStore:
 
     def _add_resume_keys(self) -> None:
         """A store made before sessions had resume keys gets the column (SQLite has no ADD COLUMN IF NOT EXISTS)."""
-        columns = {row[1] for row in self._db.db.execute("PRAGMA table_info(sessions)")}
-        if "resume_key" not in columns:
-            self._db.write(lambda: self._db.db.execute(
-                "ALTER TABLE sessions ADD COLUMN resume_key TEXT NOT NULL DEFAULT ''"))
+        def add() -> None:  # under the cross-process write lock: workers opening an old store together
+            columns = {row[1] for row in self._db.db.execute("PRAGMA table_info(sessions)")}
+            if "resume_key" not in columns:
+                self._db.db.execute("ALTER TABLE sessions ADD COLUMN resume_key TEXT NOT NULL DEFAULT ''")
+
+        self._db.write(add)
 
     async def close(self) -> None:
         await self._db.run(self._db.close)
@@ -128,6 +131,8 @@ class SqliteEdgeStore:
 
     def _record_in_tx(self, o: MessageOutcome) -> Recorded:
         db = self._db
+        if db.one("SELECT 1 FROM sessions WHERE id = ?", (o.session,)) is None:
+            raise SessionGone(o.session)  # erased meanwhile: no row of the message may outlive it
         routed = (o.lang, o.intent, o.decision)
         inserted = db.db.execute(
             "INSERT INTO messages (session, client_id, text, lang, intent, decision, received_at) "

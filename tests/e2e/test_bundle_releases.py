@@ -131,3 +131,21 @@ def test_a_half_sent_http_request_is_closed_but_a_quiet_websocket_is_not(demo_bu
         assert httpx.get(f"{edge.url}/healthz").status_code == 200
     finally:
         edge.stop()
+
+
+def test_through_a_trusted_proxy_on_this_host_a_request_is_from_where_it_says(demo_bundle):
+    # A sidecar or a proxy on the edge's own host connects from loopback: before, everything it
+    # passed on from other hosts counted as loopback (internals public, the admin token in the clear).
+    edge = EdgeProcess(demo_bundle, {"TRIAGE_EDGE__TRUSTED_PROXIES": "127.0.0.1", "TRIAGE_EDGE__ADMIN_TOKEN": ADMIN})
+    try:
+        outside = {"X-Forwarded-For": "203.0.113.5"}
+        assert httpx.get(f"{edge.url}/readyz", headers=outside).json() == {"status": "ready"}
+        assert httpx.get(f"{edge.url}/metrics", headers=outside).status_code == 403
+        admin = {**outside, "Authorization": f"Bearer {ADMIN}"}
+        body = {"path": str(demo_bundle)}
+        assert httpx.post(f"{edge.url}/admin/bundle", json=body, headers=admin, timeout=60).status_code == 403
+        over_tls = {**admin, "X-Forwarded-Proto": "https"}
+        assert httpx.post(f"{edge.url}/admin/bundle", json=body, headers=over_tls, timeout=60).status_code == 200
+        assert "bundle" in httpx.get(f"{edge.url}/readyz", headers={"X-Forwarded-For": "::1"}).json()
+    finally:
+        edge.stop()

@@ -174,3 +174,15 @@ async def test_no_customer_ever_reads_another_customers_rows(tmp_path_factory, w
             assert all(f["key"] == f"{tenant}|{customer}" for f in exported["facts"])
     finally:
         await memory.close()
+
+
+async def test_an_erasure_sent_to_an_edge_is_deleted_once_acknowledged_and_stale_edges_get_none(store):
+    cases = store.cases("demo")
+    await cases.note_edge("edge-1")
+    assert await cases.edges(seen_since=time.time() - 60) == ["edge-1"]
+    assert await cases.edges(seen_since=time.time() + 60) == [], "a name not seen for long is no edge any more"
+    await cases.add_delivery("forget-1", "edge-1", "", b"names the customer")
+    assert await cases.pending_deliveries("edge-1") == [b"names the customer"]
+    assert await cases.ack_delivery("forget-1")
+    assert await cases.pending_deliveries("edge-1") == []
+    assert not await cases.ack_delivery("forget-1"), "the acknowledged erasure no longer exists"

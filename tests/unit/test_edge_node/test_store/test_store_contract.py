@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from edge_node.frames import answer_encoder
-from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, open_edge_store
+from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, SessionGone, open_edge_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -202,3 +202,12 @@ async def test_retention_erases_sessions_idle_past_the_cutoff(store):
     await store.record_message(_outcome(fresh, "m1"))
     assert await store.purge_older_than(cutoff) >= 2
     assert await store.conversation(old) == [] and await store.conversation(fresh) == [("m1", "hi")]
+
+
+async def test_a_message_of_a_session_erased_meanwhile_leaves_nothing_behind(store):
+    session = (await store.open_session("demo", None, "c-gone")).session
+    await store.forget_customer("c-gone")
+    for answered in (True, False):  # an edge answer, and an escalation (no frame)
+        with pytest.raises(SessionGone):
+            await store.record_message(_outcome(session, f"m-{answered}", answer=answered))
+    assert await store.conversation(session) == [] and await store.ledger() == []
