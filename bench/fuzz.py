@@ -56,6 +56,7 @@ from rich.table import Table  # noqa: E402
 from bench.verdict import finish  # noqa: E402
 from protos.triage.v1 import cases_pb2 as cpb  # noqa: E402
 from protos.triage.v1 import escalation_pb2 as pb  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from triage.progress import progress_bar  # noqa: E402
 
 SERVICE_TOKEN, ADMIN_TOKEN = "fuzz-service-token-0123456789", "fuzz-admin-token-0123456789"
@@ -222,14 +223,6 @@ def generate(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
 
 # processes ----------------------------------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(url_ok: Any, proc: subprocess.Popen[bytes], what: str, log: Path, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -260,7 +253,7 @@ FUZZ_EDGE = {"TRIAGE_EDGE__RATE_PER_S": "100000", "TRIAGE_EDGE__RATE_BURST": "10
 def start_edge(bundle: Path, work: Path, settings: dict[str, str] | None = None,
                cloud: str = "") -> tuple[subprocess.Popen[bytes], int, Path]:
     """``triage edge`` on a free loopback port with ``settings`` (``TRIAGE_EDGE__*``), its log to a file."""
-    port, log = _free_port(), work / "edge.log"
+    port, log = free_port(), work / "edge.log"
     env = {**os.environ, "TRIAGE_EDGE__STORE": str(work / "edge.db"), **(FUZZ_EDGE if settings is None else settings)}
     with log.open("wb") as out:  # the child holds its own copy of the descriptor
         proc = subprocess.Popen([sys.executable, "-m", "commands", "edge", "--bundle", str(bundle), "--port",
@@ -280,7 +273,7 @@ def start_edge(bundle: Path, work: Path, settings: dict[str, str] | None = None,
 def start_cloud(model_dir: Path, work: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
     from commands.fleet import cloud_ready
 
-    port, log = _free_port(), work / "cloud.log"
+    port, log = free_port(), work / "cloud.log"
     env = {**os.environ, "TRIAGE_CLOUD__AUTH_TOKENS": SERVICE_TOKEN, "TRIAGE_CLOUD__ADMIN_TOKENS": ADMIN_TOKEN,
            "TRIAGE_CLOUD__AGENT_TOKENS": f"demo:fuzz:Fuzz Agent={AGENT_TOKEN}",
            "TRIAGE_CLOUD__MODEL_DIR": str(model_dir), "TRIAGE_CLOUD__MAX_TOKENS": "16"}

@@ -107,23 +107,19 @@ async def _shopper(url: str, ids: list[str], result: PhaseResult, deadline: floa
         for msg_id in ids:
             sent[msg_id] = time.monotonic()
             await ws.send(json.dumps({"type": "message", "id": msg_id, "text": DISPUTE}))
-        while len([i for i in ids if result.final_answers.get(i)]) < len(ids) and time.monotonic() < deadline:
+        until = deadline
+        while time.monotonic() < until:
             try:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, until - time.monotonic())))
             except TimeoutError:
                 break
-            if frame.get("type") == "answer" and frame.get("source") != "queued" and frame["reply_to"] in sent:
-                result.final_answers[frame["reply_to"]] = result.final_answers.get(frame["reply_to"], 0) + 1
-                result.seconds_to_final.append(time.monotonic() - sent[frame["reply_to"]])
-        # a second final answer would arrive after the first: listen a little longer for one
-        end = time.monotonic() + 2.0
-        while time.monotonic() < end:
-            try:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), end - time.monotonic()))
-            except TimeoutError:
-                break
-            if frame.get("type") == "answer" and frame.get("source") != "queued" and frame["reply_to"] in sent:
-                result.final_answers[frame["reply_to"]] = result.final_answers.get(frame["reply_to"], 0) + 1
+            msg_id = frame.get("reply_to")
+            if frame.get("type") == "answer" and frame.get("source") != "queued" and msg_id in sent:
+                result.final_answers[msg_id] = result.final_answers.get(msg_id, 0) + 1
+                if result.final_answers[msg_id] == 1:
+                    result.seconds_to_final.append(time.monotonic() - sent[msg_id])
+                if all(result.final_answers.get(i) for i in ids):  # a second final answer would come after
+                    until = min(until, time.monotonic() + 2.0)      # the first: listen a little longer
 
 
 async def _watch_circuit(edge: EdgeProcess, result: PhaseResult, stop: asyncio.Event) -> None:

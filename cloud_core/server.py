@@ -24,6 +24,7 @@ from cloud_core.service import EscalationService
 from protos.triage.v1 import cases_pb2 as cpb
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.config import is_loopback_host
+from triage.periodic import every
 
 if TYPE_CHECKING:
     from cloud_core.llm.base import LLMBackend
@@ -213,8 +214,11 @@ class CloudServer:
         for name in ("", SERVICE_NAME, CASES_SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         loop = asyncio.get_running_loop()
-        self._follow_ups = loop.create_task(self._send_follow_ups())
-        self._retention = loop.create_task(self._keep_retention())
+        # Tell shoppers whose case no person answered in time ([cloud] follow_up_after_s), and keep
+        # retention while the core runs, not only when it starts.
+        self._follow_ups = loop.create_task(every(self.config.cases_poll_s, self.desk.send_follow_ups,
+                                                  "sending follow-ups"))
+        self._retention = loop.create_task(every(self.config.retention_check_s, self._purge, "retention purge"))
 
     async def _purge(self) -> int:
         deleted = await self.memory.purge_older_than(time.time() - self.config.retention_days * 86400)
@@ -222,24 +226,6 @@ class CloudServer:
             logging.getLogger(__name__).info("retention: deleted %d rows older than %d days", deleted,
                                              self.config.retention_days)
         return deleted
-
-    async def _keep_retention(self) -> None:
-        """Retention applies while the core runs, not only when it starts (``[cloud] retention_check_s``)."""
-        while True:
-            await asyncio.sleep(self.config.retention_check_s)
-            try:
-                await self._purge()
-            except Exception:  # a store hiccup must not end the loop; the next round tries again
-                logging.getLogger(__name__).exception("retention purge failed")
-
-    async def _send_follow_ups(self) -> None:
-        """Tell shoppers whose case no person answered in time (``[cloud] follow_up_after_s``)."""
-        while True:
-            await asyncio.sleep(self.config.cases_poll_s)
-            try:
-                await self.desk.send_follow_ups()
-            except Exception:  # a store hiccup must not end the loop; the next round tries again
-                logging.getLogger(__name__).exception("sending follow-ups failed")
 
     async def stop(self) -> None:
         """Stop taking calls (health NOT_SERVING first, so balancers drain), let running ones finish."""

@@ -32,6 +32,7 @@ from triage.bundle.manifest import BundleError
 from triage.bundle.signing import parse_keys
 from triage.config import CostConfig, ShopConfig, is_postgres_url
 from triage.connector.client import ShopClient
+from triage.periodic import every
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
@@ -185,16 +186,11 @@ class EdgeService:
                 failed = wanted
                 logging.getLogger(__name__).error("cannot follow bundle %s: %s", wanted, exc)
 
-    async def _keep_retention(self) -> None:
-        """Erase sessions idle past ``[edge] retention_days``, now and then every ``retention_check_s``."""
-        while True:
-            try:
-                erased = await self.store.purge_older_than(time.time() - self.config.retention_days * 86400)
-                if erased:
-                    logging.getLogger(__name__).info("retention: erased %d rows of idle sessions", erased)
-            except Exception:  # a store hiccup must not end the loop; the next round tries again
-                logging.getLogger(__name__).exception("retention purge of the edge store failed")
-            await asyncio.sleep(self.config.retention_check_s)
+    async def _purge(self) -> None:
+        """Erase sessions idle past ``[edge] retention_days``."""
+        erased = await self.store.purge_older_than(time.time() - self.config.retention_days * 86400)
+        if erased:
+            logging.getLogger(__name__).info("retention: erased %d rows of idle sessions", erased)
 
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -214,7 +210,7 @@ class EdgeService:
                 self.track(receiver.wake_for_others())
         if shared:
             self.track(self._follow_bundle())
-        self.track(self._keep_retention())
+        self.track(every(self.config.retention_check_s, self._purge, "retention purge of the edge store", now=True))
 
     async def handle(self, turn: Turn) -> Handled:
         """Turn an accepted message into its outcome: understood, routed, answered from the catalog,

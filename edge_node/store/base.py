@@ -274,6 +274,11 @@ class EdgeStore(Protocol):
     async def setting(self, key: str) -> str | None: ...
 
 
+SESSION_TABLES = ("messages", "frames", "outbox", "outcomes", "pending_actions", "deliveries")
+"""What a store keeps per session besides the session row: erased with it (the ledger is not here:
+its cost rows hold neither text nor customer). The PostgreSQL store prefixes its tables ``edge_``."""
+
+
 class SessionGone(KeyError):
     """The session was erased (a customer forgotten, retention) while a connection still held it:
     nothing of the message is written, and the shopper is told to start again."""

@@ -28,6 +28,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from edge_node.store.base import (
+    SESSION_TABLES,
     CaseOutcome,
     Delivered,
     LedgerEntry,
@@ -164,8 +165,6 @@ BEGIN
 END $$
 """)
 _ALREADY_FINAL, _UNKNOWN_SESSION = "TRI01", "TRI02"
-_PER_SESSION = ("edge_messages", "edge_frames", "edge_outbox", "edge_outcomes", "edge_pending_actions",
-                "edge_deliveries")
 _SEQ_SENTINEL = 4_611_686_018_427_387_903
 _SEQ_PLACEHOLDER = f'"seq":{_SEQ_SENTINEL}'
 """Unique in an encoded frame: inside a JSON string every ``"`` is escaped, so ``"seq":`` followed
@@ -340,8 +339,8 @@ class PostgresEdgeStore:
         sessions = f"SELECT id FROM edge_sessions WHERE {where}"
 
         def work(conn: psycopg.Connection[TupleRow]) -> int:
-            erased = sum(conn.execute(f"DELETE FROM {table} WHERE session IN ({sessions})", params).rowcount
-                         for table in _PER_SESSION)
+            erased = sum(conn.execute(f"DELETE FROM edge_{table} WHERE session IN ({sessions})", params).rowcount
+                         for table in SESSION_TABLES)
             return erased + conn.execute(f"DELETE FROM edge_sessions WHERE {where}", params).rowcount
 
         return self.tx(work)

@@ -17,6 +17,7 @@ import msgspec
 from edge_node.store._sqlite_db import SqliteDb
 from edge_node.store._sqlite_parts import SqliteFrames, SqliteOutbox
 from edge_node.store.base import (
+    SESSION_TABLES,
     CaseOutcome,
     Delivered,
     LedgerEntry,
@@ -75,7 +76,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     delivery_id TEXT PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL
 );
 """
-_PER_SESSION = ("messages", "frames", "outbox", "outcomes", "pending_actions", "deliveries")
 
 _INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
@@ -224,7 +224,7 @@ class SqliteEdgeStore:
         def work() -> int:
             conn = self._db.db
             erased = sum(conn.execute(f"DELETE FROM {table} WHERE session IN ({sessions})", params).rowcount
-                         for table in _PER_SESSION)
+                         for table in SESSION_TABLES)
             return erased + conn.execute(f"DELETE FROM sessions WHERE {where}", params).rowcount
 
         return self._db.transaction(work)
