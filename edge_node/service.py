@@ -222,9 +222,10 @@ class EdgeService:
             """On the understanding thread: a catalog answer is stored right after it is decided."""
             reply = self.reply(turn.text, turn.lang, turn.earlier)
             acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
-            if reply.decision.kind == "escalate" or acting or not self.store.records_inline:
+            record_here = self.store.inline_recorder
+            if reply.decision.kind == "escalate" or acting or record_here is None:
                 return reply, None  # the cache, an action or the pending one decide on the loop
-            return reply, self.store.record_message_here(self._outcome(turn, Routed(reply.decision), reply, cost))
+            return reply, record_here(self._outcome(turn, Routed(reply.decision), reply, cost))
 
         loop = asyncio.get_running_loop()
         reply, recorded = await loop.run_in_executor(self._understanding_thread, decide_and_store_edge_answer)

@@ -28,9 +28,11 @@ def qmark(sql: str) -> str:
 class PostgresPool:
     """The pool of one store: ``open`` connects (10 s at most), ``connection`` lends one, ``close`` ends it."""
 
-    def __init__(self, url: str, max_connections: int, *, what: str, error: type[Exception] = RuntimeError) -> None:
+    def __init__(self, url: str, max_connections: int, *, what: str, error: type[Exception] = RuntimeError,
+                 min_connections: int = 1) -> None:
         self.url = url
         self.max_connections = max_connections
+        self.min_connections = min(min_connections, max_connections)
         self._what = what
         self._error = error
         self._pool: AsyncConnectionPool | None = None
@@ -43,7 +45,7 @@ class PostgresPool:
 
     async def open(self) -> None:
         """Fill the pool's first connection; a pool that cannot is closed before the error goes up."""
-        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self.max_connections, open=False,
+        pool = AsyncConnectionPool(self.url, min_size=self.min_connections, max_size=self.max_connections, open=False,
                                    kwargs={"autocommit": True})
         try:
             await pool.open(wait=True, timeout=10.0)

@@ -225,15 +225,11 @@ class EdgeStore(Protocol):
         ...
 
     @property
-    def records_inline(self) -> bool:
-        """True where ``record_message_here`` is cheap enough for the understanding thread (an embedded
-        file); False for a network database, whose round trips would stall every message behind it:
-        the service then awaits ``record_message``, which runs beside other messages' work."""
-        ...
-
-    def record_message_here(self, outcome: MessageOutcome) -> Recorded:
-        """``record_message`` on the calling thread, which must not be the event loop's (the
-        understanding thread stores an edge answer right after deciding it: one thread hop, not two)."""
+    def inline_recorder(self) -> Callable[[MessageOutcome], Recorded] | None:
+        """``record_message`` for the calling thread, which must not be the event loop's, where that is
+        cheap enough for the understanding thread (an embedded file): it stores an edge answer right
+        after deciding it, one thread hop, not two. None for a network database, whose round trips
+        would stall every message behind it: the service then awaits ``record_message`` on the loop."""
         ...
 
     async def pending_action(self, session: str) -> PendingAction | None: ...

@@ -11,21 +11,22 @@ replica holds) and follows the same bundle record. What keeps it right across ho
 - An outbox item is claimed by one ``UPDATE`` whose row is picked ``FOR UPDATE SKIP LOCKED``:
   a replica racing another for the same item moves on instead of waiting for it.
 
-psycopg's synchronous pool on a small thread pool, like the SQLite store's one thread: every public
-call is one hop off the event loop, and ``record_message_here`` runs on the understanding thread.
+psycopg's asynchronous pool (``triage.postgres``, as the cloud's and the shop's stores) on the
+serving event loop: a call waits on its socket beside other messages' work, with no thread to hop
+to and back (the synchronous pool on threads cost two hand-offs per call: p50 at 200 paced
+sessions 1.75x SQLite's then, 1.36x now; docs/benchmarks.md). Every connection is opened with the
+store, so the first messages after a start do not wait for the pool to grow.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from edge_node.store.base import (
     SESSION_TABLES,
@@ -42,13 +43,14 @@ from edge_node.store.base import (
     may_resume,
     new_resume_key,
 )
+from triage.postgres import PostgresPool
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from psycopg.rows import TupleRow
 
-T = TypeVar("T")
+    Connection = psycopg.AsyncConnection[TupleRow]
 
 __all__ = ["PostgresEdgeStore"]
 
@@ -181,108 +183,87 @@ class _AlreadyFinal(Exception):
 
 
 class PostgresEdgeStore:
-    records_inline = False
-    """A message's record is a network round trip: awaited beside other messages' work, not on the
-    understanding thread, where one slow commit holds every message behind it (with six to eight
-    round trips per message: p99 484 ms on it against 146-210 beside it at 200 paced sessions; with
-    one, 16.9 against 26.3 ms in runs whose SQLite p99 differed 2x, so no clear winner, docs/benchmarks.md)."""
+    inline_recorder: Callable[[MessageOutcome], Recorded] | None = None
+    """None: a message's record is a network round trip, awaited on the loop beside other messages'
+    work, never on the understanding thread, where one slow commit would hold every message behind it
+    (p99 484 ms against 146-210 beside it, when a record took six to eight round trips)."""
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
-        self.max_connections = max_connections
-        self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
-        self._threads = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="edge-store-pg")
+        self._pool = PostgresPool(url, max_connections, what="the edge store", min_connections=max_connections)
         self.frames = _Frames(self)
         self.outbox = _Outbox(self)
 
     # plumbing ---------------------------------------------------------------------------------
-    def _connection(self) -> Any:
-        if self._pool is None:
-            raise RuntimeError("the edge store is not open; call `await store.open()` first")
-        return self._pool.connection()
+    async def tx(self, work: Callable[[Connection], Awaitable[Any]]) -> Any:
+        """``await work(conn)`` in one transaction."""
+        async with self._pool.connection() as conn, conn.transaction():
+            return await work(conn)
 
-    def tx(self, work: Callable[[psycopg.Connection[TupleRow]], T]) -> T:
-        """``work(conn)`` in one transaction on the calling thread."""
-        with self._connection() as conn, conn.transaction():
-            return work(conn)
-
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        with self._connection() as conn:
-            row = conn.execute(sql, params).fetchone()
+    async def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(sql, params)).fetchone()
             return tuple(row) if row is not None else None
 
-    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+    async def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        async with self._pool.connection() as conn:
+            return [tuple(r) for r in await (await conn.execute(sql, params)).fetchall()]
 
-    def exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        with self._connection() as conn:
-            return int(conn.execute(sql, params).rowcount)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
-
-    def _open(self) -> None:
-        pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
-            self.url, min_size=1, max_size=self.max_connections, open=False, kwargs={"autocommit": True})
-        try:
-            pool.open(wait=True, timeout=10.0)
-        except (PoolTimeout, psycopg.Error) as exc:
-            pool.close()
-            raise RuntimeError(f"the PostgreSQL edge store at {self.url.split('@')[-1]} is not reachable ({exc}); "
-                               "check [edge] store") from exc
-        self._pool = pool
-
-        def create(conn: psycopg.Connection[TupleRow]) -> None:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            for function in _FUNCTIONS:
-                conn.execute(function)
-
-        self.tx(create)
+    async def exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        async with self._pool.connection() as conn:
+            return int((await conn.execute(sql, params)).rowcount)
 
     async def open(self) -> None:
-        await self.run(self._open)
+        try:
+            await self._pool.open()
+        except (PoolTimeout, psycopg.Error) as exc:
+            raise RuntimeError(f"the PostgreSQL edge store at {self.url.split('@')[-1]} is not reachable ({exc}); "
+                               "check [edge] store") from exc
+
+        async def create(conn: Connection) -> None:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    await conn.execute(statement)
+            for function in _FUNCTIONS:
+                await conn.execute(function)
+
+        await self.tx(create)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self.run(self._pool.close)
-            self._pool = None
+        await self._pool.close()
 
     # sessions and messages --------------------------------------------------------------------
-    def _open_session(self, storefront: str, resume: str | None, customer: str, resume_key: str) -> SessionState:
+    async def open_session(self, storefront: str, resume: str | None, customer: str = "",
+                           resume_key: str = "") -> SessionState:
         if resume:
-            row = self.one("SELECT seq, lang, resume_key FROM edge_sessions WHERE id = %s AND storefront = %s AND "
-                           "customer = %s", (resume, storefront, customer))
+            row = await self.one("SELECT seq, lang, resume_key FROM edge_sessions WHERE id = %s AND storefront = %s "
+                                 "AND customer = %s", (resume, storefront, customer))
             if row is not None and may_resume(customer, str(row[2]), resume_key):
                 return SessionState(resume, int(row[0]), row[1], True, str(row[2]))
         session, key = secrets.token_urlsafe(12), new_resume_key()
         now = time.time()
-        self.exec("INSERT INTO edge_sessions (id, storefront, customer, created_at, updated_at, resume_key) "
-                  "VALUES (%s, %s, %s, %s, %s, %s)", (session, storefront, customer, now, now, key))
+        await self.exec("INSERT INTO edge_sessions (id, storefront, customer, created_at, updated_at, resume_key) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)", (session, storefront, customer, now, now, key))
         return SessionState(session, 0, None, False, key)
 
-    async def open_session(self, storefront: str, resume: str | None, customer: str = "",
-                           resume_key: str = "") -> SessionState:
-        return await self.run(self._open_session, storefront, resume, customer, resume_key)
-
     async def conversation(self, session: str, limit: int = 12) -> list[tuple[str, str]]:
-        rows = await self.run(self.all, "SELECT client_id, text FROM edge_messages WHERE session = %s "
-                                        "ORDER BY received_at DESC LIMIT %s", (session, limit))
+        rows = await self.all("SELECT client_id, text FROM edge_messages WHERE session = %s "
+                              "ORDER BY received_at DESC LIMIT %s", (session, limit))
         return list(reversed([(str(a), str(b)) for a, b in rows]))
 
-    def _record(self, o: MessageOutcome) -> Recorded:
+    async def record_message(self, outcome: MessageOutcome) -> Recorded:
+        o = outcome
         template = _template(o.answer) if o.answer is not None else None
         e, now = o.entry, time.time()
         try:
-            row = self.one("SELECT edge_record_message(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                           "%s, %s, %s, %s, %s)",
-                           (o.session, o.client_id, o.text, o.lang, o.intent, o.decision, o.lang_changed, e.source,
-                            e.edge_ms, e.input_tokens, e.cached_tokens, e.output_tokens, e.model, e.cost_usd,
-                            o.pending_changed, msgspec.msgpack.encode(o.pending) if o.pending is not None else None,
-                            template, o.answer_final, _SEQ_PLACEHOLDER, now))
+            row = await self.one("SELECT edge_record_message(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                                 "%s, %s, %s, %s, %s, %s)",
+                                 (o.session, o.client_id, o.text, o.lang, o.intent, o.decision, o.lang_changed,
+                                  e.source, e.edge_ms, e.input_tokens, e.cached_tokens, e.output_tokens, e.model,
+                                  e.cost_usd, o.pending_changed,
+                                  msgspec.msgpack.encode(o.pending) if o.pending is not None else None,
+                                  template, o.answer_final, _SEQ_PLACEHOLDER, now))
         except psycopg.Error as exc:
             if exc.sqlstate == _ALREADY_FINAL:  # another replica answered this message first
                 return Recorded(False, None)
@@ -296,89 +277,81 @@ class PostgresEdgeStore:
             return Recorded(True, None)
         return Recorded(True, StoredFrame(seq, _numbered(template, seq), o.client_id, o.answer_final))
 
-    async def record_message(self, outcome: MessageOutcome) -> Recorded:
-        return await self.run(self._record, outcome)
-
-    def record_message_here(self, outcome: MessageOutcome) -> Recorded:
-        return self._record(outcome)
-
     async def pending_action(self, session: str) -> PendingAction | None:
-        row = await self.run(self.one, "SELECT pending FROM edge_pending_actions WHERE session = %s", (session,))
+        row = await self.one("SELECT pending FROM edge_pending_actions WHERE session = %s", (session,))
         return msgspec.msgpack.decode(bytes(row[0]), type=PendingAction) if row else None
 
     # ledger, outcomes, settings ----------------------------------------------------------------
     async def record_cost(self, entry: LedgerEntry) -> None:
-        await self.run(self.exec, f"INSERT INTO edge_ledger ({_LEDGER_COLUMNS}, at) VALUES "
-                                  "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                       (*msgspec.structs.astuple(entry), time.time()))
+        await self.exec(f"INSERT INTO edge_ledger ({_LEDGER_COLUMNS}, at) VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", (*msgspec.structs.astuple(entry), time.time()))
 
     async def ledger(self) -> list[LedgerEntry]:
-        rows = await self.run(self.all, f"SELECT {_LEDGER_COLUMNS} FROM edge_ledger ORDER BY at, id")
+        rows = await self.all(f"SELECT {_LEDGER_COLUMNS} FROM edge_ledger ORDER BY at, id")
         return [LedgerEntry(*r) for r in rows]
 
     async def record_outcome(self, outcome: CaseOutcome) -> None:
-        await self.run(self.exec, "INSERT INTO edge_outcomes VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                                  "ON CONFLICT DO NOTHING", (*msgspec.structs.astuple(outcome), time.time()))
+        await self.exec("INSERT INTO edge_outcomes VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (*msgspec.structs.astuple(outcome), time.time()))
 
     async def outcomes(self) -> list[CaseOutcome]:
-        rows = await self.run(self.all, "SELECT session, client_id, lang, kind, order_id, amount, currency, "
-                                        "procedure_name FROM edge_outcomes ORDER BY at")
+        rows = await self.all("SELECT session, client_id, lang, kind, order_id, amount, currency, procedure_name "
+                              "FROM edge_outcomes ORDER BY at")
         return [CaseOutcome(*r) for r in rows]
 
     async def set_setting(self, key: str, value: str) -> None:
-        await self.run(self.exec, "INSERT INTO edge_settings VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
-                                  "value = excluded.value, updated_at = excluded.updated_at",
-                       (key, value, time.time()))
+        await self.exec("INSERT INTO edge_settings VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+                        "value = excluded.value, updated_at = excluded.updated_at", (key, value, time.time()))
 
     async def setting(self, key: str) -> str | None:
-        row = await self.run(self.one, "SELECT value FROM edge_settings WHERE key = %s", (key,))
+        row = await self.one("SELECT value FROM edge_settings WHERE key = %s", (key,))
         return str(row[0]) if row else None
 
     # erasure and retention --------------------------------------------------------------------
-    def _erase(self, where: str, params: tuple[Any, ...]) -> int:
+    async def _erase(self, where: str, params: tuple[Any, ...]) -> int:
         sessions = f"SELECT id FROM edge_sessions WHERE {where}"
 
-        def work(conn: psycopg.Connection[TupleRow]) -> int:
-            erased = sum(conn.execute(f"DELETE FROM edge_{table} WHERE session IN ({sessions})", params).rowcount
-                         for table in SESSION_TABLES)
-            return erased + conn.execute(f"DELETE FROM edge_sessions WHERE {where}", params).rowcount
+        async def work(conn: Connection) -> int:
+            erased = 0
+            for table in SESSION_TABLES:
+                erased += (await conn.execute(f"DELETE FROM edge_{table} WHERE session IN ({sessions})",
+                                              params)).rowcount
+            return erased + (await conn.execute(f"DELETE FROM edge_sessions WHERE {where}", params)).rowcount
 
-        return self.tx(work)
+        return int(await self.tx(work))
 
     async def forget_customer(self, customer: str) -> int:
-        return await self.run(self._erase, "customer = %s AND customer <> ''", (customer,))
+        return await self._erase("customer = %s AND customer <> ''", (customer,))
 
     async def purge_older_than(self, cutoff: float) -> int:
-        return await self.run(self._erase, "updated_at < %s", (cutoff,))
+        return await self._erase("updated_at < %s", (cutoff,))
 
     # deliveries -------------------------------------------------------------------------------
-    def _deliver(self, conn: psycopg.Connection[TupleRow], delivery_id: str, session: str, reply_to: str,
-                 encode: Callable[[int], bytes]) -> Delivered:
-        frame = _append(conn, session, reply_to, False, encode)  # locks the session row first
-        assert frame is not None, "a frame that is not final is always appended"
-        inserted = conn.execute("INSERT INTO edge_deliveries VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                                (delivery_id, session, frame.seq, time.time())).rowcount == 1
-        if not inserted:  # stored before (by another replica, or before a restart): this frame is undone
-            raise _AlreadyFinal
-        return Delivered(True, frame)
-
-    def _deliver_tx(self, delivery_id: str, session: str, reply_to: str, encode: Callable[[int], bytes]) -> Delivered:
-        if self.one("SELECT 1 FROM edge_deliveries WHERE delivery_id = %s", (delivery_id,)):
+    async def deliver(self, delivery_id: str, session: str, reply_to: str,
+                      encode: Callable[[int], bytes]) -> Delivered:
+        if await self.one("SELECT 1 FROM edge_deliveries WHERE delivery_id = %s", (delivery_id,)):
             return Delivered(True, None)
+
+        async def work(conn: Connection) -> Delivered:
+            frame = await _append(conn, session, reply_to, False, encode)  # locks the session row first
+            assert frame is not None, "a frame that is not final is always appended"
+            inserted = (await conn.execute("INSERT INTO edge_deliveries VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                                           (delivery_id, session, frame.seq, time.time()))).rowcount == 1
+            if not inserted:  # stored before (by another replica, or before a restart): this frame is undone
+                raise _AlreadyFinal
+            return Delivered(True, frame)
+
         try:
-            return self.tx(lambda conn: self._deliver(conn, delivery_id, session, reply_to, encode))
+            delivered: Delivered = await self.tx(work)
         except _AlreadyFinal:
             return Delivered(True, None)
         except KeyError:
             return Delivered(False, None)  # not a session of this region's store
-
-    async def deliver(self, delivery_id: str, session: str, reply_to: str,
-                      encode: Callable[[int], bytes]) -> Delivered:
-        return await self.run(self._deliver_tx, delivery_id, session, reply_to, encode)
+        return delivered
 
     async def delivered_since(self, since: float) -> list[tuple[str, float]]:
-        rows = await self.run(self.all, "SELECT session, received_at FROM edge_deliveries WHERE received_at > %s "
-                                        "ORDER BY received_at", (since,))
+        rows = await self.all("SELECT session, received_at FROM edge_deliveries WHERE received_at > %s "
+                              "ORDER BY received_at", (since,))
         return [(str(a), float(b)) for a, b in rows]
 
 
@@ -394,16 +367,17 @@ def _numbered(template: str, seq: int) -> bytes:
     return template.replace(_SEQ_PLACEHOLDER, f'"seq":{seq}').encode()
 
 
-def _append(conn: psycopg.Connection[TupleRow], session: str, reply_to: str, final: bool,
-            encode: Callable[[int], bytes]) -> StoredFrame | None:
+async def _append(conn: Connection, session: str, reply_to: str, final: bool,
+                  encode: Callable[[int], bytes]) -> StoredFrame | None:
     """Number and store a frame in one call; inside a transaction the session row stays locked to its end.
 
     Raises ``_AlreadyFinal`` for a second final answer to one message.
     """
     template = _template(encode)
     try:
-        row = conn.execute("SELECT edge_append_frame(%s, %s, %s, %s, %s, %s)",
-                           (session, reply_to, final, template, _SEQ_PLACEHOLDER, time.time())).fetchone()
+        row = await (await conn.execute("SELECT edge_append_frame(%s, %s, %s, %s, %s, %s)",
+                                        (session, reply_to, final, template, _SEQ_PLACEHOLDER,
+                                         time.time()))).fetchone()
     except psycopg.Error as exc:
         if exc.sqlstate == _ALREADY_FINAL:
             raise _AlreadyFinal from exc
@@ -419,24 +393,22 @@ class _Frames:
     def __init__(self, store: PostgresEdgeStore) -> None:
         self._store = store
 
-    def _append_tx(self, session: str, reply_to: str, final: bool,
-                   encode: Callable[[int], bytes]) -> StoredFrame | None:
-        try:
-            return self._store.tx(lambda conn: _append(conn, session, reply_to, final, encode))
-        except _AlreadyFinal:
-            return None
-
     async def append(self, session: str, reply_to: str, final: bool,
                      encode: Callable[[int], bytes]) -> StoredFrame | None:
-        return await self._store.run(self._append_tx, session, reply_to, final, encode)
+        try:
+            frame: StoredFrame | None = await self._store.tx(lambda conn: _append(conn, session, reply_to, final,
+                                                                                   encode))
+        except _AlreadyFinal:
+            return None
+        return frame
 
     async def after(self, session: str, seq: int) -> list[StoredFrame]:
-        rows = await self._store.run(self._store.all, "SELECT seq, frame, reply_to, final FROM edge_frames "
-                                                      "WHERE session = %s AND seq > %s ORDER BY seq", (session, seq))
+        rows = await self._store.all("SELECT seq, frame, reply_to, final FROM edge_frames WHERE session = %s AND "
+                                     "seq > %s ORDER BY seq", (session, seq))
         return [StoredFrame(int(s), bytes(f), str(r), bool(final)) for s, f, r, final in rows]
 
     async def has_final(self, session: str, reply_to: str) -> bool:
-        return await self._store.run(self._store.one, _HAS_FINAL, (session, reply_to)) is not None
+        return await self._store.one(_HAS_FINAL, (session, reply_to)) is not None
 
 
 class _Outbox:
@@ -445,52 +417,48 @@ class _Outbox:
 
     async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
         now = time.time()
-        await self._store.run(self._store.exec, "INSERT INTO edge_outbox (key, session, client_id, request, state, "
-                                                "next_attempt_at, created_at) VALUES (%s, %s, %s, %s, 'pending', %s, "
-                                                "%s) ON CONFLICT DO NOTHING", (key, session, client_id, request, now,
-                                                                              now))
+        await self._store.exec("INSERT INTO edge_outbox (key, session, client_id, request, state, next_attempt_at, "
+                               "created_at) VALUES (%s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT DO NOTHING",
+                               (key, session, client_id, request, now, now))
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
         now = time.time()
-        row = await self._store.run(self._store.one, (
+        row = await self._store.one(
             "UPDATE edge_outbox SET lease_until = %s, attempts = attempts + 1 WHERE key = (SELECT key FROM edge_outbox "
             "WHERE key = %s AND state = 'pending' AND lease_until < %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING key, session, client_id, request, attempts, created_at"), (now + lease_s, key, now))
+            "RETURNING key, session, client_id, request, attempts, created_at", (now + lease_s, key, now))
         return OutboxItem(row[0], row[1], row[2], bytes(row[3]), int(row[4]), float(row[5])) if row else None
 
     async def due(self, limit: int = 16) -> list[str]:
         now = time.time()
-        rows = await self._store.run(self._store.all, "SELECT key FROM edge_outbox WHERE state = 'pending' AND "
-                                                      "next_attempt_at <= %s AND lease_until < %s ORDER BY created_at "
-                                                      "LIMIT %s", (now, now, limit))
+        rows = await self._store.all("SELECT key FROM edge_outbox WHERE state = 'pending' AND next_attempt_at <= %s "
+                                     "AND lease_until < %s ORDER BY created_at LIMIT %s", (now, now, limit))
         return [str(r[0]) for r in rows]
 
     async def retry_later(self, key: str, delay_s: float, error: str) -> None:
-        await self._store.run(self._store.exec, "UPDATE edge_outbox SET next_attempt_at = %s, lease_until = 0, "
-                                                "last_error = %s WHERE key = %s", (time.time() + delay_s, error[:500],
-                                                                                   key))
+        await self._store.exec("UPDATE edge_outbox SET next_attempt_at = %s, lease_until = 0, last_error = %s "
+                               "WHERE key = %s", (time.time() + delay_s, error[:500], key))
 
     async def done(self, key: str) -> None:
-        await self._store.run(self._store.exec, "UPDATE edge_outbox SET state = 'done', lease_until = 0 WHERE key = %s",
-                              (key,))
+        await self._store.exec("UPDATE edge_outbox SET state = 'done', lease_until = 0 WHERE key = %s", (key,))
 
     async def dead(self, key: str, error: str) -> None:
-        await self._store.run(self._store.exec, "UPDATE edge_outbox SET state = 'dead', lease_until = 0, "
-                                                "last_error = %s WHERE key = %s", (error[:500], key))
+        await self._store.exec("UPDATE edge_outbox SET state = 'dead', lease_until = 0, last_error = %s WHERE key = %s",
+                               (error[:500], key))
 
     async def depth(self) -> int:
-        row = await self._store.run(self._store.one, "SELECT COUNT(*) FROM edge_outbox WHERE state = 'pending'")
+        row = await self._store.one("SELECT COUNT(*) FROM edge_outbox WHERE state = 'pending'")
         return int(row[0]) if row else 0
 
     async def dead_count(self) -> int:
-        row = await self._store.run(self._store.one, "SELECT COUNT(*) FROM edge_outbox WHERE state = 'dead'")
+        row = await self._store.one("SELECT COUNT(*) FROM edge_outbox WHERE state = 'dead'")
         return int(row[0]) if row else 0
 
     async def prune(self, done_before: float) -> int:
-        return await self._store.run(self._store.exec, "DELETE FROM edge_outbox WHERE state = 'done' AND "
-                                                       "created_at < %s", (done_before,))
+        return await self._store.exec("DELETE FROM edge_outbox WHERE state = 'done' AND created_at < %s",
+                                      (done_before,))
 
     async def pending_for(self, session: str) -> list[str]:
-        rows = await self._store.run(self._store.all, "SELECT client_id FROM edge_outbox WHERE session = %s AND "
-                                                      "state = 'pending'", (session,))
+        rows = await self._store.all("SELECT client_id FROM edge_outbox WHERE session = %s AND state = 'pending'",
+                                     (session,))
         return [str(r[0]) for r in rows]

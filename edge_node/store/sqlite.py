@@ -83,13 +83,12 @@ _INSERT_LEDGER = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 class SqliteEdgeStore:
     """``EdgeStore`` on SQLite; see ``edge_node.store._sqlite_db`` for how processes share the file."""
 
-    records_inline = True
-
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._db = SqliteDb(path, _SCHEMA)
         self.frames = SqliteFrames(self._db)
         self.outbox = SqliteOutbox(self._db)
+        self.inline_recorder: Callable[[MessageOutcome], Recorded] | None = self._record_here
 
     async def open(self) -> None:
         await self._db.run(self._db.open)
@@ -171,7 +170,7 @@ class SqliteEdgeStore:
     async def record_message(self, outcome: MessageOutcome) -> Recorded:
         return await self._db.run(self._record, outcome)
 
-    def record_message_here(self, outcome: MessageOutcome) -> Recorded:
+    def _record_here(self, outcome: MessageOutcome) -> Recorded:
         """A hop to an idle thread costs ~150 us of wall time and ~200 us of CPU on a 2-core VM
         (docs/benchmarks.md), so a caller already off the loop writes on its own thread."""
         return self._db.here(self._record, outcome)
