@@ -288,7 +288,8 @@ def main() -> None:
                         help="also play signed-in shoppers asking for their orders (starts the demo shop)")
     parser.add_argument("--store", choices=("sqlite", "postgresql"), nargs="+", default=["sqlite"],
                         help="the edge store: SQLite file, PostgreSQL schema (TRIAGE_BENCH_POSTGRES; its server's "
-                             "CPU is not in the edge's CPU column)")
+                             "CPU is not in the edge's CPU column; TRIAGE_BENCH_PG_OPTIONS appends server settings "
+                             "to the edge's connections, e.g. '%%20-csynchronous_commit%%3Doff')")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every configuration this often, the stores interleaved, and compare medians: "
                              "one run's p99 moves by 2-5x on a shared 2-core VM")

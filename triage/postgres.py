@@ -1,5 +1,7 @@
 """A psycopg connection pool in autocommit mode, opened by ``open``: what each PostgreSQL store holds.
 
+The edge's store, the cloud core's memory and the demo shop's orders all use it.
+
 The cloud core's memory and the demo shop's orders both share one database among several
 processes, both write their SQL with SQLite's ``?`` placeholders, and both refuse to be used before
 ``await store.open()``; this is that part, once.
@@ -7,12 +9,13 @@ processes, both write their SQL with SQLite's ``?`` placeholders, and both refus
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from contextlib import AbstractAsyncContextManager
 
     from psycopg.rows import TupleRow
@@ -42,6 +45,16 @@ class PostgresPool:
         if self._pool is None:
             raise self._error(f"{self._what} is not open; call `await store.open()` first")
         return self._pool.connection()
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement on its own (autocommit); the rows it touched."""
+        async with self.connection() as conn:
+            return int((await conn.execute(sql, tuple(params))).rowcount)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One query on its own (autocommit); its rows as tuples."""
+        async with self.connection() as conn:
+            return [tuple(row) for row in await (await conn.execute(sql, tuple(params))).fetchall()]
 
     async def open(self) -> None:
         """Fill the pool's first connection; a pool that cannot is closed before the error goes up."""

@@ -53,11 +53,7 @@ class PostgresMemoryStore(ScopedStore):
         return int(rows[0][0])
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(qmark(sql), tuple(params))
-            return int(cursor.rowcount)
+        return await self._pool.execute(qmark(sql), params)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(qmark(sql), tuple(params))
-            return [tuple(row) for row in await cursor.fetchall()]
+        return await self._pool.fetch(qmark(sql), params)

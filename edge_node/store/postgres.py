@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import psycopg
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from psycopg.rows import TupleRow
 
     Connection = psycopg.AsyncConnection[TupleRow]
+
+T = TypeVar("T")
 
 __all__ = ["PostgresEdgeStore"]
 
@@ -195,23 +197,20 @@ class PostgresEdgeStore:
         self.outbox = _Outbox(self)
 
     # plumbing ---------------------------------------------------------------------------------
-    async def tx(self, work: Callable[[Connection], Awaitable[Any]]) -> Any:
+    async def tx(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """``await work(conn)`` in one transaction."""
         async with self._pool.connection() as conn, conn.transaction():
             return await work(conn)
 
     async def one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        async with self._pool.connection() as conn:
-            row = await (await conn.execute(sql, params)).fetchone()
-            return tuple(row) if row is not None else None
+        rows = await self._pool.fetch(sql, params)
+        return rows[0] if rows else None
 
     async def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as conn:
-            return [tuple(r) for r in await (await conn.execute(sql, params)).fetchall()]
+        return await self._pool.fetch(sql, params)
 
     async def exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        async with self._pool.connection() as conn:
-            return int((await conn.execute(sql, params)).rowcount)
+        return await self._pool.execute(sql, params)
 
     async def open(self) -> None:
         try:
@@ -318,7 +317,7 @@ class PostgresEdgeStore:
                                               params)).rowcount
             return erased + (await conn.execute(f"DELETE FROM edge_sessions WHERE {where}", params)).rowcount
 
-        return int(await self.tx(work))
+        return await self.tx(work)
 
     async def forget_customer(self, customer: str) -> int:
         return await self._erase("customer = %s AND customer <> ''", (customer,))
@@ -342,12 +341,11 @@ class PostgresEdgeStore:
             return Delivered(True, frame)
 
         try:
-            delivered: Delivered = await self.tx(work)
+            return await self.tx(work)
         except _AlreadyFinal:
             return Delivered(True, None)
         except KeyError:
             return Delivered(False, None)  # not a session of this region's store
-        return delivered
 
     async def delivered_since(self, since: float) -> list[tuple[str, float]]:
         rows = await self.all("SELECT session, received_at FROM edge_deliveries WHERE received_at > %s "
@@ -396,11 +394,9 @@ class _Frames:
     async def append(self, session: str, reply_to: str, final: bool,
                      encode: Callable[[int], bytes]) -> StoredFrame | None:
         try:
-            frame: StoredFrame | None = await self._store.tx(lambda conn: _append(conn, session, reply_to, final,
-                                                                                   encode))
+            return await self._store.tx(lambda conn: _append(conn, session, reply_to, final, encode))
         except _AlreadyFinal:
             return None
-        return frame
 
     async def after(self, session: str, seq: int) -> list[StoredFrame]:
         rows = await self._store.all("SELECT seq, frame, reply_to, final FROM edge_frames WHERE session = %s AND "
