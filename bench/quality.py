@@ -5,7 +5,9 @@
 2. Cross-lingual transfer: catalog from the even rows of ``xsid_en_dev.jsonl`` (English only),
    evaluated on the odd (held-out) rows of every other language's parallel file.
 
-Usage: python bench/quality.py [--out docs/quality.json]
+Both intent heads side by side (``--heads linear adapted``), as in bench/fine_intents.py.
+
+Usage: python bench/quality.py [--heads linear adapted] [--out docs/quality.json]
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from triage.cpu import cpu_info, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 XSID_TARGETS = ("de", "it", "nl", "tr", "zh", "ar", "da", "id", "ja", "kk", "lt", "sr")
+XSID_BAR = ("de", "it", "nl", "tr", "zh", "ja", "ar")
+"""The languages #23's bar averages over (the rest have too few rows or too little of the encoder's training)."""
+HEADS = {"linear": False, "adapted": True}
+"""The head over the encoder's own embedding (before #23), and over its last layers adapted to the catalog."""
 
 
 def _evaluate(bundle: Path, rows_path: Path) -> EvalReport:
@@ -39,10 +45,10 @@ def _evaluate(bundle: Path, rows_path: Path) -> EvalReport:
     return evaluate(Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration), read_rows(rows_path))
 
 
-def storefront_mix(work: Path) -> EvalReport:
+def storefront_mix(work: Path, adapt: bool = True) -> EvalReport:
     catalog = import_catalog("bitext-csv", DATA / "bitext" / "train.csv", "bitext")
     write_catalog(catalog, work / "bitext")
-    bundle = build_bundle(work / "bitext", work / "bitext-bundle")
+    bundle = build_bundle(work / "bitext", work / f"bitext-bundle-{adapt}", adapt=adapt)
     return _evaluate(bundle, DATA / "eval" / "storefront_mix_dev.jsonl")
 
 
@@ -50,11 +56,11 @@ def _rows(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def xsid_cross_lingual(work: Path, targets: tuple[str, ...] = XSID_TARGETS) -> dict[str, float]:
+def xsid_cross_lingual(work: Path, targets: tuple[str, ...] = XSID_TARGETS, adapt: bool = True) -> dict[str, float]:
     train = work / "xsid_en_train.jsonl"
     train.write_text("\n".join(_rows(DATA / "eval" / "xsid_en_dev.jsonl")[0::2]) + "\n", encoding="utf-8")
     write_catalog(import_catalog("jsonl", train, "xsid"), work / "xsid")
-    bundle = build_bundle(work / "xsid", work / "xsid-bundle")
+    bundle = build_bundle(work / "xsid", work / f"xsid-bundle-{adapt}", adapt=adapt)
     knowledge = load_knowledge(bundle)
     understanding, router = Understanding(knowledge), Router(knowledge.catalog, knowledge.calibration)
     out = {}
@@ -68,29 +74,40 @@ def xsid_cross_lingual(work: Path, targets: tuple[str, ...] = XSID_TARGETS) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--heads", nargs="+", choices=list(HEADS), default=list(HEADS),
+                        help="intent heads side by side: over the embedding (linear) and over adapted layers")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
 
+    mixes: dict[str, EvalReport] = {}
+    xsids: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        mix = storefront_mix(Path(tmp))
-        xsid = xsid_cross_lingual(Path(tmp))
+        for head in args.heads:
+            mixes[head] = storefront_mix(Path(tmp), adapt=HEADS[head])
+            xsids[head] = xsid_cross_lingual(Path(tmp), adapt=HEADS[head])
     table = Table(title="Storefront mix (Bitext train -> Bitext dev + CLINC oos val)")
-    for col in ("in-scope acc", "oos recall", "oos precision", "p50 ms", "p99 ms"):
+    for col in ("head", "in-scope acc", "oos recall", "oos precision", "p50 ms", "p99 ms"):
         table.add_column(col, justify="right")
-    table.add_row(f"{mix.in_scope_accuracy:.4f}", f"{mix.oos_recall:.4f}", f"{mix.oos_precision:.4f}",
-                  f"{mix.latency_ms['p50']:.2f}", f"{mix.latency_ms['p99']:.2f}")
+    for head, mix in mixes.items():
+        table.add_row(head, f"{mix.in_scope_accuracy:.4f}", f"{mix.oos_recall:.4f}", f"{mix.oos_precision:.4f}",
+                      f"{mix.latency_ms['p50']:.2f}", f"{mix.latency_ms['p99']:.2f}")
     Console().print(table)
-    table = Table(title="xSID cross-lingual (English-only catalog, held-out odd rows)")
+    table = Table(title="xSID cross-lingual (English-only catalog, held-out odd rows): intent accuracy")
     table.add_column("language")
-    table.add_column("intent accuracy", justify="right")
-    for lang, acc in xsid.items():
-        table.add_row(lang, f"{acc:.4f}")
+    for head in xsids:
+        table.add_column(head, justify="right")
+    for lang in next(iter(xsids.values())):
+        table.add_row(lang, *(f"{x[lang]:.4f}" for x in xsids.values()))
+    table.add_row(f"mean of {' '.join(XSID_BAR)}", *(f"{sum(x[lang] for lang in XSID_BAR) / len(XSID_BAR):.4f}"
+                                                     for x in xsids.values()))
     Console().print(table)
     print(describe())
     if args.out:
-        result = {"cpu": msgspec.to_builtins(cpu_info()), "storefront_mix": msgspec.to_builtins(mix), "xsid": xsid}
+        result = {"cpu": msgspec.to_builtins(cpu_info()),
+                  **{head: {"storefront_mix": msgspec.to_builtins(mixes[head]), "xsid": xsids[head]}
+                     for head in args.heads}}
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
 

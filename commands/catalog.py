@@ -27,6 +27,8 @@ def register(sub: Subcommands) -> None:
     p = sub.add_parser("build", help="build an edge bundle from a catalog")
     p.add_argument("--catalog", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--no-adapt", dest="adapt", action="store_false",
+                   help="keep the encoder's last layers as they are (faster build, less accurate on fine intents)")
     p.set_defaults(run=_cmd_build)
 
     p = sub.add_parser("import", help="turn labelled utterances into a catalog")
@@ -54,7 +56,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from triage.bundle.build import build_bundle
     from triage.catalog import load_catalog
 
-    out = build_bundle(Path(args.catalog), Path(args.out))
+    out = build_bundle(Path(args.catalog), Path(args.out), adapt=args.adapt)
     err.print(f"[green]bundle ready[/green] at {out}")
     err.print(_coverage(load_catalog(Path(args.catalog))))
     return 0

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import numpy as np
 
-from triage.bundle import Manifest, verify_bundle
+from triage.bundle import BundleError, Manifest, verify_bundle
 from triage.bundle.head import IntentHead
 from triage.bundle.layout import (
     CALIBRATION_FILE,
@@ -23,6 +23,7 @@ from triage.bundle.layout import (
 from triage.catalog import Catalog
 from triage.encoder import Encoder
 from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE
+from triage.encoder.graph import ADAPTED_OUTPUT
 
 if TYPE_CHECKING:
     from triage.bundle.signing import TrustedKey
@@ -58,10 +59,14 @@ def load_knowledge(bundle: Path, *, threads: int = 1, keys: dict[str, TrustedKey
     manifest = verify_bundle(bundle)
     with np.load(bundle / HEAD_FILE, allow_pickle=False) as arrays:
         head = IntentHead.from_arrays(dict(arrays))
+    encoder = Encoder(bundle / ENCODER_FILE, bundle / TOKENIZER_FILE, threads=threads)
+    if head.adapted and ADAPTED_OUTPUT not in encoder.outputs:
+        raise BundleError(f"{bundle}: the intent head reads the encoder's adapted layers, which this encoder "
+                          "lacks; rebuild the bundle with `triage build`")
     return Knowledge(
         manifest=manifest,
         catalog=msgspec.json.decode((bundle / CATALOG_FILE).read_bytes(), type=Catalog),
-        encoder=Encoder(bundle / ENCODER_FILE, bundle / TOKENIZER_FILE, threads=threads),
+        encoder=encoder,
         index=faiss.read_index(str(bundle / INDEX_FILE)),
         exemplars=msgspec.json.decode((bundle / EXEMPLARS_FILE).read_bytes(), type=list[Exemplar]),
         head=head,

@@ -17,6 +17,7 @@ from edge_node.langid import (
     ScoringPath,
 )
 from triage.bundle.head import OOS_LABEL
+from triage.encoder.graph import ADAPTED_OUTPUT
 
 if TYPE_CHECKING:
     from edge_node.knowledge import Knowledge
@@ -88,22 +89,34 @@ class Understanding:
             return 0.0
         return float(np.max(self._vectors[rows] @ vector))
 
+    def embed(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The message's embedding (retrieval, similarity floors, the cache, the vote of other
+        languages) and what the catalog regression reads: the same, or the adapted layers' output."""
+        if not self.knowledge.head.adapted:
+            vector = self.knowledge.encoder.encode_one(text)
+            return vector, vector
+        return self.knowledge.encoder.encode_with(text, ADAPTED_OUTPUT)
+
     def analyze(self, text: str, previous_lang: str | None = None) -> Analysis:
         started = time.perf_counter()
         k = self.knowledge
         cal = k.calibration
         lang = self.langid.identify(text, previous_lang)
-        vector = k.encoder.encode_one(text)
+        vector, head_x = self.embed(text)
 
         path: ScoringPath = "catalog" if self._outside is None else self._outside.path(text, lang)
-        probs = k.head.probabilities(vector[None, :], transfer=path != "catalog")[0]
+        if path == "catalog":
+            probs = k.head.probabilities(head_x[None, :])[0]
+        else:
+            probs = k.head.probabilities(vector[None, :], transfer=True)[0]
         order = np.argsort(probs)[::-1]
         top = k.head.classes[order[0]]
         # A thinly covered language is scored by the vote, but its pick must also be the top of the
         # regression fitted on the examples: without that check the vote answers most messages of
         # intents the catalog lacks (xSID nl, 10 examples, 3 intents left out: 11% of them escalated
         # against 44% with it, known-intent accuracy 0.89 / 0.84, wrong answers 9.8% / 5.2%).
-        disagrees = path == "thin" and k.head.classes[int(np.argmax(k.head.probabilities(vector[None, :])[0]))] != top
+        disagrees = (path == "thin"
+                     and k.head.classes[int(np.argmax(k.head.embedding_probabilities(vector[None, :])[0]))] != top)
         second = k.head.classes[order[1]] if len(order) > 1 else None
 
         faq_id, faq_sim = None, 0.0

@@ -12,7 +12,8 @@ import msgspec
 import numpy as np
 
 from triage.artifacts import ArtifactCache, sha256_file, sha256_files
-from triage.bundle.head import OOS_LABEL, fit_calibration, train_intent_head
+from triage.bundle.adapter import AdapterTraining, apply_layers, held_out_rows, tune_adapter
+from triage.bundle.head import OOS_LABEL, fit_calibration, held_out_confidence, train_intent_head
 from triage.bundle.layout import (
     CALIBRATION_FILE,
     CATALOG_FILE,
@@ -23,7 +24,8 @@ from triage.bundle.layout import (
 )
 from triage.bundle.manifest import FORMAT_VERSION, MANIFEST_FILE, Manifest
 from triage.catalog import Catalog, load_catalog
-from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, cached_encoder
+from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, build_encoder, cached_encoder
+from triage.encoder.graph import ADAPTED_OUTPUT, FEATURES_OUTPUT, HEAD_LAYERS
 from triage.encoder.runtime import Encoder
 from triage.progress import progress_bar
 
@@ -33,8 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["build_bundle", "catalog_exemplars"]
 
 _RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;"
-           "loo-calibration-floors-0.1-0.2;knob-0.2")
-_VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn")
+           "loo-calibration-floors-0.1-0.2;knob-0.2;adapted-float-output;held-out-fifth-calibration")
+_VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn", "autograd")
 
 
 def catalog_exemplars(catalog: Catalog) -> list[Exemplar]:
@@ -50,16 +52,41 @@ def catalog_exemplars(catalog: Catalog) -> list[Exemplar]:
     return rows
 
 
-def _embed(encoder: Encoder, texts: list[str]) -> NDArray[np.float32]:
+def _embed(encoder: Encoder, texts: list[str], output: str,
+           what: str) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Embeddings of ``texts`` and the encoder's ``output`` for them."""
     out = np.empty((len(texts), 512), dtype=np.float32)
+    other = np.empty((len(texts), 512), dtype=np.float32)
     with progress_bar() as progress:
-        task = progress.add_task("embedding catalog examples", total=len(texts))
+        task = progress.add_task(what, total=len(texts))
         for i, text in enumerate(texts):
-            out[i] = encoder.encode_one(text)
+            out[i], other[i] = encoder.encode_with(text, output)
             if i % 64 == 0:
                 progress.update(task, completed=i + 1)
         progress.update(task, completed=len(texts))
-    return out
+    return out, other
+
+
+def _encoder_layers() -> dict[str, NDArray[np.float32]]:
+    """The encoder's own last layers, where the adaptation starts."""
+    from triage.encoder.build import reference_resources
+
+    with np.load(reference_resources()[0], allow_pickle=False) as weights:
+        return {name: np.asarray(weights[name], dtype=np.float32) for name in HEAD_LAYERS}
+
+
+def _adapted_confidence(features: NDArray[np.float32], labels: list[str], start: dict[str, NDArray[np.float32]],
+                        training: AdapterTraining) -> NDArray[np.float32] | None:
+    """The adapted head's confidence on examples neither it nor its layers saw: a second adapter
+    trained on four fifths of each intent's examples, scored on the fifth it did not see."""
+    held = held_out_rows(labels)
+    if held is None:
+        return None
+    y = np.asarray(labels)
+    layers = tune_adapter(features[~held], list(y[~held]), start, training,
+                          what="adapting a copy without a fifth of the examples, for calibration")
+    return held_out_confidence(apply_layers(layers, features[~held]), list(y[~held]),
+                               apply_layers(layers, features[held]), list(y[held]))
 
 
 def _versions() -> dict[str, str]:
@@ -72,14 +99,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Path) -> None:
+def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Path,
+                  training: AdapterTraining | None) -> None:
     import faiss
 
     for name in (ENCODER_FILE, TOKENIZER_FILE):
         shutil.copyfile(encoder_dir / name, work / name)
     encoder = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
     exemplars = catalog_exemplars(catalog)
-    vectors = _embed(encoder, [e.text for e in exemplars])
+    vectors, features = _embed(encoder, [e.text for e in exemplars], FEATURES_OUTPUT, "embedding catalog examples")
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
@@ -88,12 +116,23 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
 
     is_head = np.asarray([e.kind in ("intent", "oos") for e in exemplars], dtype=bool)
     head_labels = [e.target for e in exemplars if e.kind in ("intent", "oos")]
-    head = train_intent_head(vectors[is_head], head_labels)
+    adapted_x: NDArray[np.float32] | None = None
+    confidence: NDArray[np.float32] | None = None
+    if training is not None and len(set(head_labels)) > 1:
+        start = _encoder_layers()
+        confidence = _adapted_confidence(features[is_head], head_labels, start, training)
+        layers = tune_adapter(features[is_head], head_labels, start, training)
+        build_encoder(work, adapted=layers)  # the served encoder, with the adapted copy as its third output
+        adapted_encoder = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
+        # what serving will see: the layers on the served encoder's int8 features
+        _, adapted_x = _embed(adapted_encoder, [e.text for e, head in zip(exemplars, is_head, strict=True) if head],
+                              ADAPTED_OUTPUT, "embedding intent examples with the adapted layers")
+    head = train_intent_head(vectors[is_head], head_labels, adapted_x)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head
     faq_ids = [e.target for e in exemplars if e.kind == "faq"]
-    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids)
+    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids, adapted_x, confidence)
     (work / CALIBRATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(calibration)))
     (work / CATALOG_FILE).write_bytes(msgspec.json.encode(catalog))
 
@@ -111,13 +150,21 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
     (work / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
 
 
-def build_bundle(catalog_dir: Path, out: Path, cache: ArtifactCache | None = None) -> Path:
-    """Build (or reuse from the cache) the bundle of a catalog and copy it to ``out``."""
+def build_bundle(catalog_dir: Path, out: Path, cache: ArtifactCache | None = None, *,
+                 adapt: bool = True) -> Path:
+    """Build (or reuse from the cache) the bundle of a catalog and copy it to ``out``.
+
+    ``adapt``: train the encoder's last layers on the catalog's intents for the head
+    (``triage.bundle.adapter``); without it the head reads the encoder's own embedding.
+    """
     cache = cache or ArtifactCache()
     catalog = load_catalog(catalog_dir)
     encoder_dir = cached_encoder(cache)
-    key = sha256_files([encoder_dir / ENCODER_FILE], catalog.content_hash(), _RECIPE)
-    built = cache.get_or_build("bundle", key, lambda work: _write_bundle(catalog, encoder_dir, key, work))
+    training = AdapterTraining() if adapt else None
+    recipe = f"{_RECIPE};{training.describe() if training else 'no-adapter'}"
+    key = sha256_files([encoder_dir / ENCODER_FILE], catalog.content_hash(), recipe)
+    built = cache.get_or_build("bundle", key,
+                               lambda work: _write_bundle(catalog, encoder_dir, key, work, training))
     out = Path(out)
     staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)

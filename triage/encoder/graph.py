@@ -16,11 +16,13 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from numpy.typing import NDArray
 
-__all__ = ["PROJECTION_NODE", "build_encoder_graph", "load_reference_weights"]
+__all__ = ["ADAPTED_OUTPUT", "ADAPTED_PREFIX", "FEATURES_OUTPUT", "HEAD_LAYERS", "PROJECTION_NODE",
+           "build_encoder_graph", "load_reference_weights"]
 
 _NUM_CHUNKS = 17
 _EMB_DIM = 512
@@ -31,6 +33,13 @@ _PAD = 2
 # Name of the MatMul that must stay float: its inputs span about -19..21, and
 # quantizing it alone drops the minimum cosine to the reference from 0.998 to 0.94.
 PROJECTION_NODE = "proj_matmul"
+# The pooled features below the last six dense layers: a second output, which the intent head's
+# adapted copy of those layers reads (``triage.bundle.adapter``).
+FEATURES_OUTPUT = "features"
+ADAPTED_OUTPUT = "adapted"
+ADAPTED_PREFIX = "adapted_"
+HEAD_LAYERS = ("d0", "p1", "d1", "d2", "p3", "d3")
+"""The dense layers from the pooled features to the embedding."""
 _OPSET = 17
 
 
@@ -88,8 +97,28 @@ def _windows(g: _GraphBuilder, x: str, order: int, left: int) -> str:
     return g.op("Concat", parts, axis=-1)
 
 
-def build_encoder_graph(weights: dict[str, NDArray[np.generic]]) -> onnx.ModelProto:
-    """The float graph: inputs ``ids`` [B, L] and ``lengths`` [B], output ``embedding`` [B, 512]."""
+def _dense_head(g: _GraphBuilder, m: str, layers: Mapping[str, NDArray[np.generic]], prefix: str, out: str) -> str:
+    """The six dense layers from the pooled features to a unit-length embedding named ``out``."""
+    for k in HEAD_LAYERS:
+        g.const(prefix + k, np.asarray(layers[k], dtype=np.float32))
+    d0, d1, d2, d3, p1, p3 = (prefix + k for k in ("d0", "d1", "d2", "d3", "p1", "p3"))
+
+    def matmul(x: str, w: str) -> str:
+        return g.op("MatMul", [x, w], name=w + "_matmul")
+
+    y0 = g.op("Relu", [matmul(m, d0)])
+    y1 = g.op("Relu", [g.op("Add", [matmul(m, p1), matmul(y0, d1)])])
+    y2 = g.op("Relu", [matmul(y1, d2)])
+    z = g.op("Tanh", [g.op("Add", [matmul(y1, p3), matmul(y2, d3)])])
+    norm = g.op("Sqrt", [g.op("Max", [g.op("ReduceSum", [g.op("Mul", [z, z]), "axis_last"], keepdims=1), "eps"])])
+    return g.op("Div", [z, norm], name=out)
+
+
+def build_encoder_graph(weights: dict[str, NDArray[np.generic]],
+                        adapted: Mapping[str, NDArray[np.generic]] | None = None) -> onnx.ModelProto:
+    """The float graph: inputs ``ids`` [B, L] and ``lengths`` [B], outputs ``embedding`` [B, 512] and
+    ``features`` [B, 512]; with ``adapted`` (the last layers trained on a catalog's intents,
+    ``triage.bundle.adapter``) a third, ``adapted``, the same layers' output with those weights."""
     g = _GraphBuilder()
     f32 = np.float32
     eps = float(weights["eps"])
@@ -145,17 +174,15 @@ def build_encoder_graph(weights: dict[str, NDArray[np.generic]]) -> onnx.ModelPr
     g.const("cnn_b", weights["cnn_b"].astype(f32).reshape(1, -1))
     flen = g.op("Unsqueeze", [g.op("Cast", ["lengths"], to=TensorProto.FLOAT), "axis_last"])
     pooled = g.op("Add", [g.op("MatMul", [summed, "cnn_W"]), g.op("Mul", [flen, "cnn_b"])])
-    m = g.op("Div", [pooled, g.op("Sqrt", [flen])])
+    m = g.op("Div", [pooled, g.op("Sqrt", [flen])], name=FEATURES_OUTPUT)
 
-    for k in ("d0", "d1", "d2", "d3", "p1", "p3"):
-        g.const(k, weights[k].astype(f32))
-    y0 = g.op("Relu", [g.op("MatMul", [m, "d0"])])
-    y1 = g.op("Relu", [g.op("Add", [g.op("MatMul", [m, "p1"]), g.op("MatMul", [y0, "d1"])])])
-    y2 = g.op("Relu", [g.op("MatMul", [y1, "d2"])])
-    z = g.op("Tanh", [g.op("Add", [g.op("MatMul", [y1, "p3"]), g.op("MatMul", [y2, "d3"])])])
     g.const("eps", np.array(eps, dtype=f32))
-    norm = g.op("Sqrt", [g.op("Max", [g.op("ReduceSum", [g.op("Mul", [z, z]), "axis_last"], keepdims=1), "eps"])])
-    g.op("Div", [z, norm], name="embedding")
+    _dense_head(g, m, {k: weights[k] for k in HEAD_LAYERS}, "", "embedding")
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", _EMB_DIM])
+               for name in ("embedding", FEATURES_OUTPUT)]
+    if adapted is not None:
+        _dense_head(g, m, adapted, ADAPTED_PREFIX, ADAPTED_OUTPUT)
+        outputs.append(helper.make_tensor_value_info(ADAPTED_OUTPUT, TensorProto.FLOAT, ["batch", _EMB_DIM]))
 
     graph = helper.make_graph(
         g.nodes,
@@ -164,7 +191,7 @@ def build_encoder_graph(weights: dict[str, NDArray[np.generic]]) -> onnx.ModelPr
             helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "tokens"]),
             helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"]),
         ],
-        outputs=[helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", _EMB_DIM])],
+        outputs=outputs,
         initializer=g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])

@@ -48,6 +48,9 @@ class Encoder:
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self._sp = spm.SentencePieceProcessor(model_file=str(tokenizer_path))
+        self.outputs = frozenset(o.name for o in self._session.get_outputs())
+        """``embedding`` and ``features`` (the pooled features below the last layers); ``adapted``
+        where the bundle's build adapted those layers to the catalog's intents."""
 
     def tokenize(self, text: str) -> list[int]:
         """Piece ids with bos/eos, matching the reference tokenizer.
@@ -70,11 +73,20 @@ class Encoder:
             ids = [*ids[:MAX_TOKENS - 1], _EOS]
         return ids
 
-    def encode_one(self, text: str) -> NDArray[np.float32]:
+    def _inputs(self, text: str) -> dict[str, NDArray[np.int64]]:
         ids = np.asarray([self.tokenize(text)], dtype=np.int64)
-        lengths = np.asarray([ids.shape[1]], dtype=np.int64)
-        out: NDArray[np.float32] = self._session.run(None, {"ids": ids, "lengths": lengths})[0][0]
+        return {"ids": ids, "lengths": np.asarray([ids.shape[1]], dtype=np.int64)}
+
+    def encode_one(self, text: str) -> NDArray[np.float32]:
+        out: NDArray[np.float32] = self._session.run(["embedding"], self._inputs(text))[0][0]
         return out
+
+    def encode_with(self, text: str, output: str) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The embedding and another output (``features``, ``adapted``) from one run."""
+        if output not in self.outputs:
+            raise EncoderMissingError(f"this encoder has no {output!r} output: rebuild the bundle with `triage build`")
+        embedding, other = self._session.run(["embedding", output], self._inputs(text))
+        return embedding[0], other[0]
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
@@ -90,5 +102,5 @@ class Encoder:
         for i, toks in enumerate(token_lists):
             ids[i, : len(toks)] = toks
         lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts))
-        out: NDArray[np.float32] = self._session.run(None, {"ids": ids, "lengths": lengths})[0]
+        out: NDArray[np.float32] = self._session.run(["embedding"], {"ids": ids, "lengths": lengths})[0]
         return out

@@ -1,0 +1,142 @@
+"""The encoder's last dense layers, adapted to a catalog's intents at build time.
+
+The encoder pools a message into 512 features and turns them into its embedding with six dense
+layers (``d0 p1 d1 d2 p3 d3`` of ``triage.encoder.graph``). Fine-grained intents (Banking77's 77,
+CLINC150's 150) sit close together in the general-purpose embedding; a few epochs of
+classification training on the catalog's examples, starting from the encoder's own weights,
+pull them apart (docs/benchmarks.md has the measurements). Only these layers move: the pooled
+features below them, and with them what the encoder shares across languages, stay as served.
+
+The adapted layers feed the intent head's regression for the catalog's own languages only. FAQ
+retrieval, the similarity floors, the semantic cache and the class-mean vote for other languages
+keep the encoder's own embedding: a layer trained to tell intents apart also pulls two different
+questions of one intent together, and trained on one language it moves that language's messages
+away from the others' (xSID, English-only catalog: mean of seven languages 0.897 -> 0.881 when the
+vote read the adapted layers too). The bundle's encoder runs the adapted copy beside the original
+as another output, in float: int8 weights moved the trained layers' output to cosine 0.97.
+
+The head's out-of-scope threshold needs its confidence on examples it never saw; the layers under
+it saw every example, so a second copy trained without a fifth of them measures it.
+
+Training is plain numpy differentiated by ``autograd``: six matrices do not need a deep learning
+framework's download, and the build stays in the serving environment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from triage.encoder.graph import HEAD_LAYERS
+from triage.progress import progress_bar
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from numpy.typing import NDArray
+
+__all__ = ["AdapterTraining", "apply_layers", "held_out_rows", "tune_adapter"]
+
+_EPS = 1e-12
+
+
+class AdapterTraining:
+    """How the layers are trained: classification over cosine similarity to a learnt vector per
+    intent, Adam from the encoder's weights, a few passes over the examples."""
+
+    def __init__(self, *, epochs: int = 10, step_size: float = 1e-4, batch: int = 32, scale: float = 20.0,
+                 seed: int = 0) -> None:
+        self.epochs, self.step_size, self.batch, self.scale, self.seed = epochs, step_size, batch, scale, seed
+
+    def describe(self) -> str:
+        """Part of the bundle's cache key."""
+        return f"adapter-cosine-ce-s{self.scale}-adam{self.step_size}-e{self.epochs}-b{self.batch}-seed{self.seed}"
+
+
+def _forward(xp: Any, layers: Mapping[str, Any], features: NDArray[np.float32]) -> Any:
+    """The layers as ``triage.encoder.graph`` wires them, on ``numpy`` or ``autograd.numpy`` (``xp``)."""
+
+    def relu(v: Any) -> Any:
+        return xp.maximum(v, 0.0)
+
+    tanh = xp.tanh
+    y0 = relu(features @ layers["d0"])
+    y1 = relu(features @ layers["p1"] + y0 @ layers["d1"])
+    y2 = relu(y1 @ layers["d2"])
+    z = tanh(y1 @ layers["p3"] + y2 @ layers["d3"])
+    return z / xp.sqrt(xp.maximum(xp.sum(z * z, axis=-1, keepdims=True), _EPS))
+
+
+def apply_layers(layers: Mapping[str, NDArray[np.float32]], features: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The layers' unit-length output for each row of ``features`` [N, 512], in float32 numpy (the
+    served encoder runs the same layers on its int8 features, ``triage.encoder.graph``)."""
+    out: NDArray[np.float32] = _forward(np, layers, np.asarray(features, dtype=np.float32))
+    return out.astype(np.float32, copy=False)
+
+
+def held_out_rows(labels: list[str], every: int = 5, seed: int = 0) -> NDArray[np.bool_] | None:
+    """One in ``every`` examples of each label that has at least ``every``, drawn with ``seed``:
+    what a second adapter trained without them measures the head's confidence on (``None``
+    where no label has enough examples)."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(labels), dtype=bool)
+    rows: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        rows.setdefault(label, []).append(i)
+    for label in sorted(rows):
+        r = rows[label]
+        if len(r) >= every:
+            held[rng.choice(r, size=len(r) // every, replace=False)] = True
+    if not held.any() or len({label for label, h in zip(labels, held, strict=True) if not h}) < 2:
+        return None
+    return held
+
+
+def tune_adapter(features: NDArray[np.float32], labels: list[str], start: Mapping[str, NDArray[np.float32]],
+                 training: AdapterTraining | None = None, *,
+                 what: str = "adapting the encoder's last layers to the intents") -> dict[str, NDArray[np.float32]]:
+    """Layers trained from ``start`` (the encoder's own) to classify ``features`` by ``labels``."""
+    import autograd.numpy as anp
+    from autograd import grad
+    from autograd.misc.optimizers import adam
+
+    t = training or AdapterTraining()
+    classes = sorted(set(labels))
+    y = np.searchsorted(np.asarray(classes), np.asarray(labels))
+    x = np.asarray(features, dtype=np.float32)
+    layers = {name: np.asarray(start[name], dtype=np.float32) for name in HEAD_LAYERS}
+    # Each intent's vector starts at the mean of its examples' embeddings: the first steps then
+    # refine a classifier that already works instead of moving the layers towards random targets.
+    embedded = _forward(np, layers, x)
+    means = np.stack([embedded[y == k].mean(axis=0) for k in range(len(classes))]).astype(np.float32)
+    params = {"layers": layers, "classes": means}
+
+    rng = np.random.default_rng(t.seed)
+    batches = [order[i:i + t.batch] for order in (rng.permutation(len(x)) for _ in range(t.epochs))
+               for i in range(0, len(x), t.batch)]
+    onehot = np.eye(len(classes), dtype=np.float32)
+
+    def loss(p: dict[str, object], step: int) -> object:
+        rows = batches[step]
+        e = _forward(anp, p["layers"], x[rows])  # type: ignore[arg-type]
+        c = p["classes"]
+        c = c / anp.sqrt(anp.sum(c * c, axis=1, keepdims=True) + _EPS)  # type: ignore[operator]
+        logits = t.scale * (e @ c.T)
+        logits = logits - anp.max(logits, axis=1, keepdims=True)
+        log_p = logits - anp.log(anp.sum(anp.exp(logits), axis=1, keepdims=True))
+        return -anp.sum(log_p * onehot[y[rows]]) / len(rows)
+
+    with progress_bar() as progress:
+        task = progress.add_task(what, total=len(batches))
+
+        def tick(_params: object, step: int, _grad: object) -> None:
+            if step % 50 == 0:
+                progress.update(task, completed=step + 1)
+
+        trained = adam(grad(loss), params, tick, num_iters=len(batches), step_size=t.step_size)
+        progress.update(task, completed=len(batches))
+    layers = {name: np.asarray(w, dtype=np.float32) for name, w in trained["layers"].items()}
+    if not all(np.isfinite(w).all() for w in layers.values()):
+        raise RuntimeError("adapting the encoder's last layers diverged; build with `triage build --no-adapt`")
+    return layers
