@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["AdapterTraining", "apply_layers", "held_out_rows", "tune_adapter"]
 
 _EPS = 1e-12
+_CLASSES = "classes"
+"""The trained vector per intent beside the layers: only the layers leave the build."""
 
 
 class AdapterTraining:
@@ -51,7 +53,7 @@ class AdapterTraining:
 
     def describe(self) -> str:
         """Part of the bundle's cache key."""
-        return f"adapter-cosine-ce-s{self.scale}-adam{self.step_size}-e{self.epochs}-b{self.batch}-seed{self.seed}"
+        return f"adapter-cosine-ce-s{self.scale}-adam32-{self.step_size}-e{self.epochs}-b{self.batch}-seed{self.seed}"
 
 
 def _forward(xp: Any, layers: Mapping[str, Any], features: NDArray[np.float32]) -> Any:
@@ -99,44 +101,53 @@ def tune_adapter(features: NDArray[np.float32], labels: list[str], start: Mappin
     """Layers trained from ``start`` (the encoder's own) to classify ``features`` by ``labels``."""
     import autograd.numpy as anp
     from autograd import grad
-    from autograd.misc.optimizers import adam
 
     t = training or AdapterTraining()
     classes = sorted(set(labels))
     y = np.searchsorted(np.asarray(classes), np.asarray(labels))
     x = np.asarray(features, dtype=np.float32)
-    layers = {name: np.asarray(start[name], dtype=np.float32) for name in HEAD_LAYERS}
+    params = {name: np.array(start[name], dtype=np.float32) for name in HEAD_LAYERS}  # trained in place
     # Each intent's vector starts at the mean of its examples' embeddings: the first steps then
     # refine a classifier that already works instead of moving the layers towards random targets.
-    embedded = _forward(np, layers, x)
-    means = np.stack([embedded[y == k].mean(axis=0) for k in range(len(classes))]).astype(np.float32)
-    params = {"layers": layers, "classes": means}
+    embedded = _forward(np, params, x)
+    params[_CLASSES] = np.stack([embedded[y == k].mean(axis=0) for k in range(len(classes))]).astype(np.float32)
 
     rng = np.random.default_rng(t.seed)
     batches = [order[i:i + t.batch] for order in (rng.permutation(len(x)) for _ in range(t.epochs))
                for i in range(0, len(x), t.batch)]
     onehot = np.eye(len(classes), dtype=np.float32)
 
-    def loss(p: dict[str, object], step: int) -> object:
-        rows = batches[step]
-        e = _forward(anp, p["layers"], x[rows])  # type: ignore[arg-type]
-        c = p["classes"]
-        c = c / anp.sqrt(anp.sum(c * c, axis=1, keepdims=True) + _EPS)  # type: ignore[operator]
+    def loss(p: dict[str, Any], rows: NDArray[np.int64]) -> Any:
+        e = _forward(anp, p, x[rows])
+        c = p[_CLASSES]
+        c = c / anp.sqrt(anp.sum(c * c, axis=1, keepdims=True) + _EPS)
         logits = t.scale * (e @ c.T)
         logits = logits - anp.max(logits, axis=1, keepdims=True)
         log_p = logits - anp.log(anp.sum(anp.exp(logits), axis=1, keepdims=True))
         return -anp.sum(log_p * onehot[y[rows]]) / len(rows)
 
+    gradient = grad(loss)
+    # Adam over the named arrays in float32. autograd's own ``adam`` keeps its moments in float64
+    # and flattens every parameter into one vector per step: the products then ran in float64 and
+    # the copies cost as much again (Banking77, 8,000 examples: 17.9-22.9 CPU seconds an epoch
+    # against 10.1-10.5 for this loop, the same arrays, accuracy within 0.002).
+    first = {name: np.zeros_like(w) for name, w in params.items()}
+    second = {name: np.zeros_like(w) for name, w in params.items()}
+    b1, b2, eps = np.float32(0.9), np.float32(0.999), np.float32(1e-8)
     with progress_bar() as progress:
         task = progress.add_task(what, total=len(batches))
-
-        def tick(_params: object, step: int, _grad: object) -> None:
+        for step, rows in enumerate(batches, start=1):
+            g = gradient(params, rows)
+            rate = np.float32(t.step_size * np.sqrt(1.0 - 0.999 ** step) / (1.0 - 0.9 ** step))
+            for name, w in params.items():
+                gw = np.asarray(g[name], dtype=np.float32)
+                first[name] = b1 * first[name] + (1 - b1) * gw
+                second[name] = b2 * second[name] + (1 - b2) * gw * gw
+                w -= rate * first[name] / (np.sqrt(second[name]) + eps)
             if step % 50 == 0:
-                progress.update(task, completed=step + 1)
-
-        trained = adam(grad(loss), params, tick, num_iters=len(batches), step_size=t.step_size)
+                progress.update(task, completed=step)
         progress.update(task, completed=len(batches))
-    layers = {name: np.asarray(w, dtype=np.float32) for name, w in trained["layers"].items()}
+    layers = {name: params[name] for name in HEAD_LAYERS}
     if not all(np.isfinite(w).all() for w in layers.values()):
         raise RuntimeError("adapting the encoder's last layers diverged; build with `triage build --no-adapt`")
     return layers
