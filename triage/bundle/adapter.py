@@ -7,7 +7,8 @@ classification training on the catalog's examples, starting from the encoder's o
 pull them apart (docs/benchmarks.md has the measurements). Only these layers move: the pooled
 features below them, and with them what the encoder shares across languages, stay as served.
 
-The adapted layers feed the intent head's regression for the catalog's own languages only. FAQ
+The adapted layers feed the intent head's regression for the catalog's own languages (and for a
+short message in the catalog's script, which language id cannot place, ``edge_node.langid``). FAQ
 retrieval, the similarity floors, the semantic cache and the class-mean vote for other languages
 keep the encoder's own embedding: a layer trained to tell intents apart also pulls two different
 questions of one intent together, and trained on one language it moves that language's messages
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
+from triage.bundle.head import OOS_LABEL
 from triage.encoder.graph import HEAD_LAYERS
 from triage.progress import progress_bar
 
@@ -43,13 +46,20 @@ _CLASSES = "classes"
 """The trained vector per intent beside the layers: only the layers leave the build."""
 
 
-class AdapterTraining:
+class AdapterTraining(msgspec.Struct, frozen=True, kw_only=True):
     """How the layers are trained: classification over cosine similarity to a learnt vector per
-    intent, Adam from the encoder's weights, a few passes over the examples."""
+    intent, Adam from the encoder's weights, a few passes over the examples. The defaults sit on
+    the plateau of what was measured (docs/benchmarks.md, thirteenth session)."""
 
-    def __init__(self, *, epochs: int = 10, step_size: float = 1e-4, batch: int = 32, scale: float = 20.0,
-                 seed: int = 0) -> None:
-        self.epochs, self.step_size, self.batch, self.scale, self.seed = epochs, step_size, batch, scale, seed
+    epochs: int = 10
+    """Passes over the examples; 20 over-fitted Banking77's folds."""
+    step_size: float = 1e-4
+    """Adam's step: small, so the layers stay near what the encoder shares across languages."""
+    batch: int = 32
+    scale: float = 20.0
+    """Multiplies the cosines into logits: the classifier's temperature."""
+    seed: int = 0
+    """Orders the batches, so a catalog builds to the same bundle every time."""
 
     def describe(self) -> str:
         """Part of the bundle's cache key."""
@@ -78,15 +88,16 @@ def apply_layers(layers: Mapping[str, NDArray[np.float32]], features: NDArray[np
 
 
 def held_out_rows(labels: list[str], every: int = 5, seed: int = 0) -> NDArray[np.bool_] | None:
-    """One in ``every`` examples of each label that has at least ``every``, drawn with ``seed``:
-    what a second adapter trained without them measures the head's confidence on (``None``
-    where no label has enough examples)."""
+    """One in ``every`` examples of each in-scope label that has at least ``every``, drawn with
+    ``seed``: what a second adapter trained without them measures the head's confidence on
+    (``None`` where no intent has enough examples). Out-of-scope negatives all train it: the
+    threshold is measured on in-scope messages only."""
     rng = np.random.default_rng(seed)
     held = np.zeros(len(labels), dtype=bool)
     rows: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         rows.setdefault(label, []).append(i)
-    for label in sorted(rows):
+    for label in sorted(rows.keys() - {OOS_LABEL}):
         r = rows[label]
         if len(r) >= every:
             held[rng.choice(r, size=len(r) // every, replace=False)] = True
@@ -106,7 +117,7 @@ def tune_adapter(features: NDArray[np.float32], labels: list[str], start: Mappin
     classes = sorted(set(labels))
     y = np.searchsorted(np.asarray(classes), np.asarray(labels))
     x = np.asarray(features, dtype=np.float32)
-    params = {name: np.array(start[name], dtype=np.float32) for name in HEAD_LAYERS}  # trained in place
+    params = {name: np.array(start[name], dtype=np.float32) for name in HEAD_LAYERS}  # copies: the loop updates them
     # Each intent's vector starts at the mean of its examples' embeddings: the first steps then
     # refine a classifier that already works instead of moving the layers towards random targets.
     embedded = _forward(np, params, x)
@@ -127,10 +138,9 @@ def tune_adapter(features: NDArray[np.float32], labels: list[str], start: Mappin
         return -anp.sum(log_p * onehot[y[rows]]) / len(rows)
 
     gradient = grad(loss)
-    # Adam over the named arrays in float32. autograd's own ``adam`` keeps its moments in float64
-    # and flattens every parameter into one vector per step: the products then ran in float64 and
-    # the copies cost as much again (Banking77, 8,000 examples: 17.9-22.9 CPU seconds an epoch
-    # against 10.1-10.5 for this loop, the same arrays, accuracy within 0.002).
+    # Adam over the named arrays in float32: autograd's own ``adam`` keeps its moments in float64
+    # and flattens every parameter into one vector per step, which made the products float64 and
+    # the training twice as slow (docs/benchmarks.md, thirteenth session).
     first = {name: np.zeros_like(w) for name, w in params.items()}
     second = {name: np.zeros_like(w) for name, w in params.items()}
     b1, b2, eps = np.float32(0.9), np.float32(0.999), np.float32(1e-8)

@@ -25,7 +25,7 @@ from triage.bundle.layout import (
 from triage.bundle.manifest import FORMAT_VERSION, MANIFEST_FILE, Manifest
 from triage.catalog import Catalog, load_catalog
 from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, build_encoder, cached_encoder
-from triage.encoder.graph import ADAPTED_OUTPUT, FEATURES_OUTPUT, HEAD_LAYERS
+from triage.encoder.graph import FEATURES_OUTPUT, HEAD_LAYERS
 from triage.encoder.runtime import Encoder
 from triage.progress import progress_bar
 
@@ -123,16 +123,17 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
         confidence = _adapted_confidence(features[is_head], head_labels, start, training)
         layers = tune_adapter(features[is_head], head_labels, start, training)
         build_encoder(work, adapted=layers)  # the served encoder, with the adapted copy as its third output
-        adapted_encoder = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
-        # what serving will see: the layers on the served encoder's int8 features
-        _, adapted_x = _embed(adapted_encoder, [e.text for e, head in zip(exemplars, is_head, strict=True) if head],
-                              ADAPTED_OUTPUT, "embedding intent examples with the adapted layers")
+        # The copy runs in float on the served int8 features, so the float layers over those
+        # features are what serving computes (tests/unit/test_triage/test_adapter.py checks it).
+        adapted_x = apply_layers(layers, features[is_head])
     head = train_intent_head(vectors[is_head], head_labels, adapted_x)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head
     faq_ids = [e.target for e in exemplars if e.kind == "faq"]
-    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids, adapted_x, confidence)
+    # Without a held-out measure (no intent with five examples) the threshold is the linear head's:
+    # out-of-fold regressions over layers that saw every example would be too sure.
+    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids, confidence=confidence)
     (work / CALIBRATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(calibration)))
     (work / CATALOG_FILE).write_bytes(msgspec.json.encode(catalog))
 

@@ -34,7 +34,8 @@ def _softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 class IntentHead:
-    """Logistic regression on the embedding, plus a nearest-class-mean vote for other languages.
+    """Logistic regression on the embedding (or on the encoder's adapted output, ``adapted``), plus
+    a nearest-class-mean vote over the embedding for other languages.
 
     For a message in a language the catalog has examples in, the regression alone decides, as
     it was fitted to. For a language the catalog has no examples in (an English-only catalog
@@ -75,7 +76,12 @@ class IntentHead:
         """``transfer``: the message's language has no examples in the catalog, or too few
         (``thin_language_share``); ``x`` is then the embedding, else what the regression reads
         (the ``adapted`` output where ``self.adapted``)."""
-        weights, bias = self.transfer if transfer and self.transfer is not None else (self.weights, self.bias)
+        if transfer and self.transfer is not None:
+            weights, bias = self.transfer
+        elif transfer and self.adapted:  # its regression reads another space than the embedding
+            raise ValueError("this adapted head has no transfer path for the embedding: rebuild the bundle")
+        else:
+            weights, bias = self.weights, self.bias
         return _softmax(x @ weights.T + bias)
 
     def embedding_probabilities(self, embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -209,9 +215,8 @@ def held_out_confidence(train_x: NDArray[np.float32], train_labels: list[str],
     """Top probability of each in-scope held-out example from the regression fitted on the rest.
 
     For an adapted head the out-of-fold confidence is no measure: the layers under it were trained
-    on every example, so each fold's regression is sure of examples the layers did see (Banking77
-    fold 0: in-scope accuracy 0.906 against 0.927 by arg-max, the threshold too high; the linear
-    head loses 0.001 to it)."""
+    on every example, so each fold's regression is surer of them than the head will be of a new
+    message, and the threshold rejects good ones (docs/benchmarks.md, thirteenth session)."""
     if len(set(train_labels)) < 2:
         return None
     head = _fit(train_x, train_labels, transfer=False)
@@ -227,22 +232,21 @@ def fit_calibration(
     intent_labels: list[str],
     faq_x: NDArray[np.float32],
     faq_ids: list[str],
-    head_x: NDArray[np.float32] | None = None,
     confidence: NDArray[np.float32] | None = None,
 ) -> Calibration:
     """Thresholds at which only ``_IN_SCOPE_REJECT_RATE`` of held-out catalog examples fall short.
 
     ``intent_x`` are the examples' embeddings (the similarity floor compares a message's embedding
-    with them); ``head_x`` what the head reads, where an adapter makes it differ; ``confidence``
-    the head's confidence on examples it never saw, where the build measured it
-    (``held_out_confidence``) instead of the out-of-fold regressions here.
+    with them, and the out-of-fold regressions here measure the head's confidence over them);
+    ``confidence`` that confidence where the build measured it otherwise (an adapted head's,
+    ``held_out_confidence``).
     """
     in_scope = [label != OOS_LABEL for label in intent_labels]
     sims = _leave_one_out_similarity(intent_x[np.asarray(in_scope, dtype=bool)],
                                      [lab for lab, keep in zip(intent_labels, in_scope, strict=True) if keep])
     min_sim = float(np.quantile(sims, _IN_SCOPE_REJECT_RATE)) if len(sims) else 0.5
     if confidence is None:
-        confidence = _out_of_fold_confidence(intent_x if head_x is None else head_x, intent_labels)
+        confidence = _out_of_fold_confidence(intent_x, intent_labels)
     min_prob = float(np.quantile(confidence, 0.01)) if confidence is not None and len(confidence) else 0.3
     faq_sims = _leave_one_out_similarity(faq_x, faq_ids) if len(faq_ids) else np.zeros(0, np.float32)
     faq_sim = float(np.quantile(faq_sims, 0.05)) if len(faq_sims) else 0.65

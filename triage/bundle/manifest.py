@@ -12,10 +12,15 @@ import msgspec
 
 from triage.artifacts import sha256_file
 
-__all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "BundleError", "Manifest", "read_manifest", "verify_bundle"]
+__all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "READABLE_FORMATS", "BundleError", "Manifest", "read_manifest",
+           "verify_bundle"]
 
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the intent head may read the encoder's adapted output (``triage.bundle.adapter``). An edge of
+format 1 would apply that regression to the plain embedding and answer wrong intents without an
+error, so it must refuse these bundles; this edge still reads format 1 (no adapted output)."""
+READABLE_FORMATS = frozenset({1, FORMAT_VERSION})
 
 
 class BundleError(RuntimeError):
@@ -43,9 +48,9 @@ def read_manifest(bundle: Path) -> Manifest:
         manifest = msgspec.json.decode(path.read_bytes(), type=Manifest)
     except msgspec.DecodeError as exc:
         raise BundleError(f"{path}: invalid manifest ({exc}); rebuild the bundle with `triage build`") from exc
-    if manifest.format_version != FORMAT_VERSION:
+    if manifest.format_version not in READABLE_FORMATS:
         raise BundleError(
-            f"{path}: bundle format {manifest.format_version}, this edge reads {FORMAT_VERSION}; "
+            f"{path}: bundle format {manifest.format_version}, this edge reads {sorted(READABLE_FORMATS)}; "
             "rebuild the bundle with this version's `triage build`"
         )
     return manifest

@@ -93,9 +93,9 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
                 target,
                 weight_type=QuantType.QInt8,
                 op_types_to_quantize=["MatMul"],
-                # The adapted layers stay float: int8 moved their output to cosine 0.97 of the
-                # trained layers' (their weights leave the ranges the quantizer suits), where six
-                # 512-wide products cost microseconds.
+                # The adapted layers stay float: trained weights leave the ranges the quantizer
+                # suits, and int8 moved their output away from what the build trained
+                # (docs/benchmarks.md, thirteenth session).
                 nodes_to_exclude=[PROJECTION_NODE, *(f"{ADAPTED_PREFIX}{k}_matmul" for k in HEAD_LAYERS)],
             )
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
 from edge_node.knowledge import load_knowledge
@@ -13,6 +14,7 @@ from triage.bundle.build import build_bundle
 from triage.catalog import write_catalog
 from triage.catalog.model import Catalog, FaqEntry, Intent, Storefront
 from triage.config import EdgeConfig
+from triage.encoder.graph import ADAPTED_OUTPUT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -159,3 +161,24 @@ def test_each_message_says_how_it_was_scored_and_the_node_counts_it(edge_service
     before = edge_service.metrics.scoring.labels(path)._value.get()
     assert edge_service.reply(text, None).analysis.path == path
     assert edge_service.metrics.scoring.labels(path)._value.get() == before + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("I would like to cancel my order please", "catalog"),
+        ("Ich möchte meine Bestellung stornieren", "thin"),
+        ("Siparişimi iptal etmek istiyorum lütfen", "outside"),
+    ],
+)
+def test_the_catalog_regression_reads_the_adapted_layers_and_other_languages_the_embedding(
+        edge_service: EdgeService, text: str, path: str) -> None:
+    knowledge = edge_service.knowledge
+    assert knowledge.head.adapted  # the demo bundle is built as `triage build` builds it
+    embedding, adapted = knowledge.encoder.encode_with(text, ADAPTED_OUTPUT)
+    analysis = edge_service.understanding.analyze(text)
+    assert analysis.path == path
+    expected = (knowledge.head.probabilities(adapted[None, :]) if path == "catalog"
+                else knowledge.head.probabilities(embedding[None, :], transfer=True))[0]
+    assert analysis.intent_probability == pytest.approx(float(expected.max()), abs=1e-5)
+    np.testing.assert_allclose(analysis.embedding, embedding, atol=1e-6)  # retrieval and the cache

@@ -9,6 +9,7 @@ import pytest
 
 from edge_node.knowledge import load_knowledge
 from triage.bundle import BundleError, read_manifest, verify_bundle
+from triage.bundle.manifest import FORMAT_VERSION, MANIFEST_FILE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,3 +47,16 @@ def test_missing_file_is_refused(demo_bundle: Path, tmp_path: Path) -> None:
 def test_directory_without_manifest_says_how_to_build_one(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="triage build"):
         verify_bundle(tmp_path)
+
+
+def test_an_adapted_bundle_is_format_2_and_an_edge_reads_format_1_still(demo_bundle: Path, tmp_path: Path) -> None:
+    assert read_manifest(demo_bundle).format_version == FORMAT_VERSION == 2
+    manifest = (demo_bundle / MANIFEST_FILE).read_text(encoding="utf-8")
+    for version, readable in ((1, True), (3, False)):
+        (tmp_path / MANIFEST_FILE).write_text(manifest.replace('"format_version": 2', f'"format_version": {version}'),
+                                              encoding="utf-8")
+        if readable:
+            assert read_manifest(tmp_path).format_version == 1
+        else:
+            with pytest.raises(BundleError, match="rebuild the bundle"):
+                read_manifest(tmp_path)
