@@ -70,7 +70,8 @@ def _eval(catalog_dir: Path, bundle: Path, rows: list[EvalRow], head: str) -> Ru
     understanding = Understanding(knowledge)
     report = evaluate(understanding, Router(knowledge.catalog, knowledge.calibration), rows)
     in_scope = [r for r in rows if r.label != OOS_LABEL]
-    probabilities = knowledge.head.probabilities(np.vstack([understanding.embed(r.text)[1] for r in in_scope]))
+    probabilities = knowledge.head.probabilities(np.vstack([understanding.embed(r.text)[1] for r in in_scope]),
+                                                 texts=[r.text for r in in_scope])
     labels = {intent.name: intent.label or intent.name for intent in knowledge.catalog.intents}
     tops = [labels.get(c, c) for c in (knowledge.head.classes[i] for i in probabilities.argmax(axis=1))]
     argmax = sum(top == r.label for top, r in zip(tops, in_scope, strict=True)) / max(1, len(in_scope))

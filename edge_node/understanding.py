@@ -106,7 +106,7 @@ class Understanding:
 
         path: ScoringPath = "catalog" if self._outside is None else self._outside.path(text, lang)
         if path == "catalog":
-            probs = k.head.probabilities(head_x[None, :])[0]
+            probs = k.head.probabilities(head_x[None, :], texts=[text])[0]
         else:
             probs = k.head.probabilities(vector[None, :], transfer=True)[0]
         order = np.argsort(probs)[::-1]

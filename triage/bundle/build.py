@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["build_bundle", "catalog_exemplars"]
 
 _RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;"
-           "loo-calibration-floors-0.1-0.2;knob-0.2;adapted-float-output;held-out-fifth-calibration")
+           "loo-calibration-floors-0.1-0.2;knob-0.2;adapted-int8-per-column-output;held-out-fifth-calibration;"
+           "ngrams-word12-char35-df2")
 _VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn", "autograd")
 
 
@@ -75,18 +76,22 @@ def _encoder_layers() -> dict[str, NDArray[np.float32]]:
         return {name: np.asarray(weights[name], dtype=np.float32) for name in HEAD_LAYERS}
 
 
-def _adapted_confidence(features: NDArray[np.float32], labels: list[str], start: dict[str, NDArray[np.float32]],
-                        training: AdapterTraining) -> NDArray[np.float32] | None:
+def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts: list[str],
+                        start: dict[str, NDArray[np.float32]], training: AdapterTraining) -> NDArray[np.float32] | None:
     """The adapted head's confidence on examples neither it nor its layers saw: a second adapter
-    trained on four fifths of each intent's examples, scored on the fifth it did not see."""
+    trained on four fifths of each intent's examples (and its regression on their n-grams), scored
+    on the fifth it did not see."""
     held = held_out_rows(labels)
     if held is None:
         return None
     y = np.asarray(labels)
+    kept = [t for t, h in zip(texts, held, strict=True) if not h]
+    held_texts = [t for t, h in zip(texts, held, strict=True) if h]
     layers = tune_adapter(features[~held], list(y[~held]), start, training,
                           what="adapting a copy without a fifth of the examples, for calibration")
     return held_out_confidence(apply_layers(layers, features[~held]), list(y[~held]),
-                               apply_layers(layers, features[held]), list(y[held]))
+                               apply_layers(layers, features[held]), list(y[held]),
+                               train_texts=kept, held_texts=held_texts)
 
 
 def _versions() -> dict[str, str]:
@@ -116,17 +121,19 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
 
     is_head = np.asarray([e.kind in ("intent", "oos") for e in exemplars], dtype=bool)
     head_labels = [e.target for e in exemplars if e.kind in ("intent", "oos")]
+    head_texts = [e.text for e in exemplars if e.kind in ("intent", "oos")]
     adapted_x: NDArray[np.float32] | None = None
     confidence: NDArray[np.float32] | None = None
     if training is not None and len(set(head_labels)) > 1:
         start = _encoder_layers()
-        confidence = _adapted_confidence(features[is_head], head_labels, start, training)
+        confidence = _adapted_confidence(features[is_head], head_labels, head_texts, start, training)
         layers = tune_adapter(features[is_head], head_labels, start, training)
         build_encoder(work, adapted=layers)  # the served encoder, with the adapted copy as its third output
-        # The copy runs in float on the served int8 features, so the float layers over those
-        # features are what serving computes (tests/unit/test_triage/test_adapter.py checks it).
+        # The served copy runs in int8 with a scale per column on the served int8 features, within
+        # cosine 0.999 of the float layers over those features (tests/unit/test_triage/test_adapter.py).
         adapted_x = apply_layers(layers, features[is_head])
-    head = train_intent_head(vectors[is_head], head_labels, adapted_x)
+    head = train_intent_head(vectors[is_head], head_labels, adapted_x,
+                             head_texts if adapted_x is not None else None)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from triage.bundle.layout import Calibration
+from triage.bundle.ngrams import NgramVocabulary, NgramWeights
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+    from scipy.sparse import spmatrix
 
 __all__ = ["OOS_LABEL", "IntentHead", "fit_calibration", "held_out_confidence", "train_intent_head"]
 
@@ -58,6 +60,7 @@ class IntentHead:
         transfer: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
         adapted: bool = False,
         embedding_regression: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
+        ngrams: NgramWeights | None = None,
     ) -> None:
         self.weights = weights
         self.bias = bias
@@ -71,18 +74,27 @@ class IntentHead:
         the embedding either way."""
         self.embedding_regression = embedding_regression
         """For an adapted head: the regression over the embedding, which checks a thin language's vote."""
+        self.ngrams = ngrams
+        """The regression's weights on the message's word and character n-grams (``triage.bundle.ngrams``),
+        fitted with ``weights``: the catalog path adds them, the transfer path has none."""
 
-    def probabilities(self, x: NDArray[np.float32], *, transfer: bool = False) -> NDArray[np.float32]:
+    def probabilities(self, x: NDArray[np.float32], *, transfer: bool = False,
+                      texts: list[str] | None = None) -> NDArray[np.float32]:
         """``transfer``: the message's language has no examples in the catalog, or too few
         (``thin_language_share``); ``x`` is then the embedding, else what the regression reads
-        (the ``adapted`` output where ``self.adapted``)."""
+        (the ``adapted`` output where ``self.adapted``). ``texts``: the messages of ``x``, whose
+        n-grams the catalog regression reads where the head has them."""
         if transfer and self.transfer is not None:
             weights, bias = self.transfer
-        elif transfer and self.adapted:  # its regression reads another space than the embedding
+            return _softmax(x @ weights.T + bias)
+        if transfer and self.adapted:  # its regression reads another space than the embedding
             raise ValueError("this adapted head has no transfer path for the embedding: rebuild the bundle")
-        else:
-            weights, bias = self.weights, self.bias
-        return _softmax(x @ weights.T + bias)
+        logits = x @ self.weights.T + self.bias
+        if self.ngrams is not None:
+            if texts is None or len(texts) != len(x):
+                raise ValueError("this head also reads the messages' n-grams: pass their texts")
+            logits += self.ngrams.logits(texts)
+        return _softmax(logits)
 
     def embedding_probabilities(self, embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
         """The catalog regression over the embedding (the thin-language check), adapted head or not."""
@@ -103,6 +115,8 @@ class IntentHead:
             arrays["adapted"] = np.asarray(True)
         if self.embedding_regression is not None:
             arrays["embedding_weights"], arrays["embedding_bias"] = self.embedding_regression
+        if self.ngrams is not None:
+            arrays.update(self.ngrams.to_arrays())
         return arrays
 
     @classmethod
@@ -119,6 +133,7 @@ class IntentHead:
             bool(arrays["adapted"]) if "adapted" in arrays else False,
             (np.asarray(arrays["embedding_weights"], dtype=np.float32),
              np.asarray(arrays["embedding_bias"], dtype=np.float32)) if "embedding_weights" in arrays else None,
+            NgramWeights.from_arrays(arrays),
         )
 
 
@@ -129,7 +144,7 @@ def _class_means(x: NDArray[np.float32], labels: list[str], classes: list[str]) 
     return means
 
 
-def _regression(x: NDArray[np.float32], labels: list[str], c: float,
+def _regression(x: NDArray[np.float32] | spmatrix, labels: list[str], c: float,
                 balanced: bool) -> tuple[NDArray[np.float32], NDArray[np.float32], list[str]]:
     from sklearn.linear_model import LogisticRegression
 
@@ -160,17 +175,41 @@ def _fit(x: NDArray[np.float32], labels: list[str], *, transfer: bool = True) ->
     return IntentHead(weights, bias, names, (t_weights.astype(np.float32), t_bias))
 
 
+def _ngram_regression(
+    x: NDArray[np.float32], texts: list[str], labels: list[str],
+) -> tuple[NDArray[np.float32], NDArray[np.float32], list[str], NgramWeights | None]:
+    """The catalog regression over ``x`` and the examples' n-grams side by side (each n-gram family
+    of unit length, as ``x`` is); without any n-gram seen twice, over ``x`` alone."""
+    vocabulary = NgramVocabulary.fit(texts)
+    if not len(vocabulary):
+        return (*_regression(x, labels, _REGULARISATION_C, balanced=False), None)
+    import scipy.sparse as sp
+
+    pointers, indices, values = vocabulary.matrix(texts)
+    grams = sp.csr_matrix((values, indices, pointers), shape=(len(texts), len(vocabulary)))
+    weights, bias, names = _regression(sp.hstack([sp.csr_matrix(x), grams]).tocsr(), labels,
+                                       _REGULARISATION_C, balanced=False)
+    dim = x.shape[1]
+    return (np.ascontiguousarray(weights[:, :dim]), bias, names,
+            NgramWeights(vocabulary, np.ascontiguousarray(weights[:, dim:].T)))
+
+
 def train_intent_head(x: NDArray[np.float32], labels: list[str],
-                      adapted_x: NDArray[np.float32] | None = None) -> IntentHead:
+                      adapted_x: NDArray[np.float32] | None = None, texts: list[str] | None = None) -> IntentHead:
     """The head over the examples' embeddings ``x``; with ``adapted_x`` (the encoder's adapted
-    output for the same examples) the catalog regression reads that instead."""
+    output for the same examples) the catalog regression reads that instead, and with ``texts``
+    (the examples) their n-grams beside it."""
     head = _fit(x, labels)
     if adapted_x is None or len(head.classes) < 2:
         return head
-    weights, bias, names = _regression(adapted_x, labels, _REGULARISATION_C, balanced=False)
+    if texts is None:
+        weights, bias, names = _regression(adapted_x, labels, _REGULARISATION_C, balanced=False)
+        ngrams = None
+    else:
+        weights, bias, names, ngrams = _ngram_regression(adapted_x, texts, labels)
     assert names == head.classes
     return IntentHead(weights, bias, names, head.transfer, adapted=True,
-                      embedding_regression=(head.weights, head.bias))
+                      embedding_regression=(head.weights, head.bias), ngrams=ngrams)
 
 
 def _out_of_fold_confidence(x: NDArray[np.float32], labels: list[str]) -> NDArray[np.float32] | None:
@@ -211,19 +250,28 @@ def _leave_one_out_similarity(x: NDArray[np.float32], groups: list[str]) -> NDAr
 
 
 def held_out_confidence(train_x: NDArray[np.float32], train_labels: list[str],
-                        held_x: NDArray[np.float32], held_labels: list[str]) -> NDArray[np.float32] | None:
+                        held_x: NDArray[np.float32], held_labels: list[str], *,
+                        train_texts: list[str] | None = None,
+                        held_texts: list[str] | None = None) -> NDArray[np.float32] | None:
     """Top probability of each in-scope held-out example from the regression fitted on the rest.
 
     For an adapted head the out-of-fold confidence is no measure: the layers under it were trained
     on every example, so each fold's regression is surer of them than the head will be of a new
-    message, and the threshold rejects good ones (docs/benchmarks.md, thirteenth session)."""
+    message, and the threshold rejects good ones (docs/benchmarks.md, thirteenth session). With the
+    texts, the regression reads their n-grams too, its vocabulary drawn from the training part."""
     if len(set(train_labels)) < 2:
         return None
-    head = _fit(train_x, train_labels, transfer=False)
     keep = np.asarray([label != OOS_LABEL for label in held_labels], dtype=bool)
     if not keep.any():
         return None
-    out: NDArray[np.float32] = head.probabilities(held_x[keep]).max(axis=1)
+    if train_texts is None or held_texts is None:
+        head = _fit(train_x, train_labels, transfer=False)
+        texts = None
+    else:
+        weights, bias, names, ngrams = _ngram_regression(train_x, train_texts, train_labels)
+        head = IntentHead(weights, bias, names, ngrams=ngrams)
+        texts = [t for t, k in zip(held_texts, keep, strict=True) if k]
+    out: NDArray[np.float32] = head.probabilities(held_x[keep], texts=texts).max(axis=1)
     return out
 
 

@@ -178,7 +178,8 @@ def test_the_catalog_regression_reads_the_adapted_layers_and_other_languages_the
     embedding, adapted = knowledge.encoder.encode_with(text, ADAPTED_OUTPUT)
     analysis = edge_service.understanding.analyze(text)
     assert analysis.path == path
-    expected = (knowledge.head.probabilities(adapted[None, :]) if path == "catalog"
+    assert knowledge.head.ngrams is not None  # and the n-grams of the catalog path
+    expected = (knowledge.head.probabilities(adapted[None, :], texts=[text]) if path == "catalog"
                 else knowledge.head.probabilities(embedding[None, :], transfer=True))[0]
     assert analysis.intent_probability == pytest.approx(float(expected.max()), abs=1e-5)
     np.testing.assert_allclose(analysis.embedding, embedding, atol=1e-6)  # retrieval and the cache

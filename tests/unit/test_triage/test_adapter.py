@@ -1,4 +1,4 @@
-"""The encoder's last layers, adapted to a catalog's intents at build time, and served in float beside the original."""
+"""The encoder's last layers, adapted to a catalog's intents at build time, and served in int8 beside the original."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 from typing import TYPE_CHECKING
 
 import numpy as np
+import onnx
 import pytest
 
 from tests.conftest import shared_data
@@ -13,7 +14,7 @@ from triage.bundle.adapter import AdapterTraining, apply_layers, held_out_rows, 
 from triage.bundle.build import _adapted_confidence, _encoder_layers
 from triage.bundle.head import IntentHead, _out_of_fold_confidence, train_intent_head
 from triage.encoder.build import ENCODER_FILE, TOKENIZER_FILE, build_encoder
-from triage.encoder.graph import ADAPTED_OUTPUT, FEATURES_OUTPUT
+from triage.encoder.graph import ADAPTED_OUTPUT, FEATURES_OUTPUT, HEAD_LAYERS
 from triage.encoder.runtime import Encoder
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ def cards(encoder: Encoder) -> dict[str, object]:
         pairs = [encoder.encode_with(text, FEATURES_OUTPUT) for text, _ in rows]
         return (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), [label for _, label in rows])
 
-    return {"train": encode(train), "test": encode(test), "start": _encoder_layers()}
+    return {"train": encode(train), "test": encode(test), "start": _encoder_layers(),
+            "train_texts": [text for text, _ in train]}
 
 
 def _accuracy(head: IntentHead, x: np.ndarray, labels: list[str]) -> float:
@@ -83,13 +85,15 @@ def test_the_served_encoder_runs_the_adapted_copy_beside_the_original(cards, enc
     build_encoder(tmp_path, adapted=layers)
     served = Encoder(tmp_path / ENCODER_FILE, tmp_path / TOKENIZER_FILE)
     assert ADAPTED_OUTPUT in served.outputs and ADAPTED_OUTPUT not in encoder.outputs
+    float_matmuls = {n.name for n in onnx.load(tmp_path / ENCODER_FILE).graph.node if n.op_type == "MatMul"}
+    assert not {f"adapted_{k}_matmul" for k in HEAD_LAYERS} & float_matmuls  # the copy is quantized too
     texts = ["I still have not received my new card", "Wo ist meine Karte?", "my card got eaten by the ATM"]
     for text in texts:
         embedding, adapted = served.encode_with(text, ADAPTED_OUTPUT)
         plain, own_features = encoder.encode_with(text, FEATURES_OUTPUT)
         np.testing.assert_allclose(embedding, plain, atol=1e-5)  # the original layers are untouched
-        # the copy runs in float: what the build trained is what serves
-        assert float(adapted @ apply_layers(layers, own_features[None, :])[0]) >= 0.9999
+        # int8 with a scale per column: what serves is what the build trained, within rounding
+        assert float(adapted @ apply_layers(layers, own_features[None, :])[0]) >= 0.998
         assert float(adapted @ embedding) < 0.999  # and the copy is not them
 
 
@@ -121,7 +125,7 @@ def test_the_threshold_is_measured_on_examples_the_adapted_layers_never_saw(card
     _, features, labels = cards["train"]
     seen = apply_layers(tune_adapter(features, labels, cards["start"]), features)
     optimistic = _out_of_fold_confidence(seen, labels)
-    honest = _adapted_confidence(features, labels, cards["start"], AdapterTraining())
+    honest = _adapted_confidence(features, labels, cards["train_texts"], cards["start"], AdapterTraining())
     assert optimistic is not None and honest is not None
     assert len(honest) == len(labels) // 5  # 40 examples of each intent: 8 held out of each
     # the 5% quantile: the calibration's 1% is the minimum of these 96

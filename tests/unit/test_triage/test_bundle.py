@@ -49,14 +49,15 @@ def test_directory_without_manifest_says_how_to_build_one(tmp_path: Path) -> Non
         verify_bundle(tmp_path)
 
 
-def test_an_adapted_bundle_is_format_2_and_an_edge_reads_format_1_still(demo_bundle: Path, tmp_path: Path) -> None:
-    assert read_manifest(demo_bundle).format_version == FORMAT_VERSION == 2
+def test_a_bundle_with_ngram_weights_is_format_3_and_an_edge_reads_formats_1_and_2_still(
+        demo_bundle: Path, tmp_path: Path) -> None:
+    assert read_manifest(demo_bundle).format_version == FORMAT_VERSION == 3
     manifest = (demo_bundle / MANIFEST_FILE).read_text(encoding="utf-8")
-    for version, readable in ((1, True), (3, False)):
-        (tmp_path / MANIFEST_FILE).write_text(manifest.replace('"format_version": 2', f'"format_version": {version}'),
+    for version, readable in ((1, True), (2, True), (4, False)):
+        (tmp_path / MANIFEST_FILE).write_text(manifest.replace('"format_version": 3', f'"format_version": {version}'),
                                               encoding="utf-8")
         if readable:
-            assert read_manifest(tmp_path).format_version == 1
+            assert read_manifest(tmp_path).format_version == version
         else:
             with pytest.raises(BundleError, match="rebuild the bundle"):
                 read_manifest(tmp_path)
