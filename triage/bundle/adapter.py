@@ -82,8 +82,8 @@ def _forward(xp: Any, layers: Mapping[str, Any], features: NDArray[np.float32]) 
 
 
 def apply_layers(layers: Mapping[str, NDArray[np.float32]], features: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The layers' unit-length output for each row of ``features`` [N, 512], in float32 numpy (the
-    served encoder runs the same layers on its int8 features, ``triage.encoder.graph``)."""
+    """The layers' unit-length output for each row of ``features`` [N, 512], in float32 numpy: what
+    training reads (the served encoder runs an int8 copy of the layers, ``triage.encoder.build``)."""
     out: NDArray[np.float32] = _forward(np, layers, np.asarray(features, dtype=np.float32))
     return out.astype(np.float32, copy=False)
 

@@ -36,8 +36,9 @@ def _softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 class IntentHead:
-    """Logistic regression on the embedding (or on the encoder's adapted output, ``adapted``), plus
-    a nearest-class-mean vote over the embedding for other languages.
+    """Logistic regression on the embedding (or on the encoder's adapted output, ``adapted``, with
+    the message's n-grams beside it, ``ngrams``), plus a nearest-class-mean vote over the embedding
+    for other languages.
 
     For a message in a language the catalog has examples in, the regression alone decides, as
     it was fitted to. For a language the catalog has no examples in (an English-only catalog

@@ -7,7 +7,7 @@ adapted layers: 0.928 alone, 0.933 with these n-grams beside it (docs/benchmarks
 
 The same code counts n-grams when the bundle is built and when a message arrives, so the build
 and the edge cannot disagree on what an n-gram is. The analysis is scikit-learn's TF-IDF
-(lower case, words of two or more word characters, word 1-2-grams; characters 3-5 within
+(NFKC, lower case, words of two or more word characters, word 1-2-grams; characters 3-5 within
 space-padded words, scikit-learn's ``char_wb``; n-grams of at least two examples; smoothed idf;
 each family scaled to unit length), written for one message
 at a time: scikit-learn's own transform took 1.5 ms per message.
@@ -16,6 +16,7 @@ at a time: scikit-learn's own transform took 1.5 ms per message.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -31,8 +32,19 @@ __all__ = ["NgramVocabulary", "NgramWeights", "message_ngrams"]
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _CHARS = (3, 5)
-_WORD_CACHE = 200_000
+_WORD_CACHE = 50_000
 """Words whose character n-grams are kept: a catalog's and its shoppers' vocabulary, bounded."""
+_CACHED_WORD = 20
+"""Longer "words" (order numbers, links, a whole Chinese sentence) are counted each time, not kept."""
+# The placeholders of ``edge_node.redaction``: the learning loop's examples carry them where the
+# shopper's message had a card number, an IBAN or an address, which the live message still has.
+_PLACEHOLDERS = re.compile(r"\[(?:card number|IBAN|e-mail)\]")
+
+
+def _normalise(text: str) -> str:
+    """NFKC as the encoder's tokenizer does (a decomposed accent, full-width letters), lower case,
+    without redaction placeholders."""
+    return _PLACEHOLDERS.sub(" ", unicodedata.normalize("NFKC", text)).lower()
 
 
 def _word_ngrams(low: str) -> list[str]:
@@ -52,7 +64,7 @@ def _char_ngrams(low: str) -> list[str]:
 
 def message_ngrams(text: str) -> tuple[list[str], list[str]]:
     """The message's word n-grams and character n-grams, with repeats (their counts are the tf)."""
-    low = text.lower()
+    low = _normalise(text)
     return _word_ngrams(low), _char_ngrams(low)
 
 
@@ -96,7 +108,7 @@ class NgramVocabulary:
     def vector(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """The message's sparse TF-IDF vector: sorted vocabulary indices and their weights, the
         word and the character family each of unit length."""
-        low = text.lower()
+        low = _normalise(text)
         word_index, char_index = self._words, self._chars
         first, last = _CHARS
         hits = [word_index.get(g, -1) for g in _word_ngrams(low)]
@@ -107,7 +119,7 @@ class NgramVocabulary:
                 p = f" {word} "
                 known = [i for i in (char_index.get(p[j:j + n], -1) for n in range(first, min(last, len(p)) + 1)
                                      for j in range(len(p) - n + 1)) if i >= 0]
-                if len(cache) < _WORD_CACHE:
+                if len(word) <= _CACHED_WORD and len(cache) < _WORD_CACHE:
                     cache[word] = known
             hits += known
         found = np.asarray(hits, dtype=np.int64)

@@ -32,7 +32,7 @@ __all__ = [
 ENCODER_FILE = "encoder.onnx"
 TOKENIZER_FILE = "sp.model"
 # Bump when the graph or the quantization recipe changes: it is part of the cache key.
-_RECIPE = "usem3-onnx-v3-features-output;int8-dynamic-matmul;float-proj;float-adapted-layers"
+_RECIPE = "usem3-onnx-v3-features-output;int8-dynamic-matmul;float-proj;adapted-layers-int8-per-column"
 
 
 class _QuietQuantizer(logging.Filter):
@@ -67,7 +67,7 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
                   adapted: Mapping[str, NDArray[np.float32]] | None = None) -> None:
     """Write ``encoder.onnx`` (int8 MatMuls except the first projection) and ``sp.model``; with
     ``adapted``, the encoder also returns the adapted layers' output (``triage.bundle.adapter``),
-    their MatMuls int8 with a scale per column."""
+    whose MatMuls ``quantize`` makes int8 with a scale per column."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -86,13 +86,15 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
     adapted_nodes = [f"{ADAPTED_PREFIX}{k}_matmul" for k in HEAD_LAYERS] if adapted is not None else []
     if quantize:
         float_path = out_dir / "encoder.float.onnx"
+        # With an adapted copy, a first pass quantizes the encoder's own MatMuls and a second the copy's.
+        first_pass = out_dir / "encoder.own-int8.onnx" if adapted is not None else target
         onnx.save(model, float_path)
         quiet = _QuietQuantizer()
         logging.getLogger().addFilter(quiet)  # every bundle build quantizes: its advice would print each time
         try:
             quantize_dynamic(
                 float_path,
-                target,
+                first_pass,
                 weight_type=QuantType.QInt8,
                 op_types_to_quantize=["MatMul"],
                 nodes_to_exclude=[PROJECTION_NODE, *adapted_nodes],
@@ -102,12 +104,13 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
                 # (the encoder's own recipe) moved the trained layers' output to cosine 0.97-0.99
                 # of the float layers', a scale per column keeps it at 0.999, and it takes 0.12 ms
                 # less a message than float (docs/benchmarks.md, fourteenth session).
-                shutil.move(target, float_path)
-                quantize_dynamic(float_path, target, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                quantize_dynamic(first_pass, target, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
                                  nodes_to_quantize=adapted_nodes, per_channel=True)
         finally:
             logging.getLogger().removeFilter(quiet)
-        float_path.unlink()
+            float_path.unlink(missing_ok=True)
+            if first_pass != target:
+                first_pass.unlink(missing_ok=True)
     else:
         onnx.save(model, target)
     shutil.copyfile(sp_model, out_dir / TOKENIZER_FILE)

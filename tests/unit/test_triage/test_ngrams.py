@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from edge_node.redaction import redact
 from tests.conftest import shared_data
 from triage.bundle.head import IntentHead, held_out_confidence, train_intent_head
 from triage.bundle.ngrams import NgramVocabulary, NgramWeights, message_ngrams
@@ -20,11 +22,15 @@ def banking_texts() -> list[str]:
         return [row["text"] for row in csv.DictReader(fh)][:3000]
 
 
+def _nfkc_lower(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def test_the_vectors_are_scikit_learns_tfidf_of_words_and_characters_within_words(banking_texts: list[str]) -> None:
     train, test = banking_texts[:2500], [*banking_texts[2500:], "  Whitespace\tRUNS  and ünïcode, côté   "]
     vocabulary = NgramVocabulary.fit(train)
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2).fit(train)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2).fit(train)
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, preprocessor=_nfkc_lower).fit(train)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, preprocessor=_nfkc_lower).fit(train)
     assert vocabulary.words == list(words.get_feature_names_out())
     assert vocabulary.chars == list(chars.get_feature_names_out())
     expected = sp.hstack([words.transform(test), chars.transform(test)]).toarray()
@@ -109,3 +115,22 @@ def test_the_held_out_confidence_reads_the_ngrams_of_the_held_out_texts() -> Non
     without = held_out_confidence(x[train], [labels[i] for i in train], x[held], [labels[i] for i in held])
     assert with_texts is not None and without is not None
     assert with_texts.min() > 0.6 and without.max() < 0.51
+
+
+def test_a_decomposed_accent_and_full_width_letters_count_as_the_catalogs_own() -> None:
+    vocabulary = NgramVocabulary.fit(["où est ma commande", "où est ma carte"])
+    composed = vocabulary.vector("où est ma commande")
+    for variant in (unicodedata.normalize("NFD", "où est ma commande"), "ｏù ｅｓｔ ma commande"):
+        rows, values = vocabulary.vector(variant)
+        np.testing.assert_array_equal(rows, composed[0])
+        np.testing.assert_allclose(values, composed[1], rtol=1e-6)
+
+
+def test_redaction_placeholders_of_learnt_examples_are_no_ngrams() -> None:
+    """The learning loop adds redacted messages to the catalog; the live message has the number."""
+    learnt = redact("my card 4111 1111 1111 1111 was charged twice, write to anna@example.com")
+    assert "[card number]" in learnt and "[e-mail]" in learnt
+    words, chars = message_ngrams(learnt + " " + redact("refund to DE89 3704 0044 0532 0130 00 please"))
+    assert not {"number", "card number", "mail", "iban"} & set(words)
+    assert "card" in words and "charged" in words
+    assert not any("mai" in c or "umb" in c for c in chars)
