@@ -13,7 +13,7 @@ import numpy as np
 
 from triage.artifacts import ArtifactCache, sha256_file, sha256_files
 from triage.bundle.adapter import AdapterTraining, apply_layers, held_out_rows, tune_adapter
-from triage.bundle.head import OOS_LABEL, fit_calibration, held_out_confidence, train_intent_head
+from triage.bundle.head import OOS_LABEL, fit_calibration, held_out_confidence, reads_ngrams, train_intent_head
 from triage.bundle.layout import (
     CALIBRATION_FILE,
     CATALOG_FILE,
@@ -37,7 +37,7 @@ __all__ = ["build_bundle", "catalog_exemplars"]
 _RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;"
            "loo-calibration-floors-0.1-0.2;knob-0.2")
 _ADAPTED_RECIPE = ("adapted-int8-per-column-output;head-reads-served-output;held-out-fifth-calibration;"
-                   "ngrams-nfkc-word12-char35-df2")
+                   "ngrams-nfkc-word12-char35-df2-from-30-an-intent")
 _VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn", "scipy", "autograd")
 
 
@@ -77,7 +77,7 @@ def _encoder_layers() -> dict[str, NDArray[np.float32]]:
         return {name: np.asarray(weights[name], dtype=np.float32) for name in HEAD_LAYERS}
 
 
-def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts: list[str],
+def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts: list[str] | None,
                         start: dict[str, NDArray[np.float32]], training: AdapterTraining) -> NDArray[np.float32] | None:
     """The adapted head's confidence on examples neither it nor its layers saw: a second adapter
     trained on four fifths of each intent's examples (and its regression on their n-grams), scored
@@ -87,8 +87,8 @@ def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts:
     if held is None:
         return None
     y = np.asarray(labels)
-    kept = [t for t, h in zip(texts, held, strict=True) if not h]
-    held_texts = [t for t, h in zip(texts, held, strict=True) if h]
+    kept = None if texts is None else [t for t, h in zip(texts, held, strict=True) if not h]
+    held_texts = None if texts is None else [t for t, h in zip(texts, held, strict=True) if h]
     layers = tune_adapter(features[~held], list(y[~held]), start, training,
                           what="adapting a copy without a fifth of the examples, for calibration")
     return held_out_confidence(apply_layers(layers, features[~held]), list(y[~held]),
@@ -125,18 +125,20 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
     head_labels = [e.target for e in exemplars if e.kind in ("intent", "oos")]
     head_texts = [e.text for e in exemplars if e.kind in ("intent", "oos")]
     adapted_x: NDArray[np.float32] | None = None
+    ngram_texts: list[str] | None = None
     confidence: NDArray[np.float32] | None = None
     if training is not None and len(set(head_labels)) > 1:
         start = _encoder_layers()
-        confidence = _adapted_confidence(features[is_head], head_labels, head_texts, start, training)
+        # Decided once for the catalog, so the held-out copy and the served head read the same features.
+        ngram_texts = head_texts if reads_ngrams(head_labels) else None
+        confidence = _adapted_confidence(features[is_head], head_labels, ngram_texts, start, training)
         layers = tune_adapter(features[is_head], head_labels, start, training)
         build_encoder(work, adapted=layers)  # the served encoder, with the adapted copy as its third output
         # The regression is fitted on what the edge will compute: the served copy's int8 output
         # (within cosine 0.999 of the float layers, tests/unit/test_triage/test_adapter.py).
         served = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
         adapted_x = _embed(served, head_texts, ADAPTED_OUTPUT, "encoding the examples with the adapted layers")[1]
-    head = train_intent_head(vectors[is_head], head_labels, adapted_x,
-                             head_texts if adapted_x is not None else None)
+    head = train_intent_head(vectors[is_head], head_labels, adapted_x, ngram_texts if adapted_x is not None else None)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head

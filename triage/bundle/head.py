@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from scipy.sparse import spmatrix
 
-__all__ = ["OOS_LABEL", "IntentHead", "fit_calibration", "held_out_confidence", "train_intent_head"]
+__all__ = ["OOS_LABEL", "IntentHead", "fit_calibration", "held_out_confidence", "reads_ngrams", "train_intent_head"]
 
 OOS_LABEL = "oos"
 # Share of in-scope catalog examples we accept to reject as out of scope when fitting
@@ -23,6 +23,11 @@ OOS_LABEL = "oos"
 _IN_SCOPE_REJECT_RATE = 0.005
 _REGULARISATION_C = 10.0
 _TRANSFER_C = 100.0
+# Examples an intent (the catalog's median) from which the regression reads n-grams: with ~10 an
+# intent they learn the catalog's phrasing instead of the intent (the demo catalog, 7 an intent, on
+# shoppers' messages 0.688 -> 0.649; xSID nl/tr 0.880/0.913 -> 0.860/0.893), with ~100 they add half
+# a point to a point (Banking77 and CLINC150; docs/benchmarks.md, fourteenth session).
+NGRAM_MIN_EXAMPLES = 30
 # Cosine temperature of the class-mean vote: class means sit 0.1-0.3 apart in cosine, so the
 # vote's logits span a few units, like the regression's.
 _CENTROID_TEMPERATURE = 0.05
@@ -174,6 +179,12 @@ def _fit(x: NDArray[np.float32], labels: list[str], *, transfer: bool = True) ->
     assert t_names == names
     t_weights = t_weights + _class_means(x, labels, names) / np.float32(_CENTROID_TEMPERATURE)
     return IntentHead(weights, bias, names, (t_weights.astype(np.float32), t_bias))
+
+
+def reads_ngrams(labels: list[str]) -> bool:
+    """Whether a catalog with these example labels gets n-grams beside the adapted layers."""
+    counts = [n for label, n in Counter(labels).items() if label != OOS_LABEL]
+    return bool(counts) and float(np.median(counts)) >= NGRAM_MIN_EXAMPLES
 
 
 def _ngram_regression(

@@ -178,7 +178,7 @@ def test_the_catalog_regression_reads_the_adapted_layers_and_other_languages_the
     embedding, adapted = knowledge.encoder.encode_with(text, ADAPTED_OUTPUT)
     analysis = edge_service.understanding.analyze(text)
     assert analysis.path == path
-    assert knowledge.head.ngrams is not None  # and the n-grams of the catalog path
+    assert knowledge.head.ngrams is None  # 7 examples an intent: too few to weigh words (reads_ngrams)
     expected = (knowledge.head.probabilities(adapted[None, :], texts=[text]) if path == "catalog"
                 else knowledge.head.probabilities(embedding[None, :], transfer=True))[0]
     assert analysis.intent_probability == pytest.approx(float(expected.max()), abs=1e-5)

@@ -12,7 +12,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from edge_node.redaction import redact
 from tests.conftest import shared_data
-from triage.bundle.head import IntentHead, held_out_confidence, train_intent_head
+from triage.bundle.head import (
+    NGRAM_MIN_EXAMPLES,
+    OOS_LABEL,
+    IntentHead,
+    held_out_confidence,
+    reads_ngrams,
+    train_intent_head,
+)
 from triage.bundle.ngrams import NgramVocabulary, NgramWeights, message_ngrams
 
 
@@ -134,3 +141,11 @@ def test_redaction_placeholders_of_learnt_examples_are_no_ngrams() -> None:
     assert not {"number", "card number", "mail", "iban"} & set(words)
     assert "card" in words and "charged" in words
     assert not any("mai" in c or "umb" in c for c in chars)
+
+
+def test_only_a_catalog_with_tens_of_examples_an_intent_weighs_its_words() -> None:
+    few = ["a"] * 7 + ["b"] * 9 + [OOS_LABEL] * 500  # out-of-scope negatives are no intent's examples
+    many = ["a"] * 100 + ["b"] * NGRAM_MIN_EXAMPLES + ["c"] * 12
+    assert not reads_ngrams(few)
+    assert reads_ngrams(many)
+    assert not reads_ngrams([OOS_LABEL] * 100)
