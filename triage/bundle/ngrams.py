@@ -52,14 +52,15 @@ def _word_ngrams(low: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
-def _padded_words(low: str) -> list[str]:
-    return [f" {word} " for word in low.split()]
+def _word_char_ngrams(word: str) -> list[str]:
+    """The character n-grams of one space-padded word (scikit-learn's ``char_wb``)."""
+    first, last = _CHARS
+    padded = f" {word} "
+    return [padded[i:i + n] for n in range(first, min(last, len(padded)) + 1) for i in range(len(padded) - n + 1)]
 
 
 def _char_ngrams(low: str) -> list[str]:
-    first, last = _CHARS
-    return [p[i:i + n] for p in _padded_words(low) for n in range(first, min(last, len(p)) + 1)
-            for i in range(len(p) - n + 1)]
+    return [gram for word in low.split() for gram in _word_char_ngrams(word)]
 
 
 def message_ngrams(text: str) -> tuple[list[str], list[str]]:
@@ -110,15 +111,12 @@ class NgramVocabulary:
         word and the character family each of unit length."""
         low = _normalise(text)
         word_index, char_index = self._words, self._chars
-        first, last = _CHARS
         hits = [word_index.get(g, -1) for g in _word_ngrams(low)]
         cache = self._word_chars
         for word in low.split():
             known = cache.get(word)
             if known is None:
-                p = f" {word} "
-                known = [i for i in (char_index.get(p[j:j + n], -1) for n in range(first, min(last, len(p)) + 1)
-                                     for j in range(len(p) - n + 1)) if i >= 0]
+                known = [i for i in (char_index.get(g, -1) for g in _word_char_ngrams(word)) if i >= 0]
                 if len(word) <= _CACHED_WORD and len(cache) < _WORD_CACHE:
                     cache[word] = known
             hits += known
