@@ -125,12 +125,17 @@ class Understanding:
             faq_id, faq_sim = k.exemplars[int(self._faq_rows[rows[0][0]])].target, float(sims[0][0])
         intent_sim = self._similarity_to_intent(vector, top)
 
-        out_of_scope = (
-            top == OOS_LABEL
-            or disagrees
-            or float(probs[order[0]]) < cal.intent_min_probability
-            or intent_sim < cal.intent_min_similarity
-        )
+        scope = cal.catalog_scope
+        if path == "catalog" and scope is not None and k.head.density is not None:
+            # The catalog's own languages: top probability and distance to the nearest intent together,
+            # and no similarity floor: on CLINC150 val the floor rejected 15 in-scope messages (0.5
+            # points) beside the score and not one out-of-scope message the score let through.
+            distance = float(k.head.density.distances(head_x[None, :])[0])
+            unsure = scope.score(float(probs[order[0]]), distance) < scope.min_score
+        else:
+            unsure = (float(probs[order[0]]) < cal.intent_min_probability
+                      or intent_sim < cal.intent_min_similarity)
+        out_of_scope = top == OOS_LABEL or disagrees or unsure
         if faq_id is not None and faq_sim < cal.faq_min_similarity:
             faq_id = None
         return Analysis(

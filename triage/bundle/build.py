@@ -13,7 +13,15 @@ import numpy as np
 
 from triage.artifacts import ArtifactCache, sha256_file, sha256_files
 from triage.bundle.adapter import AdapterTraining, apply_layers, held_out_rows, tune_adapter
-from triage.bundle.head import OOS_LABEL, fit_calibration, held_out_confidence, reads_ngrams, train_intent_head
+from triage.bundle.head import (
+    OOS_LABEL,
+    HeldOut,
+    fit_calibration,
+    held_out_confidence,
+    reads_density,
+    reads_ngrams,
+    train_intent_head,
+)
 from triage.bundle.layout import (
     CALIBRATION_FILE,
     CATALOG_FILE,
@@ -37,7 +45,8 @@ __all__ = ["build_bundle", "catalog_exemplars"]
 _RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-mean-logits;"
            "loo-calibration-floors-0.1-0.2;knob-0.2")
 _ADAPTED_RECIPE = ("adapted-int8-per-column-output;head-reads-served-output;held-out-fifth-calibration;"
-                   "ngrams-nfkc-word12-char35-df2-from-30-an-intent")
+                   "ngrams-nfkc-word12-char35-df2-from-30-an-intent;"
+                   "density-shared-cov-shrink0.1-from-4-a-dim;scope-score-prob+distance-q0.01")
 _VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn", "scipy", "autograd")
 
 
@@ -78,11 +87,13 @@ def _encoder_layers() -> dict[str, NDArray[np.float32]]:
 
 
 def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts: list[str] | None,
-                        start: dict[str, NDArray[np.float32]], training: AdapterTraining) -> NDArray[np.float32] | None:
+                        start: dict[str, NDArray[np.float32]], training: AdapterTraining, *,
+                        density: bool = False) -> HeldOut | None:
     """The adapted head's confidence on examples neither it nor its layers saw: a second adapter
-    trained on four fifths of each intent's examples (and its regression on their n-grams), scored
-    on the fifth it did not see. Through the float layers: the served int8 copy is within cosine
-    0.999 of them, and a quantile of confidences does not move by that."""
+    trained on four fifths of each intent's examples (and its regression on their n-grams, its
+    class density with ``density``), scored on the fifth it did not see. Through
+    the float layers: the served int8 copy is within cosine 0.999 of them, and a quantile of
+    confidences does not move by that."""
     held = held_out_rows(labels)
     if held is None:
         return None
@@ -93,7 +104,7 @@ def _adapted_confidence(features: NDArray[np.float32], labels: list[str], texts:
                           what="adapting a copy without a fifth of the examples, for calibration")
     return held_out_confidence(apply_layers(layers, features[~held]), list(y[~held]),
                                apply_layers(layers, features[held]), list(y[held]),
-                               train_texts=kept, held_texts=held_texts)
+                               train_texts=kept, held_texts=held_texts, density=density)
 
 
 def _versions() -> dict[str, str]:
@@ -126,26 +137,29 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
     head_texts = [e.text for e in exemplars if e.kind in ("intent", "oos")]
     adapted_x: NDArray[np.float32] | None = None
     ngram_texts: list[str] | None = None
-    confidence: NDArray[np.float32] | None = None
+    held_out: HeldOut | None = None
+    density = False
     if training is not None and len(set(head_labels)) > 1:
         start = _encoder_layers()
         # Decided once for the catalog, so the held-out copy and the served head read the same features.
         ngram_texts = head_texts if reads_ngrams(head_labels) else None
-        confidence = _adapted_confidence(features[is_head], head_labels, ngram_texts, start, training)
+        density = reads_density(head_labels, features.shape[1])
+        held_out = _adapted_confidence(features[is_head], head_labels, ngram_texts, start, training, density=density)
         layers = tune_adapter(features[is_head], head_labels, start, training)
         build_encoder(work, adapted=layers)  # the served encoder, with the adapted copy as its third output
         # The regression is fitted on what the edge will compute: the served copy's int8 output
         # (within cosine 0.999 of the float layers, tests/unit/test_triage/test_adapter.py).
         served = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
         adapted_x = _embed(served, head_texts, ADAPTED_OUTPUT, "encoding the examples with the adapted layers")[1]
-    head = train_intent_head(vectors[is_head], head_labels, adapted_x, ngram_texts if adapted_x is not None else None)
+    head = train_intent_head(vectors[is_head], head_labels, adapted_x, ngram_texts if adapted_x is not None else None,
+                             density=density and adapted_x is not None)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head
     faq_ids = [e.target for e in exemplars if e.kind == "faq"]
     # Without a held-out measure (no intent with five examples) the threshold is the linear head's:
     # out-of-fold regressions over layers that saw every example would be too sure.
-    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids, confidence=confidence)
+    calibration = fit_calibration(vectors[is_head], head_labels, vectors[is_faq], faq_ids, held_out=held_out)
     (work / CALIBRATION_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(calibration)))
     (work / CATALOG_FILE).write_bytes(msgspec.json.encode(catalog))
 

@@ -13,6 +13,7 @@ __all__ = [
     "HEAD_FILE",
     "INDEX_FILE",
     "Calibration",
+    "CatalogScope",
     "Exemplar",
 ]
 
@@ -32,15 +33,35 @@ class Exemplar(msgspec.Struct, array_like=True):
     text: str
 
 
+class CatalogScope(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The catalog path's out-of-scope score: the head's top probability and the distance to the
+    nearest intent (``triage.bundle.density``), each standardised on held-out in-scope examples, summed."""
+
+    probability_mean: float
+    probability_std: float
+    distance_mean: float
+    distance_std: float
+    min_score: float
+    """Below this score a message on the catalog path is out of scope."""
+
+    def score(self, probability: float, distance: float) -> float:
+        return ((probability - self.probability_mean) / self.probability_std
+                + (self.distance_mean - distance) / self.distance_std)
+
+
 class Calibration(msgspec.Struct, forbid_unknown_fields=True):
     """Thresholds fitted on the catalog itself at build time (and refitted by ``triage calibrate``)."""
 
     intent_min_probability: float
-    """Below this intent-head probability a message is out of scope."""
+    """Below this intent-head probability a message is out of scope (on the catalog path only
+    where ``catalog_scope`` is unset)."""
     intent_min_similarity: float
     """Below this cosine to the nearest intent example a message is out of scope."""
     faq_min_similarity: float
     """An FAQ answer needs at least this cosine to one of its question variants."""
+    catalog_scope: CatalogScope | None = None
+    """Where the head has a class density: the score that replaces ``intent_min_probability`` for
+    messages in the catalog's own languages (other languages keep the probability)."""
     clarify_margin: float = 0.15
     """When the top two intents are closer than this in probability, ask which one was meant."""
     cost_quality: float = 0.2

@@ -16,13 +16,15 @@ __all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "READABLE_FORMATS", "BundleError",
            "verify_bundle"]
 
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """2: the intent head may read the encoder's adapted output (``triage.bundle.adapter``). An edge of
 format 1 would apply that regression to the plain embedding and answer wrong intents without an
 error, so it must refuse these bundles. 3: the regression also reads the message's n-grams
 (``triage.bundle.ngrams``), fitted together with the rest; an edge of format 2 would drop them and
-answer from the other half of a regression. This edge still reads formats 1 and 2."""
-READABLE_FORMATS = frozenset({1, 2, FORMAT_VERSION})
+answer from the other half of a regression. 4: the calibration may hold the catalog path's
+out-of-scope score over the head's class density (``triage.bundle.density``); an edge of format 3
+would refuse the calibration's new field. This edge still reads formats 1 to 3."""
+READABLE_FORMATS = frozenset({1, 2, 3, FORMAT_VERSION})
 
 
 class BundleError(RuntimeError):

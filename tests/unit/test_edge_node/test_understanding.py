@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
+import msgspec
 import numpy as np
 import pytest
 
-from edge_node.knowledge import load_knowledge
+from edge_node.knowledge import Knowledge, load_knowledge
 from edge_node.service import EdgeService
 from edge_node.understanding import Understanding
 from triage.bundle.build import build_bundle
+from triage.bundle.density import ClassDensity
+from triage.bundle.head import IntentHead
+from triage.bundle.layout import CatalogScope
 from triage.catalog import write_catalog
 from triage.catalog.model import Catalog, FaqEntry, Intent, Storefront
 from triage.config import EdgeConfig
@@ -183,3 +188,45 @@ def test_the_catalog_regression_reads_the_adapted_layers_and_other_languages_the
                 else knowledge.head.probabilities(embedding[None, :], transfer=True))[0]
     assert analysis.intent_probability == pytest.approx(float(expected.max()), abs=1e-5)
     np.testing.assert_allclose(analysis.embedding, embedding, atol=1e-6)  # retrieval and the cache
+
+
+def _with_catalog_score(knowledge: Knowledge, min_score: float | None, *,
+                        min_similarity: float | None = None) -> Understanding:
+    """The demo bundle's head with a class density over the demo examples' adapted output, and a
+    catalog score of threshold ``min_score`` (the demo catalog is too small to get them from the build)."""
+    rows = [e for e in knowledge.exemplars if e.kind == "intent"]
+    adapted = np.vstack([knowledge.encoder.encode_with(e.text, ADAPTED_OUTPUT)[1] for e in rows])
+    head = knowledge.head
+    dense = IntentHead(head.weights, head.bias, head.classes, head.transfer, head.adapted, head.embedding_regression,
+                       head.ngrams, ClassDensity.fit(adapted, [e.target for e in rows]))
+    scope = None if min_score is None else CatalogScope(probability_mean=0.9, probability_std=0.1,
+                                                        distance_mean=100.0, distance_std=50.0, min_score=min_score)
+    calibration = msgspec.structs.replace(knowledge.calibration, catalog_scope=scope)
+    if min_similarity is not None:
+        calibration = msgspec.structs.replace(calibration, intent_min_similarity=min_similarity)
+    return Understanding(dataclasses.replace(knowledge, head=dense, calibration=calibration))
+
+
+def test_the_catalog_score_decides_the_catalogs_own_languages_and_the_probability_the_others(
+        edge_service: EdgeService) -> None:
+    knowledge = edge_service.knowledge
+    english, turkish = "I would like to cancel my order please", "Siparişimi iptal etmek istiyorum lütfen"
+    plain = edge_service.understanding
+    assert not plain.analyze(english).out_of_scope and not plain.analyze(turkish).out_of_scope
+    strict, lenient = _with_catalog_score(knowledge, 1e6), _with_catalog_score(knowledge, -1e6)
+    assert strict.analyze(english).out_of_scope  # no message reaches that score
+    assert strict.analyze(english).intent_probability == plain.analyze(english).intent_probability
+    assert not lenient.analyze(english).out_of_scope
+    # Turkish has no examples: the vote scores it, and the density of the adapted output does not apply
+    assert strict.analyze(turkish).path == "outside" and not strict.analyze(turkish).out_of_scope
+
+
+def test_the_catalog_score_replaces_the_similarity_floor_in_the_catalogs_own_languages(
+        edge_service: EdgeService) -> None:
+    knowledge = edge_service.knowledge
+    english, turkish = "I would like to cancel my order please", "Siparişimi iptal etmek istiyorum lütfen"
+    floor_only = _with_catalog_score(knowledge, None, min_similarity=0.999)
+    scored = _with_catalog_score(knowledge, -1e6, min_similarity=0.999)
+    assert floor_only.analyze(english).out_of_scope  # no example is that close
+    assert not scored.analyze(english).out_of_scope
+    assert scored.analyze(turkish).out_of_scope  # the vote's path keeps the floor

@@ -125,8 +125,9 @@ def test_the_threshold_is_measured_on_examples_the_adapted_layers_never_saw(card
     _, features, labels = cards["train"]
     seen = apply_layers(tune_adapter(features, labels, cards["start"]), features)
     optimistic = _out_of_fold_confidence(seen, labels)
-    honest = _adapted_confidence(features, labels, cards["train_texts"], cards["start"], AdapterTraining())
-    assert optimistic is not None and honest is not None
+    held = _adapted_confidence(features, labels, cards["train_texts"], cards["start"], AdapterTraining())
+    assert optimistic is not None and held is not None and held.distance is None  # 480 examples: no density
+    honest = held.confidence
     assert len(honest) == len(labels) // 5  # 40 examples of each intent: 8 held out of each
     # the 5% quantile: the calibration's 1% is the minimum of these 96
     assert np.quantile(honest, 0.05) < np.quantile(optimistic, 0.05) - 0.02, (np.quantile(honest, 0.05),

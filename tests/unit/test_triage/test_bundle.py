@@ -49,12 +49,12 @@ def test_directory_without_manifest_says_how_to_build_one(tmp_path: Path) -> Non
         verify_bundle(tmp_path)
 
 
-def test_a_bundle_with_ngram_weights_is_format_3_and_an_edge_reads_formats_1_and_2_still(
+def test_a_bundle_with_a_catalog_score_is_format_4_and_an_edge_reads_formats_1_to_3_still(
         demo_bundle: Path, tmp_path: Path) -> None:
-    assert read_manifest(demo_bundle).format_version == FORMAT_VERSION == 3
+    assert read_manifest(demo_bundle).format_version == FORMAT_VERSION == 4
     manifest = (demo_bundle / MANIFEST_FILE).read_text(encoding="utf-8")
-    for version, readable in ((1, True), (2, True), (4, False)):
-        (tmp_path / MANIFEST_FILE).write_text(manifest.replace('"format_version": 3', f'"format_version": {version}'),
+    for version, readable in ((1, True), (2, True), (3, True), (5, False)):
+        (tmp_path / MANIFEST_FILE).write_text(manifest.replace('"format_version": 4', f'"format_version": {version}'),
                                               encoding="utf-8")
         if readable:
             assert read_manifest(tmp_path).format_version == version

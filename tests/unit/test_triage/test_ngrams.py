@@ -121,7 +121,7 @@ def test_the_held_out_confidence_reads_the_ngrams_of_the_held_out_texts() -> Non
                                      train_texts=[texts[i] for i in train], held_texts=[texts[i] for i in held])
     without = held_out_confidence(x[train], [labels[i] for i in train], x[held], [labels[i] for i in held])
     assert with_texts is not None and without is not None
-    assert with_texts.min() > 0.6 and without.max() < 0.51
+    assert with_texts.confidence.min() > 0.6 and without.confidence.max() < 0.51
 
 
 def test_a_decomposed_accent_and_full_width_letters_count_as_the_catalogs_own() -> None:
