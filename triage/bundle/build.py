@@ -46,7 +46,7 @@ _RECIPE = (f"bundle-v{FORMAT_VERSION};logreg-C10;transfer-balanced-C100+class-me
            "loo-calibration-floors-0.1-0.2;knob-0.2")
 _ADAPTED_RECIPE = ("adapted-int8-per-column-output;head-reads-served-output;held-out-fifth-calibration;"
                    "ngrams-nfkc-word12-char35-df2-from-30-an-intent;"
-                   "density-shared-cov-shrink0.1-from-4-a-dim;scope-score-prob+distance-q0.01")
+                   "density-shared-cov-shrink0.1-rank64-from-4-a-dim;scope-score-prob+distance-q0.01")
 _VERSIONED = ("triage", "onnxruntime", "faiss-cpu", "numpy", "sentencepiece", "scikit-learn", "scipy", "autograd")
 
 
