@@ -128,8 +128,8 @@ class Understanding:
         scope = cal.catalog_scope
         if path == "catalog" and scope is not None and k.head.density is not None:
             # The catalog's own languages: top probability and distance to the nearest intent together,
-            # and no similarity floor: on CLINC150 val the floor rejected 15 in-scope messages (0.5
-            # points) beside the score and not one out-of-scope message the score let through.
+            # and no similarity floor: on CLINC150 val the floor rejected 15 of 3,000 in-scope messages
+            # beside the score and not one out-of-scope message the score let through.
             distance = float(k.head.density.distances(head_x[None, :])[0])
             unsure = scope.score(float(probs[order[0]]), distance) < scope.min_score
         else:

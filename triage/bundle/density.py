@@ -28,7 +28,7 @@ _SHRINKAGE = 0.1
 # Directions of largest variance the precision matrix keeps exactly; the rest count as the
 # shrinkage's variance alone. 64 of 512 separated CLINC150's out-of-scope messages as well as all
 # 512 (in scope at 88% recall 0.958 against 0.955; 32: 0.954), and a message reads a 512 x 214
-# matrix instead of 512 x 662: the full one cost 0.17 ms of analysis p50 (docs/benchmarks.md).
+# matrix instead of 512 x 662 (the full one: 43-69 us a call against 27-31 us; docs/benchmarks.md).
 _RANK = 64
 
 
