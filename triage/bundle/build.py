@@ -151,8 +151,7 @@ def _write_bundle(catalog: Catalog, encoder_dir: Path, build_key: str, work: Pat
         # (within cosine 0.999 of the float layers, tests/unit/test_triage/test_adapter.py).
         served = Encoder(work / ENCODER_FILE, work / TOKENIZER_FILE)
         adapted_x = _embed(served, head_texts, ADAPTED_OUTPUT, "encoding the examples with the adapted layers")[1]
-    head = train_intent_head(vectors[is_head], head_labels, adapted_x, ngram_texts if adapted_x is not None else None,
-                             density=density and adapted_x is not None)
+    head = train_intent_head(vectors[is_head], head_labels, adapted_x, ngram_texts, density=density)
     np.savez(work / HEAD_FILE, **head.to_arrays())  # type: ignore[arg-type]
 
     is_faq = ~is_head

@@ -63,11 +63,6 @@ class ClassDensity:
         basis = (directions[:, top] * np.sqrt(weights)[None, :]).astype(np.float32)
         return cls(means, basis, 1.0 / shrinkage)
 
-    @staticmethod
-    def applies(dim: int, in_scope_examples: int) -> bool:
-        """Whether a catalog of ``in_scope_examples`` over ``dim`` features gets the distance."""
-        return in_scope_examples >= DENSITY_MIN_EXAMPLES_PER_DIMENSION * dim
-
     @property
     def precision(self) -> NDArray[np.float64]:
         """The precision matrix the distances use (for checks; the edge never forms it)."""

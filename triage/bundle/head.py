@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from triage.bundle.density import ClassDensity
+from triage.bundle.density import DENSITY_MIN_EXAMPLES_PER_DIMENSION, ClassDensity
 from triage.bundle.layout import Calibration, CatalogScope
 from triage.bundle.ngrams import NgramVocabulary, NgramWeights
 
@@ -217,7 +217,7 @@ def _ngram_regression(
 
 def reads_density(labels: list[str], dim: int) -> bool:
     """Whether a catalog with these example labels gets the class density over ``dim`` adapted features."""
-    return ClassDensity.applies(dim, sum(label != OOS_LABEL for label in labels))
+    return sum(label != OOS_LABEL for label in labels) >= DENSITY_MIN_EXAMPLES_PER_DIMENSION * dim
 
 
 def _density(x: NDArray[np.float32], labels: list[str]) -> ClassDensity:
