@@ -32,7 +32,8 @@ __all__ = [
 ENCODER_FILE = "encoder.onnx"
 TOKENIZER_FILE = "sp.model"
 # Bump when the graph or the quantization recipe changes: it is part of the cache key.
-_RECIPE = "usem3-onnx-v3-features-output;int8-dynamic-matmul;float-proj;adapted-layers-int8-per-column"
+_RECIPE = ("usem3-onnx-v3-features-output;int8-dynamic-matmul;integer-proj-u8-rows-s7-per-column;"
+           "adapted-layers-int8-per-column")
 
 
 class _QuietQuantizer(logging.Filter):
@@ -64,10 +65,11 @@ def reference_resources() -> tuple[Path, Path]:
 
 
 def build_encoder(out_dir: Path, *, quantize: bool = True,
-                  adapted: Mapping[str, NDArray[np.float32]] | None = None) -> None:
-    """Write ``encoder.onnx`` (int8 MatMuls except the first projection) and ``sp.model``; with
+                  adapted: Mapping[str, NDArray[np.float32]] | None = None, float_projection: bool = False) -> None:
+    """Write ``encoder.onnx`` (int8 MatMuls, the first projection over the table's integers) and ``sp.model``; with
     ``adapted``, the encoder also returns the adapted layers' output (``triage.bundle.adapter``),
-    whose MatMuls ``quantize`` makes int8 with a scale per column."""
+    whose MatMuls ``quantize`` makes int8 with a scale per column. ``float_projection`` keeps the
+    int8 encoder's first projection a float MatMul, as it was before the integer one (a bench peer)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -80,7 +82,8 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
     )
 
     weights_path, sp_model = reference_resources()
-    model = build_encoder_graph(load_reference_weights(weights_path), adapted)
+    model = build_encoder_graph(load_reference_weights(weights_path), adapted,
+                                integer_projection=quantize and not float_projection)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ENCODER_FILE
     adapted_nodes = [f"{ADAPTED_PREFIX}{k}_matmul" for k in HEAD_LAYERS] if adapted is not None else []
@@ -97,7 +100,7 @@ def build_encoder(out_dir: Path, *, quantize: bool = True,
                 first_pass,
                 weight_type=QuantType.QInt8,
                 op_types_to_quantize=["MatMul"],
-                nodes_to_exclude=[PROJECTION_NODE, *adapted_nodes],
+                nodes_to_exclude=[PROJECTION_NODE, *adapted_nodes],  # a float projection stays float
             )
             if adapted is not None:
                 # The adapted copy in int8 with a scale per output column: one scale per matrix

