@@ -32,13 +32,14 @@ _ORDERS = ((2, 0), (3, 1), (5, 2))
 _PAD = 2
 # The first projection's node. Dynamic int8 quantization does not fit it: its inputs span about
 # -19..21, and requantizing them per tensor drops the minimum cosine to the reference from 0.998
-# to 0.94. Its inputs are exact uint8 table rows, though, so the int8 graph multiplies those
+# to 0.94-0.96. Its inputs are exact uint8 table rows, though, so the int8 graph multiplies those
 # integers directly (``_integer_projection``) and the float graph keeps a float MatMul.
 PROJECTION_NODE = "proj_matmul"
 _PROJECTION_BITS = 7
 """Signed bits of the integer projection's weights. Without VNNI, x86-64 multiplies uint8 by int8
 with ``vpmaddubsw``, which adds two products into a saturating int16: 2 x 255 x 63 fits, 2 x 255 x
-127 does not. Seven bits keep the result the same kind of number on every CPU."""
+127 does not. With seven bits nothing saturates, so the integer products are exact, and the same,
+on every CPU."""
 # The pooled features below the last six dense layers: a second output, which the intent head's
 # adapted copy of those layers reads (``triage.bundle.adapter``).
 FEATURES_OUTPUT = "features"
