@@ -5,7 +5,12 @@ A refactor must not move the figures: this checks out ``--base`` into a temporar
 code: the script runs with the tree as its working directory and first on ``sys.path``), and prints
 both outputs one after the other with the CPU line, so the two tables are read side by side.
 
-Usage: python bench/ab_commits.py --base d4f089d -- bench/edge_load.py --workers 2 --sessions 200
+With ``--rounds N`` the pair runs N times in alternating order (base first, then the tree first, ...):
+on a shared 2-core VM the same row drifts between runs minutes apart (edge CPU a message 0.98 to
+1.61 ms for one tree in the sixteenth session, docs/benchmarks.md), and alternating puts the drift on
+both sides instead of on whichever runs first.
+
+Usage: python bench/ab_commits.py --base d4f089d [--rounds 2] -- bench/edge_load.py --workers 2 --sessions 200
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="the earlier commit")
     parser.add_argument("--build-bundle", action="store_true",
                         help="first build each tree's own demo bundle into its var/bundle (catalogs may differ)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the pair this many times, alternating its order")
     parser.add_argument("script", nargs=argparse.REMAINDER, help="-- bench/script.py [its arguments]")
     args = parser.parse_args()
     script = args.script[1:] if args.script[:1] == ["--"] else args.script
@@ -53,11 +59,14 @@ def main() -> None:
             if args.build_bundle:
                 for tree in (base, ROOT):
                     _run(tree, f"bundle of {tree}", ["-c", _BUILD])
-            before = _run(base, f"base {args.base}", script)
-            after = _run(ROOT, "working tree", script)
+            outputs = []
+            for round_ in range(1, args.rounds + 1):
+                pair = [(f"base {args.base}", base), ("working tree", ROOT)]
+                for label, tree in pair if round_ % 2 else pair[::-1]:
+                    outputs.append((f"{label}, round {round_} of {args.rounds}", _run(tree, label, script)))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
-    print(f"=== base {args.base} ===\n{before}\n=== working tree ===\n{after}\n{describe()}")
+    print("".join(f"=== {label} ===\n{out}\n" for label, out in outputs) + describe())
 
 
 if __name__ == "__main__":
