@@ -38,8 +38,9 @@ PROJECTION_NODE = "proj_matmul"
 _PROJECTION_BITS = 7
 """Signed bits of the integer projection's weights. Without VNNI, x86-64 multiplies uint8 by int8
 with ``vpmaddubsw``, which adds two products into a saturating int16: 2 x 255 x 63 fits, 2 x 255 x
-127 does not. With seven bits nothing saturates, so the integer products are exact, and the same,
-on every CPU."""
+127 does not. With seven bits nothing can saturate, so the integer products are exact, and the same,
+on every CPU. (Eight bits measured exact too under ONNX Runtime's AVX2 kernels, emulated, and no
+faster: seven is the guarantee, at no measured cost; docs/benchmarks.md, sixteenth session.)"""
 # The pooled features below the last six dense layers: a second output, which the intent head's
 # adapted copy of those layers reads (``triage.bundle.adapter``).
 FEATURES_OUTPUT = "features"
