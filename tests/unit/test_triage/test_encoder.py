@@ -84,7 +84,7 @@ def test_the_int8_encoders_first_projection_multiplies_the_tables_integers_by_se
     assert projection.op_type == "MatMulInteger"
     producer = next(node for node in model.graph.node if projection.input[0] in node.output)
     assert producer.op_type == "Gather" and producer.input[0] == "table"  # the exact uint8 rows
-    weights = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}[projection.input[1]]
+    weights = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == projection.input[1]))
     assert weights.dtype == np.int8 and int(np.abs(weights.astype(np.int16)).max()) == 63
 
 
