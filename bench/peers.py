@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from triage.cpu import visible_flags
 from triage.toolenv import ToolEnv
 
 if TYPE_CHECKING:
@@ -30,23 +31,16 @@ _GGML_EXTENSIONS = {
 }
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
-
-
 def _cmake_args() -> str:
     """Turn on exactly the extensions this CPU has.
 
     GGML_NATIVE would compile in AMX tile instructions, which some VMs' kernels do not let a process
     use (general protection fault at ldtilecfg); a fixed list crashes elsewhere (AVX-VNNI on AMD
     EPYC Zen 4, which has only the AVX-512 form: illegal instruction on the first request). The
-    flags are part of the environment's hash, so another CPU gets its own build.
+    flags are part of the environment's hash, so another CPU gets its own build, and they are the
+    ones this process is shown: under ``tools/cpuid_mask avx2`` the peer is an AVX2 build too.
     """
-    flags = _cpu_flags()
+    flags = visible_flags()
     on = [f"-DGGML_{name}={'ON' if flag in flags else 'OFF'}" for name, flag in _GGML_EXTENSIONS.items()]
     return " ".join(["-DGGML_NATIVE=OFF", *on, "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"])
 
