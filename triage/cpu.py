@@ -23,7 +23,7 @@ from typing import Literal
 import msgspec
 
 __all__ = ["ISA_FLAGS", "CpuInfo", "IsaClass", "cpu_info", "cpuid_flags", "describe", "int8_kernel", "isa_class",
-           "parse_cpuinfo", "visible_flags"]
+           "listed_flags", "parse_cpuinfo", "visible_flags"]
 
 ISA_FLAGS = frozenset({
     "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -127,16 +127,22 @@ def _read_cpuinfo() -> str:
 
 
 @functools.cache
+def listed_flags() -> frozenset[str]:
+    """Every ``/proc/cpuinfo`` flag of the first processor: what the kernel lets processes use."""
+    return frozenset(_cpuinfo_flags(_read_cpuinfo()))
+
+
+@functools.cache
 def visible_flags() -> frozenset[str]:
     """Every ``/proc/cpuinfo`` flag of the first processor, less those CPUID hides from this process.
 
     Peers compiled for this CPU (llama.cpp) take their ``-m`` switches from these, so a masked run
     builds and measures the peer for the same level as our own kernels.
     """
-    flags = _cpuinfo_flags(_read_cpuinfo())
+    flags = listed_flags()
     shown = cpuid_flags()
     if shown is None:
-        return frozenset(flags)
+        return flags
     return frozenset(flag for flag in flags if flag not in CPUID_BITS or flag in shown)
 
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 import os
 
 import msgspec
+import pytest
 
-from triage.cpu import CpuInfo, cpu_info, describe, int8_kernel, isa_class, parse_cpuinfo
+from triage.cpu import (
+    CpuInfo,
+    cpu_info,
+    cpuid_flags,
+    describe,
+    int8_kernel,
+    isa_class,
+    listed_flags,
+    parse_cpuinfo,
+    visible_flags,
+)
 
 _COMMON = ("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht "
            "syscall nx pdpe1gb rdtscp lm constant_tsc rep_good nopl xtopology cpuid pni pclmulqdq ssse3")
@@ -74,3 +85,21 @@ def test_this_machine_is_described_and_serialises_for_bench_json() -> None:
     assert info.cores == (os.cpu_count() or 1)
     assert describe().startswith(f"CPU: {info.model} ({info.cores} cores), ISA class {isa_class()}")
     assert msgspec.convert(msgspec.to_builtins(info), CpuInfo) == info
+
+
+def test_a_flag_cpuid_hides_from_this_process_is_not_counted_and_is_named() -> None:
+    masked = CpuInfo(model="AMD EPYC", cores=2, isa=["avx2", "fma"], hidden=["avx512_vnni", "avx512f"])
+    assert isa_class(masked) == "avx2"
+    assert int8_kernel(masked) == "avx2 (u8s8 vpmaddubsw, no VNNI)"
+    assert describe(masked).endswith("(u8s8 vpmaddubsw, no VNNI); hidden by CPUID: avx512_vnni avx512f")
+
+
+def test_cpuid_and_the_kernel_agree_on_this_machine_unless_a_mask_is_on() -> None:
+    shown = cpuid_flags()
+    if shown is None:
+        pytest.skip("CPUID cannot run here (not x86-64)")
+    assert "avx2" in shown  # every CPU the project supports has AVX2
+    listed = listed_flags()
+    masked = bool(os.environ.get("TRIAGE_CPUID_MASK"))
+    assert bool(cpu_info().hidden) == (masked and bool(listed & {"avx512f", "avx512_vnni", "avx_vnni"}))
+    assert visible_flags() <= listed
