@@ -88,9 +88,9 @@ class Handled:
 def _freeze_loaded_objects() -> None:
     """Move what is loaded now (the bundle, the libraries) out of the cyclic collector's sight.
 
-    The collector's full passes walk every tracked object, and a loaded edge holds ~70,000 of them
-    (a full pass took 30 ms on a busy 2-core VM) that live as long as the process: the collector was
-    ~5% of the edge's busy samples (py-spy, 200 paced sessions) in passes that never free them. Frozen objects are
+    The collector's full passes walk every tracked object, and a loaded edge holds ~150,000 of them
+    (a full pass ~30 ms) that live as long as the process: at load they cost ~5% of the edge's CPU
+    a message in collections that never free them (py-spy, 200 paced sessions). Frozen objects are
     still freed by reference counting; after a bundle swap the old bundle's cycles are collected
     once (unfreeze, collect) before the new state is frozen.
     """
