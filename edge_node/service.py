@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -85,20 +84,6 @@ class Handled:
     """The session's pending action is now ``pending``."""
 
 
-def _freeze_loaded_objects() -> None:
-    """Move what is loaded now (the bundle, the libraries) out of the cyclic collector's sight.
-
-    The collector's full passes walk every tracked object, and a loaded edge holds ~150,000 of them
-    (a full pass ~30 ms) that live as long as the process: at load they cost ~5% of the edge's CPU
-    a message in collections that never free them (py-spy, 200 paced sessions). Frozen objects are
-    still freed by reference counting; after a bundle swap the old bundle's cycles are collected
-    once (unfreeze, collect) before the new state is frozen.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
 @dataclass
 class EdgeService:
     knowledge: Knowledge
@@ -167,7 +152,6 @@ class EdgeService:
         if knowledge.manifest.catalog_hash != self.cache.catalog_hash:
             self.cache.invalidate(knowledge.manifest.catalog_hash)  # a new catalog may change the right answers
         self.metrics.reloads.inc()
-        _freeze_loaded_objects()
         return knowledge
 
     @property
@@ -227,7 +211,6 @@ class EdgeService:
         if shared:
             self.track(self._follow_bundle())
         self.track(every(self.config.retention_check_s, self._purge, "retention purge of the edge store", now=True))
-        _freeze_loaded_objects()
 
     async def handle(self, turn: Turn) -> Handled:
         """Turn an accepted message into its outcome: understood, routed, answered from the catalog,
