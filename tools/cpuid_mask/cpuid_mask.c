@@ -46,6 +46,7 @@ static const uint32_t AVX512_XSAVE = BIT(5) | BIT(6) | BIT(7);
 static const uint32_t AMX_XSAVE = BIT(17) | BIT(18);
 
 static struct mask hidden;
+static int active; /* set once faulting is on: before that (or with no level) sigaction passes through */
 static struct sigaction chained; /* what the process believes its SIGSEGV action is */
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 
@@ -100,7 +101,7 @@ static void install(void) {
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
     if (!real_sigaction) real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
-    if (sig != SIGSEGV) return real_sigaction(sig, act, old);
+    if (sig != SIGSEGV || !active) return real_sigaction(sig, act, old);
     if (old) *old = chained;
     if (act) chained = *act;
     return 0;
@@ -134,12 +135,12 @@ __attribute__((constructor)) static void start(void) {
         fprintf(stderr, "cpuid_mask: TRIAGE_CPUID_MASK=%s is not a level; use avx2 or avx512\n", level);
         _exit(2);
     }
-    sigemptyset(&chained.sa_mask);
-    chained.sa_handler = SIG_DFL;
+    real_sigaction(SIGSEGV, NULL, &chained); /* a handler set before us stays the one faults reach */
     install();
     if (set_faulting(1) != 0) {
         fprintf(stderr, "cpuid_mask: this kernel or CPU cannot fault on CPUID (no cpuid_fault in /proc/cpuinfo); "
                         "the process would see every extension, so it stops here. Use `make test-avx2-qemu` instead\n");
         _exit(2);
     }
+    active = 1;
 }

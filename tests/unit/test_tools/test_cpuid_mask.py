@@ -92,3 +92,14 @@ def test_a_level_that_does_not_exist_is_refused_with_the_usage() -> None:
     result = _masked("sse2", sys.executable, "-c", "print('ran')")
     assert result.returncode == 2
     assert "usage: tools/cpuid_mask/run avx2|avx512" in result.stderr and "ran" not in result.stdout
+
+
+def test_preloaded_without_a_level_the_library_changes_nothing() -> None:
+    crash = "import ctypes; ctypes.string_at(0)"
+    unset = f"TRIAGE_CPUID_MASK= exec {sys.executable} -X faulthandler -c '{crash}'"
+    result = _masked("avx2", "sh", "-c", unset)
+    assert result.returncode == -11
+    assert "Segmentation fault" in result.stderr and "line 1" in result.stderr  # faulthandler's own handler ran
+    shown = _masked("avx2", "sh", "-c", f"TRIAGE_CPUID_MASK= exec {sys.executable} -c \"{_SHOW}\"")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["hidden"] == []
