@@ -65,8 +65,8 @@ class CpuInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Flags of :data:`ISA_FLAGS` the kernel lists but CPUID hides from this process (a mask), sorted."""
 
 
-def parse_cpuinfo(text: str, cores: int | None = None) -> CpuInfo:
-    """The first processor's model name and ISA flags in a ``/proc/cpuinfo`` text."""
+def _first_processor(text: str) -> tuple[str, set[str]]:
+    """The ``model name`` and ``flags`` of the first processor in a ``/proc/cpuinfo`` text."""
     model, flags = "", set[str]()
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -77,6 +77,12 @@ def parse_cpuinfo(text: str, cores: int | None = None) -> CpuInfo:
             model = value.strip()
         elif key == "flags" and not flags:
             flags = set(value.split())
+    return model, flags
+
+
+def parse_cpuinfo(text: str, cores: int | None = None) -> CpuInfo:
+    """The first processor's model name and ISA flags in a ``/proc/cpuinfo`` text."""
+    model, flags = _first_processor(text)
     return CpuInfo(model=model or platform.processor() or "unknown", cores=cores or os.cpu_count() or 1,
                    isa=sorted(flags & ISA_FLAGS))
 
@@ -111,14 +117,7 @@ def cpuid_flags() -> frozenset[str] | None:
                      if (leaf, sub) in regs and regs[leaf, sub][reg] >> bit & 1)
 
 
-def _cpuinfo_flags(text: str) -> set[str]:
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip() == "flags":
-            return set(value.split())
-    return set()
-
-
+@functools.cache
 def _read_cpuinfo() -> str:
     try:
         return _CPUINFO.read_text(encoding="utf-8", errors="replace")
@@ -129,7 +128,7 @@ def _read_cpuinfo() -> str:
 @functools.cache
 def listed_flags() -> frozenset[str]:
     """Every ``/proc/cpuinfo`` flag of the first processor: what the kernel lets processes use."""
-    return frozenset(_cpuinfo_flags(_read_cpuinfo()))
+    return frozenset(_first_processor(_read_cpuinfo())[1])
 
 
 @functools.cache
@@ -149,10 +148,7 @@ def visible_flags() -> frozenset[str]:
 @functools.cache
 def cpu_info() -> CpuInfo:
     """This machine's :class:`CpuInfo` (read once per process; the CPU does not change under us)."""
-    info = parse_cpuinfo(_read_cpuinfo())
-    shown = cpuid_flags()
-    if shown is None:
-        return info
+    info, shown = parse_cpuinfo(_read_cpuinfo()), visible_flags()
     return CpuInfo(model=info.model, cores=info.cores, isa=[flag for flag in info.isa if flag in shown],
                    hidden=[flag for flag in info.isa if flag not in shown])
 

@@ -24,14 +24,14 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define ARCH_GET_CPUID 0x1011
 #define ARCH_SET_CPUID 0x1012
 
 struct mask { uint32_t l7_ebx, l7_ecx, l7_edx, l71_eax, l71_edx, ld_eax; };
 
 #define BIT(n) (1u << (n))
 /* Leaf 7.0 EBX: AVX512F 16, DQ 17, IFMA 21, PF 26, ER 27, CD 28, BW 30, VL 31. */
-static const uint32_t AVX512_EBX = BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31);
+static const uint32_t BEYOND_SKX_EBX = BIT(21) | BIT(26) | BIT(27);
+static const uint32_t AVX512_EBX = BIT(16) | BIT(17) | BIT(28) | BIT(30) | BIT(31) | BEYOND_SKX_EBX;
 /* Leaf 7.0 ECX: VBMI 1, VBMI2 6, GFNI 8, VAES 9, VPCLMULQDQ 10, VNNI 11, BITALG 12, VPOPCNTDQ 14. */
 static const uint32_t AVX512_ECX = BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14);
 static const uint32_t WIDE_CRYPTO_ECX = BIT(8) | BIT(9) | BIT(10);
@@ -122,7 +122,7 @@ __attribute__((constructor)) static void start(void) {
     if (!level || !*level) return;
     real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
     /* Both levels: no VNNI in any form, no BF16, FP16, IFMA, VBMI, AMX, AVX10 or wide crypto. */
-    hidden.l7_ebx = BIT(21) | BIT(26) | BIT(27);
+    hidden.l7_ebx = BEYOND_SKX_EBX;
     hidden.l7_ecx = AVX512_ECX | WIDE_CRYPTO_ECX;
     hidden.l7_edx = AVX512_EDX | AMX_EDX;
     hidden.l71_eax = VNNI_L71_EAX;
