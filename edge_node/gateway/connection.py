@@ -92,8 +92,19 @@ class Connection:
 
     # sending -------------------------------------------------------------------------------------
     async def send(self, frame: ServerFrame) -> None:
-        if not self.closed:
-            await self.socket.send_text(encode_frame(frame).decode())
+        await self._write(encode_frame(frame).decode())
+
+    async def _write(self, text: str) -> bool:
+        """Send one frame; False when the shopper is gone. A shopper who leaves mid-answer is not an
+        error: numbered frames stay stored and are replayed when the session resumes."""
+        if self.closed:
+            return False
+        try:
+            await self.socket.send_text(text)
+        except OSError:  # ASGI: a send on a closed websocket raises one (uvicorn's ClientDisconnected)
+            self.close()
+            return False
+        return True
 
     async def error(self, code: ErrorCode, message: str, reply_to: str | None = None) -> None:
         self.edge.metrics.messages.labels(code).inc()
@@ -110,7 +121,8 @@ class Connection:
                 await self._send_stored(frame)
 
     async def _send_stored(self, frame: StoredFrame) -> None:
-        await self.socket.send_text(frame.data.decode())
+        if not await self._write(frame.data.decode()):
+            return
         self.sent_seq = frame.seq
         if frame.final:
             self.awaiting.discard(frame.reply_to)

@@ -1,0 +1,62 @@
+"""A shopper who leaves while the edge is answering: the answer stays stored for the resume, the
+connection closes quietly, and nothing is raised into the frame loop (which would log a traceback
+and try to send an error frame to nobody).
+
+The websocket is a stand-in for litestar's whose sends raise what uvicorn raises once the peer is
+gone (``ClientDisconnected``, an ``OSError``, as ASGI asks); the edge, its bundle and its store are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
+from uvicorn.protocols.utils import ClientDisconnected
+
+from edge_node.frames import Hello, Message
+from edge_node.gateway.connection import Connection
+from edge_node.gateway.ratelimit import KeyedBuckets
+from edge_node.service import EdgeService
+from triage.config import EdgeConfig
+
+
+class GoneSocket:
+    """Accepts sends until ``leave()``, then raises on every send, as uvicorn's protocols do."""
+
+    def __init__(self) -> None:
+        self.client = SimpleNamespace(host="127.0.0.1")
+        self.headers: dict[str, str] = {}
+        self.sent: list[str] = []
+        self.gone = False
+
+    def leave(self) -> None:
+        self.gone = True
+
+    async def send_text(self, data: str) -> None:
+        if self.gone:
+            raise ClientDisconnected()
+        self.sent.append(data)
+
+
+def test_an_answer_to_a_shopper_who_left_stays_stored_and_the_connection_closes_quietly(demo_bundle: Path) -> None:
+    async def scenario() -> None:
+        edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=":memory:"))
+        await edge.store.open()
+        socket = GoneSocket()
+        connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
+        await connection.on_hello(Hello(storefront=edge.storefront))
+        session = connection.session
+        assert session is not None and len(socket.sent) == 1, "the welcome frame"
+
+        socket.leave()
+        await connection.on_message(Message(id="m1", text="How much is shipping?"))
+
+        assert connection.closed and len(edge.live) == 0, "a shopper who is gone is no longer live here"
+        stored = await edge.store.frames.after(session, 0)
+        assert [f.reply_to for f in stored] == ["m1"], "the answer waits in the store for the resume"
+        assert connection.sent_seq == 0, "nothing was delivered, so a resume replays it"
+        await connection.error("internal", "nobody hears this")  # and an error frame to nobody raises nothing
+        await edge.stop()
+
+    asyncio.run(scenario())
