@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,9 +99,6 @@ class EdgeService:
     def __post_init__(self) -> None:
         self._pipeline = (Understanding(self.knowledge, self.config.langid), self._router_for(self.knowledge))
         """Swapped in one assignment on reload: a reply in flight sees the old pair or the new one, whole."""
-        # One thread runs the understanding pipeline: the encoder releases the GIL, so the event loop
-        # keeps reading and writing frames meanwhile (bench: p50 and p99 at 200 paced sessions -25-30%).
-        self._understanding_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-understand")
         self.store = open_edge_store(self.config.store)
         self.live = LiveSessions(self.metrics.live_sessions)
         self.escalator = Escalator(self.store, self.config, self.cost, self.metrics, listener=self)
@@ -129,7 +125,7 @@ class EdgeService:
         Loading (checksums, signature, encoder session, index) runs in a worker thread while the
         old bundle keeps answering; the (understanding, router) pair is replaced in one assignment,
         and a reply reads it once, so a message is analysed by the old bundle or the new one, never
-        by a mix (replies run on the understanding thread, not between awaits). Open websockets and
+        by a mix (a reply runs on the event loop without an await in between). Open websockets and
         their sessions are untouched. A bundle that fails to load leaves the old one in place.
         """
         async with self._reloading:  # two reloads at once (admin and follower) must not pass one check each
@@ -219,7 +215,7 @@ class EdgeService:
         cost = self.cost.edge_cost()
 
         def decide_and_store_edge_answer() -> tuple[Reply, Recorded | None]:
-            """On the understanding thread: a catalog answer is stored right after it is decided."""
+            """A catalog answer is stored right after it is decided, without leaving the event loop."""
             reply = self.reply(turn.text, turn.lang, turn.earlier)
             acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
             record_here = self.store.inline_recorder
@@ -227,8 +223,12 @@ class EdgeService:
                 return reply, None  # the cache, an action or the pending one decide on the loop
             return reply, record_here(self._outcome(turn, Routed(reply.decision), reply, cost))
 
-        loop = asyncio.get_running_loop()
-        reply, recorded = await loop.run_in_executor(self._understanding_thread, decide_and_store_edge_answer)
+        # On the event loop, not on a thread of its own: the hop there and back (executor future, a
+        # futex wake, the loop's wake-up) cost more than the overlap it bought once uvicorn's sans-I/O
+        # websocket protocol stopped reading a socket until its message is taken. 4 alternating rounds
+        # at 200 paced sessions on an AVX2 EPYC: edge CPU a message 2.55 -> 2.27 ms (1 worker), 2.73 ->
+        # 2.47 ms and p99 27.9 -> 17.5 ms (2 workers) (docs/benchmarks.md).
+        reply, recorded = decide_and_store_edge_answer()
         routed = Routed(reply.decision)
         if recorded is None:
             routed = await self._route_on_loop(turn, reply)
@@ -325,7 +325,6 @@ class EdgeService:
         if self._shop_client is not None:
             await self._shop_client.aclose()
         await self.store.close()
-        self._understanding_thread.shutdown(wait=False)
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run an escalation beyond the connection that started it: a shopper who leaves still gets

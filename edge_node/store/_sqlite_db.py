@@ -2,8 +2,8 @@
 
 All statements of a process run on one dedicated thread with one connection: each public store
 call is one hop off the event loop, and a whole message's bookkeeping is one transaction in one
-hop. ``here`` serves a caller that is already off the loop (the understanding thread) under the
-connection's lock instead of a second hop.
+hop. ``here`` runs a write on the caller's own thread under the connection's lock instead: the
+edge's reply stores its answer that way without leaving the event loop.
 
 Processes sharing the file take a kernel file lock (``<db>.lock``) around each write, so a writer
 queues behind the one writing and wakes the moment it is done. Left to SQLite's busy handler
