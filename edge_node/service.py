@@ -24,7 +24,7 @@ from edge_node.redaction import redact
 from edge_node.router import Decision, Router
 from edge_node.semantic_cache import SemanticCache
 from edge_node.signals import ConversationSignals, conversation_signals, dispute_signals
-from edge_node.store import EdgeStore, LedgerEntry, MessageOutcome, Recorded, StoredFrame, open_edge_store
+from edge_node.store import EdgeStore, LedgerEntry, MessageOutcome, StoredFrame, open_edge_store
 from edge_node.understanding import Analysis, Understanding
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.bundle.manifest import BundleError
@@ -214,25 +214,21 @@ class EdgeService:
         ledger entry, or escalated."""
         cost = self.cost.edge_cost()
 
-        def decide_and_store_edge_answer() -> tuple[Reply, Recorded | None]:
-            """A catalog answer is stored right after it is decided, without leaving the event loop."""
-            reply = self.reply(turn.text, turn.lang, turn.earlier)
-            acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
-            record_here = self.store.inline_recorder
-            if reply.decision.kind == "escalate" or acting or record_here is None:
-                return reply, None  # the cache, an action or the pending one decide on the loop
-            return reply, record_here(self._outcome(turn, Routed(reply.decision), reply, cost))
-
-        # On the event loop, not on a thread of its own: the hop there and back (executor future, a
-        # futex wake, the loop's wake-up) cost more than the overlap it bought once uvicorn's sans-I/O
-        # websocket protocol stopped reading a socket until its message is taken. 4 alternating rounds
-        # at 200 paced sessions on an AVX2 EPYC: edge CPU a message 2.55 -> 2.27 ms (1 worker), 2.73 ->
-        # 2.47 ms and p99 27.9 -> 17.5 ms (2 workers) (docs/benchmarks.md).
-        reply, recorded = decide_and_store_edge_answer()
+        # The reply runs on the event loop, not on a thread of its own: the hop there and back (executor
+        # future, a futex wake, the loop's wake-up) cost more than the overlap it bought once uvicorn's
+        # sans-I/O websocket protocol stopped reading a socket until its message is taken. 4 alternating
+        # rounds at 200 paced sessions on an AVX2 EPYC: edge CPU a message 2.55 -> 2.27 ms (1 worker),
+        # 2.73 -> 2.47 ms and p99 27.9 -> 17.5 ms (2 workers) (docs/benchmarks.md).
+        reply = self.reply(turn.text, turn.lang, turn.earlier)
         routed = Routed(reply.decision)
-        if recorded is None:
+        acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
+        record_here = self.store.inline_recorder
+        if reply.decision.kind == "escalate" or acting or record_here is None:
+            # The cache, an action or the pending one decide on the loop; a network store is awaited.
             routed = await self._route_on_loop(turn, reply)
             recorded = await self.store.record_message(self._outcome(turn, routed, reply, cost))
+        else:  # a catalog answer is stored right after it is decided, with no await in between
+            recorded = record_here(self._outcome(turn, routed, reply, cost))
         d = routed.decision
         if not recorded.processed:
             return Handled(processed=False, lang=d.lang)
