@@ -100,10 +100,15 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+def _overlap(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two word sets."""
+    return len(a & b) / len(a | b)
+
+
 def conversation_signals(text: str, earlier: Sequence[str]) -> ConversationSignals:
     """Signals from this message and the shopper's earlier messages (oldest first)."""
     now = _words(text)
-    repeated = any(len(now) >= 3 and len(now & _words(e)) / len(now | _words(e)) >= 0.7 for e in earlier[-3:])
+    repeated = len(now) >= 3 and any(_overlap(now, _words(e)) >= 0.7 for e in earlier[-3:])
     frustration = _frustration(text)
     before = _frustration(earlier[-1]) if earlier else 0
     return ConversationSignals(

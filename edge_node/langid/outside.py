@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from edge_node.langid._scripts import NUMBERS, is_short, script_language
 from edge_node.langid.py3langid_backend import LanguageProbabilities
 
@@ -34,10 +36,11 @@ class OutsideCatalogLanguages:
         self.thin_languages = {lang.split("-")[0] for lang in thin or ()}
         """Catalog languages with too few examples for the regression alone (``thin_language_share``)."""
         self._probabilities = probabilities or LanguageProbabilities()
+        self._columns = np.asarray(sorted(self._probabilities.columns(self.languages).values()), dtype=np.intp)
 
     def catalog_probability(self, text: str) -> float:
         """py3langid's probability, over all its languages, that ``text`` is in a catalog language."""
-        return sum(p for lang, p in self._probabilities.of(text).items() if lang in self.languages)
+        return float(self._probabilities.of(text)[self._columns].sum(dtype=np.float64))
 
     def path(self, text: str, identified: str | None) -> ScoringPath:
         """How to score a message: ``outside`` (a language without examples), ``thin`` (a catalog
