@@ -153,7 +153,6 @@ class OnnxBackend:
         self.model_id = lm.model_id
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self.speculation_k = speculation_k
-        self.prompt_lookup = PromptLookupDrafter()
         self.draft_model = draft
         self.on_speculation: Callable[[int, int], None] | None = None
 
@@ -251,9 +250,9 @@ class OnnxBackend:
             room = max_tokens - len(output)
             drafts = drafter.propose(context, min(adaptive.k, room)) \
                 if drafter is not None and adaptive.enabled else []
-            free = not drafts and drafter is self.prompt_lookup and self.lm.min_rows > 1 and room > 1
-            if free:  # the step runs two rows anyway: a one-token guess costs nothing extra
-                drafts = self.prompt_lookup.guess(context)
+            free = False
+            if not drafts and isinstance(drafter, PromptLookupDrafter) and self.lm.min_rows > 1 and room > 1:
+                free, drafts = True, drafter.guess(context)  # the step runs two rows anyway: the guess is free
             if drafts:
                 logits, cache = self.lm.forward([next_token, *drafts], cache, keep=len(drafts) + 1)
                 greedy = np.argmax(logits, axis=-1)
@@ -303,7 +302,7 @@ class OnnxBackend:
             if self.draft_model is None:
                 raise LLMError("speculation=draft_model needs a draft model configured on the cloud core")
             return self.draft_model
-        return self.prompt_lookup
+        return PromptLookupDrafter()  # its index belongs to this generation's sequence
 
     async def stream(self, prompt: Prompt, options: GenerationOptions,
                      cancel: threading.Event | None = None) -> AsyncIterator[TextDelta | Finished]:

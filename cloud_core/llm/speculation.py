@@ -29,11 +29,25 @@ class PromptLookupDrafter:
 
     Finds the most recent earlier occurrence of the last ``n`` tokens (longest ``n`` first) and
     proposes the tokens that followed it.
+
+    The drafter keeps an index of the sequence it was last asked about (each n-gram's latest
+    start) and only indexes the tokens added since, so a step costs the same at any context
+    length. Scanning the context backwards for every step cost 0.36 ms (propose) + 0.45 ms (the
+    one-token guess) at 1,200 tokens when nothing matched, the usual case of an answer that does
+    not quote: 5-10% of a decoding step on a 2-core CPU. One drafter per generation: the index
+    belongs to one sequence.
     """
+
+    _GUESS_NGRAM = 1
 
     def __init__(self, max_ngram: int = 4, min_ngram: int = 2) -> None:
         self.max_ngram = max_ngram
         self.min_ngram = min_ngram
+        self._seq: list[int] = []
+        self._latest: dict[int, dict[tuple[int, ...], int]] = {}
+        """Per n-gram length, each n-gram's latest start in ``_seq``."""
+        self._prior: dict[int, int] = {}
+        """Per n-gram length, the latest start of the last n tokens before their own occurrence."""
 
     def propose(self, tokens: Sequence[int], k: int) -> list[int]:
         return self._lookup(tokens, k, self.min_ngram)
@@ -41,19 +55,40 @@ class PromptLookupDrafter:
     def guess(self, tokens: Sequence[int]) -> list[int]:
         """One token after the last earlier occurrence of the last token: a weak draft, for a row
         the step runs anyway (see ``OnnxLM.forward``'s two-row rule)."""
-        return self._lookup(tokens, 1, 1)
+        return self._lookup(tokens, 1, self._GUESS_NGRAM)
 
     def _lookup(self, tokens: Sequence[int], k: int, min_ngram: int) -> list[int]:
-        seq = list(tokens)
-        size = len(seq)
-        for n in range(min(self.max_ngram, size - 1), min_ngram - 1, -1):
-            tail = seq[size - n:]
-            for start in range(size - n - 1, -1, -1):
-                if seq[start:start + n] == tail:
-                    follow = seq[start + n:start + n + k]
-                    if follow:
-                        return follow
+        self._follow(tokens)
+        for n in range(self.max_ngram, min_ngram - 1, -1):
+            start = self._prior.get(n)
+            if start is not None:
+                return self._seq[start + n:start + n + k]
         return []
+
+    def _follow(self, tokens: Sequence[int]) -> None:
+        """Index what ``tokens`` adds to the sequence indexed so far; start over on another sequence."""
+        known = len(self._seq)
+        if len(tokens) < known or list(tokens[:known]) != self._seq:
+            self._seq, self._latest, self._prior, known = [], {}, {}, 0
+        for token in tokens[known:]:
+            self._append(token)
+
+    def _append(self, token: int) -> None:
+        seq = self._seq
+        seq.append(token)
+        size = len(seq)
+        for n in range(self._GUESS_NGRAM, self.max_ngram + 1):
+            if n > size:  # too short a sequence for this n-gram yet
+                self._prior.pop(n, None)
+                continue
+            gram = tuple(seq[size - n:])
+            latest = self._latest.setdefault(n, {})
+            before = latest.get(gram)
+            if before is None:
+                self._prior.pop(n, None)
+            else:
+                self._prior[n] = before
+            latest[gram] = size - n
 
 
 class AdaptiveSpeculation:

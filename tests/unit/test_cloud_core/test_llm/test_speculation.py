@@ -63,3 +63,41 @@ def test_a_one_token_guess_follows_the_last_token_when_no_longer_match_exists():
     tokens = [4, 9, 12, 1, 2, 3, 9]
     assert drafter.propose(tokens, k=3) == []
     assert drafter.guess(tokens) == [12]
+
+
+def _scanned(tokens: list[int], k: int, min_ngram: int, max_ngram: int = 4) -> list[int]:
+    """The definition: the tokens after the most recent earlier occurrence of the last n tokens,
+    longest n first, found by scanning the whole sequence."""
+    size = len(tokens)
+    for n in range(min(max_ngram, size - 1), min_ngram - 1, -1):
+        tail = tokens[size - n:]
+        for start in range(size - n - 1, -1, -1):
+            if tokens[start:start + n] == tail:
+                return tokens[start + n:start + n + k]
+    return []
+
+
+def test_the_index_drafts_what_a_scan_of_the_whole_sequence_finds_at_every_step():
+    # A small vocabulary repeats n-grams of every length; the drafter is asked after every token,
+    # as a generation asks it, and also restarted on another sequence half-way.
+    import random
+
+    rng = random.Random(7)
+    for vocabulary in (3, 6, 40):
+        drafter = PromptLookupDrafter()
+        tokens: list[int] = []
+        for step in range(400):
+            tokens.append(rng.randrange(vocabulary))
+            if step == 200:
+                tokens = tokens[50:]  # not an extension: the drafter must start over
+            assert drafter.propose(tokens, 5) == _scanned(tokens, 5, 2)
+            assert drafter.guess(tokens) == _scanned(tokens, 1, 1)
+
+
+def test_a_drafter_asked_about_a_long_context_indexes_it_once():
+    drafter = PromptLookupDrafter()
+    context = [*range(1000), 10, 11]
+    assert drafter.propose(context, 3) == [12, 13, 14]
+    context += [12, 13]
+    assert drafter.propose(context, 3) == [14, 15, 16]
+    assert len(drafter._seq) == len(context)
