@@ -61,22 +61,23 @@ class Understanding:
         self.langid = LanguageIdentifier(sf.languages, sf.default_language, backend=langid,
                                          probabilities=probabilities)
         index = knowledge.index
-        self._vectors = index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
+        vectors = index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
         rows: dict[str, list[int]] = {}
         for i, ex in enumerate(knowledge.exemplars):
             if ex.kind == "intent":
                 rows.setdefault(ex.target, []).append(i)
         # Each intent's example vectors in one block of their own: a message's nearest-example check
-        # reads one block instead of gathering its rows from the table (14 -> 10 us a message in the pipeline).
-        self._intent_vectors = {name: np.ascontiguousarray(self._vectors[r]) for name, r in rows.items()}
+        # reads one block instead of gathering its rows from the whole table (14 -> 10 us a message in
+        # the pipeline), and the table itself is not kept.
+        self._intent_vectors = {name: vectors[r] for name, r in rows.items()}
         # FAQ retrieval searches the FAQ questions alone. Searching every exemplar for the first FAQ
         # among the ten nearest let intent examples crowd a matching question out, and scanned the
         # whole table per message: 15,100 CLINC150 exemplars (31 MB) took 3.6 ms, more than the
         # rest of the pipeline together, where the FAQ questions alone take microseconds.
         self._faq_rows = np.asarray([i for i, ex in enumerate(knowledge.exemplars) if ex.kind == "faq"],
                                     dtype=np.int64)
-        self._faq_index = faiss.IndexFlatIP(self._vectors.shape[1])
-        self._faq_index.add(self._vectors[self._faq_rows])
+        self._faq_index = faiss.IndexFlatIP(vectors.shape[1])
+        self._faq_index.add(vectors[self._faq_rows])
         examples = set(knowledge.catalog.example_counts())
         # Only a head with a transfer path (class means) has a choice to make.
         self._outside = (OutsideCatalogLanguages(examples, probabilities,
