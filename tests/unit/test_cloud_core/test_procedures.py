@@ -3,6 +3,8 @@ and enforces what no procedure file can change: refunds above the limit are only
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 import pytest
 
@@ -16,7 +18,10 @@ from triage.catalog.procedures import cue_pattern
 
 _, PROCEDURES = load_catalog_procedures(DEMO_CATALOG)
 assert PROCEDURES is not None
-ORDERS = {o.id: o for o in load_orders(shared_data("shop", "orders.json"))}
+# The shop is seeded at one instant and every fact is read on that day: seeded at collection and read
+# later, a run that crossed midnight UTC counted one day more since delivery than the seed meant.
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ORDERS = {o.id: o for o in load_orders(shared_data("shop", "orders.json"), now=NOW)}
 MONEY_BACK = cue_pattern([c for cues in PROCEDURES.common.money_back.values() for c in cues])
 
 
@@ -25,7 +30,7 @@ def _plan(order_id: str, message: str, intent: str = ""):
     procedure = choose_procedure(PROCEDURES, message, [], intent)
     assert procedure is not None, message
     order = ORDERS[order_id]
-    facts = case_facts(order, message, MONEY_BACK)
+    facts = case_facts(order, message, MONEY_BACK, today=NOW.date())
     return plan_for(PROCEDURES, procedure, order, facts, "C-TEST", "en")
 
 
@@ -75,7 +80,7 @@ def test_a_procedure_that_refunds_an_item_it_cannot_name_hands_the_case_to_a_per
     assert PROCEDURES is not None
     careless = msgspec.structs.replace(PROCEDURES.get("damaged_item"), step=PROCEDURES.get("damaged_item").step[3:])
     order = ORDERS["10244"]  # two items, the message names neither
-    facts = case_facts(order, "order 10244 arrived broken, money back please", MONEY_BACK)
+    facts = case_facts(order, "order 10244 arrived broken, money back please", MONEY_BACK, today=NOW.date())
     plan = plan_for(PROCEDURES, careless, order, facts, "C-TEST", "en")
     assert plan.state == "person" and plan.writes == []
 
