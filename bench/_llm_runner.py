@@ -35,6 +35,14 @@ def measure(runtime, stream):
     return first - start, rate, count, text, end - start
 
 
+def lookup_speedup(runtime, system, user, tries):
+    """(wall time without / with prompt lookup, best of ``tries`` each way; whether every text was the same)."""
+    plains = [measure(runtime, runtime.stream(system, user, 96, "off")) for _ in range(tries)]
+    lookeds = [measure(runtime, runtime.stream(system, user, 96, "prompt_lookup")) for _ in range(tries)]
+    same = all(x[3] == plains[0][3] for x in plains + lookeds)
+    return min(p[4] for p in plains) / min(x[4] for x in lookeds), same
+
+
 class Onnx:
     def __init__(self, spec):
         sys.path.insert(0, spec["root"])
@@ -166,14 +174,9 @@ def main():
 
     if args.runtime in ("onnx", "hf"):
         # Same greedy text with and without prompt lookup: the speed-up is the ratio of wall times.
-        speedups, same = [], True
-        for quote in spec["quoting"]:  # best of `repeats` each way: the answers are short, the machine noisy
-            plains = [measure(runtime, runtime.stream(spec["neutral_system"], quote, 96, "off"))
-                      for _ in range(repeats)]
-            lookeds = [measure(runtime, runtime.stream(spec["neutral_system"], quote, 96, "prompt_lookup"))
-                       for _ in range(repeats)]
-            speedups.append(min(p[4] for p in plains) / min(x[4] for x in lookeds))
-            same = same and all(x[3] == plains[0][3] for x in plains + lookeds)
+        # Best of `repeats` each way: the answers are short, the machine noisy.
+        runs = [lookup_speedup(runtime, spec["neutral_system"], quote, repeats) for quote in spec["quoting"]]
+        speedups, same = [r for r, _ in runs], all(s for _, s in runs)
         result["prompt_lookup_speedup"] = statistics.median(speedups)
         result["prompt_lookup_speedups"] = speedups
         result["prompt_lookup_identical"] = same
@@ -182,14 +185,9 @@ def main():
         # The served default on a dispute's long grounded prompt: the questions against the 1,200-token
         # policy, whose answers quote it only now and then. What drafting costs where it seldom pays
         # (the drafter's own work per step, rejected rows) shows as a ratio below 1.
-        ratios, same = [], True
-        for question in spec["questions"][:repeats]:
-            plains = [measure(runtime, runtime.stream(spec["systems"]["1200"], question, 96, "off"))
-                      for _ in range(2)]
-            lookeds = [measure(runtime, runtime.stream(spec["systems"]["1200"], question, 96, "prompt_lookup"))
-                       for _ in range(2)]
-            ratios.append(min(p[4] for p in plains) / min(x[4] for x in lookeds))
-            same = same and all(x[3] == plains[0][3] for x in plains + lookeds)
+        policy = spec["systems"]["1200"]
+        runs = [lookup_speedup(runtime, policy, question, 2) for question in spec["questions"][:repeats]]
+        ratios, same = [r for r, _ in runs], all(s for _, s in runs)
         result["long_prompt_lookup_speedup"] = statistics.median(ratios)
         result["long_prompt_lookup_speedups"] = ratios
         result["long_prompt_lookup_identical"] = same

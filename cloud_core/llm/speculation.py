@@ -44,7 +44,7 @@ class PromptLookupDrafter:
         self.max_ngram = max_ngram
         self.min_ngram = min_ngram
         self._seq: list[int] = []
-        self._latest: dict[int, dict[tuple[int, ...], int]] = {}
+        self._latest: dict[int, dict[tuple[int, ...], int]] = self._empty_index()
         """Per n-gram length, each n-gram's latest start in ``_seq``."""
         self._prior: dict[int, int] = {}
         """Per n-gram length, the latest start of the last n tokens before their own occurrence."""
@@ -69,9 +69,12 @@ class PromptLookupDrafter:
         """Index what ``tokens`` adds to the sequence indexed so far; start over on another sequence."""
         known = len(self._seq)
         if len(tokens) < known or list(tokens[:known]) != self._seq:
-            self._seq, self._latest, self._prior, known = [], {}, {}, 0
+            self._seq, self._latest, self._prior, known = [], self._empty_index(), {}, 0
         for token in tokens[known:]:
             self._append(token)
+
+    def _empty_index(self) -> dict[int, dict[tuple[int, ...], int]]:
+        return {n: {} for n in range(self._GUESS_NGRAM, self.max_ngram + 1)}
 
     def _append(self, token: int) -> None:
         seq = self._seq
@@ -82,7 +85,7 @@ class PromptLookupDrafter:
                 self._prior.pop(n, None)
                 continue
             gram = tuple(seq[size - n:])
-            latest = self._latest.setdefault(n, {})
+            latest = self._latest[n]
             before = latest.get(gram)
             if before is None:
                 self._prior.pop(n, None)
