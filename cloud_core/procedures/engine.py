@@ -2,8 +2,11 @@
 
 Pure functions of (procedures, message, facts): the runner does the reading and writing. What no
 procedure file can change is enforced here, after the step is chosen: a refund above the limit
-becomes a proposal for a person with nothing written (POLICY rule 9), and a step that hands the
-case to a person writes nothing (rule 13).
+becomes a proposal for a person with nothing written (POLICY rule 9), a step that hands the
+case to a person writes nothing (rule 13), and a claim on an order that an earlier case already
+settled writes nothing again (rule 12): each message is an escalation of its own, so a shopper who
+repeats "it arrived damaged", or asks after the replacement in the same conversation, would
+otherwise get a second replacement, label or refund.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ if TYPE_CHECKING:
 
     from cloud_core.procedures.facts import CaseFacts, Value
     from triage.catalog.procedures import Condition, Procedure, Procedures, Step
-    from triage.connector.contract import Order
+    from triage.connector.contract import LineItem, Order
 
-__all__ = ["CaseState", "Plan", "PlannedWrite", "choose_procedure", "choose_step", "holds", "plan_for"]
+__all__ = ["CaseState", "Plan", "PlannedWrite", "already_made", "choose_procedure", "choose_step", "holds",
+           "plan_for"]
 
 CaseState = Literal["planned", "done", "proposed", "person"]
 
@@ -54,9 +58,10 @@ class Plan(msgspec.Struct):
     checks: list[tuple[str, str]]
     fields: dict[str, str]
     """Reply fields that do not change with the writes (item, carrier, dates as ISO days)."""
-    handed_over: Literal["", "shop_refused", "model"] = ""
-    """Why a case the step would have settled went to a person: the shop refused a write, or the
-    driving model handed it over (or stopped before carrying out the plan)."""
+    handed_over: Literal["", "shop_refused", "model", "settled"] = ""
+    """Why a case the step would have settled went to a person: the shop refused a write, the
+    driving model handed it over (or stopped before carrying out the plan), or an earlier case had
+    already made the writes this one would repeat."""
     model_calls: list[str] = []
     """The driving model's tool calls and what the engine answered, for the case summary."""
 
@@ -137,17 +142,48 @@ def plan_for(procedures: Procedures, procedure: Procedure, order: Order | None, 
             writes.append(write)
     if missing:  # a procedure that writes without checking what it writes needs: a person, nothing written
         writes = []
+    earlier = already_made(order, writes) if order is not None else []
+    if earlier:
+        writes = []
     limit = Decimal(procedures.common.limits.max_auto_refund)
     over = [w for w in writes if w.kind == "refund" and Decimal(w.amount or "0") > limit]
-    state: CaseState = ("person" if step.person or missing else "proposed" if over else
+    state: CaseState = ("person" if step.person or missing or earlier else "proposed" if over else
                         "done" if not writes else "planned")
     reason = f"{step.reason}; {missing}" if missing else step.reason
+    if earlier:
+        reason += (f"; the order already has {', '.join(earlier)} from an earlier case, so nothing is written "
+                   "again and a person answers (rule 12)")
     if over:
         reason += f"; a refund of {over[0].amount} is above {limit}, so a person approves it (rule 9)"
     fields = _fields(order, facts)
     return Plan(case_id=case_id, procedure=procedure.name, rule="9" if over else step.rule, step=n, lang=lang,
                 order_id=order.id if order is not None else "", currency=order.currency if order is not None else "",
-                state=state, reason=reason, writes=writes, checks=checks, fields=fields)
+                state=state, reason=reason, writes=writes, checks=checks, fields=fields,
+                handed_over="settled" if earlier else "")
+
+
+def already_made(order: Order, writes: Sequence[PlannedWrite]) -> list[str]:
+    """What the order already has that these writes would give again. The shop's order is the record,
+    whoever made them (an earlier case, a person approving a proposal, the shop's own staff):
+    - a replacement or money back for the same items is one remedy given twice (a refund names no
+      items, so any money back counts for every item; a refund of the order total covers them all);
+    - a second return label;
+    - not a duplicate payment's refund: the duplicate is found among the payments no refund returns
+      yet, so that one cannot repeat, and it is no remedy for an item.
+    """
+    def covers(items: Sequence[LineItem], skus: Sequence[str]) -> bool:
+        return not items or not skus or bool({i.sku for i in items} & set(skus))
+
+    money_back = [f"refund {r.id} of {r.amount}" for r in order.refunds
+                  if r.status != "failed" and r.transaction_id is None]
+    found: list[str] = []
+    for write in writes:
+        if write.kind == "return_label":
+            found += [f"return label {label.id}" for label in order.return_labels]
+        elif write.kind == "replacement" or write.transaction_id is None:
+            found += [f"replacement {r.id}" for r in order.replacements if covers(r.line_items, write.skus)]
+            found += money_back
+    return list(dict.fromkeys(found))
 
 
 def _refund(step: Step, order: Order, facts: CaseFacts) -> PlannedWrite | None:

@@ -15,13 +15,15 @@ from demo_shop.seed import load_orders
 from tests.conftest import DEMO_CATALOG, shared_data
 from triage.catalog.load import load_catalog_procedures
 from triage.catalog.procedures import cue_pattern
+from triage.connector.contract import Refund, Replacement, ReturnLabel
 
 _, PROCEDURES = load_catalog_procedures(DEMO_CATALOG)
 assert PROCEDURES is not None
 # The shop is seeded at one instant and every fact is read on that day: seeded at collection and read
 # later, a run that crossed midnight UTC counted one day more since delivery than the seed meant.
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-ORDERS = {o.id: o for o in load_orders(shared_data("shop", "orders.json"), now=NOW)}
+SEEDED = {o.id: o for o in load_orders(shared_data("shop", "orders.json"), now=NOW)}
+ORDERS = dict(SEEDED)
 MONEY_BACK = cue_pattern([c for cues in PROCEDURES.common.money_back.values() for c in cues])
 
 
@@ -83,6 +85,62 @@ def test_a_procedure_that_refunds_an_item_it_cannot_name_hands_the_case_to_a_per
     facts = case_facts(order, "order 10244 arrived broken, money back please", MONEY_BACK, today=NOW.date())
     plan = plan_for(PROCEDURES, careless, order, facts, "C-TEST", "en")
     assert plan.state == "person" and plan.writes == []
+
+
+def _after(order_id: str, **made: list) -> None:
+    """The seeded order as the shop shows it once an earlier case made ``made`` (replacements, ...)."""
+    ORDERS[order_id] = msgspec.structs.replace(SEEDED[order_id], **made)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_orders():
+    yield
+    ORDERS.update(SEEDED)
+
+
+def _replacement(order_id: str, skus: list[str]) -> Replacement:
+    items = [i for i in SEEDED[order_id].line_items if i.sku in skus]
+    return Replacement(id=f"{order_id}-R1", created_at="2026-05-30T10:00:00Z", line_items=items)
+
+
+LABEL = ReturnLabel(id="rl_1", carrier="DHL", tracking_number="RL1", url="https://labels.example/rl_1",
+                    created_at="2026-05-30T10:00:00Z")
+
+
+@pytest.mark.parametrize(("order_id", "message", "made", "found"), [
+    # the same claim sent again, or a question about the replacement in the same conversation
+    ("10240", "Kurtka z zamówienia 10240 przyszła uszkodzona", {"replacements": "10240", "return_labels": [LABEL]},
+     "replacement 10240-R1, return label rl_1"),
+    ("10239", "The socks of 10239 are torn", {"replacements": "10239"}, "replacement 10239-R1"),
+    ("10236", "Mi pedido 10236 nunca llegó", {"replacements": "10236"}, "replacement 10236-R1"),
+    ("10237", "Il pacco dell'ordine 10237 è stato perso. Rivoglio i miei soldi",
+     {"refunds": [Refund(id="re_1", amount="64.75", created_at="2026-05-30T10:00:00Z",
+                         reason="parcel_not_arrived (policy rule 5), case C-EARLIER")]}, "refund re_1 of 64.75"),
+    # money back after a replacement for a lost parcel: the order had its remedy, a person decides
+    ("10236", "Order 10236 never arrived, I want my money back", {"replacements": "10236"}, None),
+])
+def test_a_claim_an_earlier_case_settled_writes_nothing_again_and_goes_to_a_person(order_id, message, made,
+                                                                                    found) -> None:
+    first = _plan(order_id, message)
+    assert first.state == "planned" and first.writes
+    _after(order_id, **{k: [_replacement(order_id, [s for w in first.writes for s in w.skus]
+                                         or [i.sku for i in SEEDED[order_id].line_items])] if v == order_id else v
+                        for k, v in made.items()})
+    again = _plan(order_id, message)
+    assert (again.state, again.handed_over, again.writes) == ("person", "settled", [])
+    assert "nothing is written again" in again.reason and "rule 12" in again.reason
+    if found is not None:
+        assert found in again.reason
+
+
+def test_a_replacement_of_another_item_or_a_duplicate_payments_refund_does_not_stop_a_new_claim() -> None:
+    _after("10244", replacements=[_replacement("10244", [SEEDED["10244"].line_items[0].sku])])
+    other = SEEDED["10244"].line_items[1]
+    plan = _plan("10244", f"The {other.title} of order 10244 arrived broken")
+    assert plan.state in ("planned", "proposed") and plan.handed_over == ""
+    _after("10239", refunds=[Refund(id="re_d", amount="9.90", created_at="2026-05-30T10:00:00Z",
+                                    transaction_id="tr_dup")])
+    assert _plan("10239", "The socks of 10239 are torn").state == "planned"
 
 
 def test_the_plan_lists_what_was_checked_with_the_values_found() -> None:
