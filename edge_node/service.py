@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
 
     from edge_node.frames import AnswerSource, Resolution
-    from edge_node.store import PendingAction
+    from edge_node.store import PendingAction, Queued
     from triage.config import EdgeConfig
 
 __all__ = ["EdgeService", "Handled", "Reply", "Turn"]
@@ -226,7 +226,8 @@ class EdgeService:
         if reply.decision.kind == "escalate" or acting or record_here is None:
             # The cache, an action or the pending one decide on the loop; a network store is awaited.
             routed = await self._route_on_loop(turn, reply)
-            recorded = await self.store.record_message(self._outcome(turn, routed, reply, cost))
+            queued = await self._queued(turn, reply, routed.decision)
+            recorded = await self.store.record_message(self._outcome(turn, routed, reply, cost, queued))
         else:  # a catalog answer is stored right after it is decided, with no await in between
             recorded = record_here(self._outcome(turn, routed, reply, cost))
         d = routed.decision
@@ -238,10 +239,18 @@ class EdgeService:
         if d.kind != "escalate":
             self.metrics.messages.labels("answered").inc()
             return handled
-        request = build_request(self.knowledge.catalog, turn.customer, turn.text, reply.analysis, d, turn.earlier)
         self.metrics.messages.labels("escalated").inc()
-        self.track(self._escalate(turn.session, turn.client_id, d, request, (*turn.earlier, turn.text)))
+        self.track(self._escalate(turn.session, turn.client_id, d, self.escalator.key(turn.session, turn.client_id)))
         return dataclasses.replace(handled, escalated=True)
+
+    async def _queued(self, turn: Turn, reply: Reply, d: Decision) -> Queued | None:
+        """An escalation's outbox row, with the order the shopper means and how it is verified (the
+        e-mail check asks the shop), so the message and its escalation are stored together."""
+        if d.kind != "escalate":
+            return None
+        request = build_request(self.knowledge.catalog, turn.customer, turn.text, reply.analysis, d, turn.earlier)
+        await attach_order(request, (*turn.earlier, turn.text), self.actions.slots, self._shop_client)
+        return self.escalator.queued(turn.session, turn.client_id, request)
 
     async def _route_on_loop(self, turn: Turn, reply: Reply) -> Routed:
         """Run the action the message starts or continues; else the semantic cache may answer."""
@@ -262,7 +271,8 @@ class EdgeService:
         self.metrics.actions.labels(action, result.outcome).inc()
         return routed_from(result, d, action, intent)
 
-    def _outcome(self, turn: Turn, routed: Routed, reply: Reply, cost: float) -> MessageOutcome:
+    def _outcome(self, turn: Turn, routed: Routed, reply: Reply, cost: float,
+                 queued: Queued | None = None) -> MessageOutcome:
         d = routed.decision
         entry = LedgerEntry(turn.session, turn.client_id, d.kind, "edge", reply.elapsed_s * 1000, cost_usd=cost)
         answer = None
@@ -273,7 +283,7 @@ class EdgeService:
         return MessageOutcome(session=turn.session, client_id=turn.client_id, text=redact(turn.text), lang=d.lang,
                               lang_changed=d.lang != turn.lang, intent=d.intent, decision=d.kind, entry=entry,
                               answer=answer, answer_final=d.kind != "escalate", pending=routed.pending,
-                              pending_changed=routed.pending_changed)
+                              pending_changed=routed.pending_changed, escalation=queued)
 
     @staticmethod
     def _answer(reply_to: str, d: Decision, source: AnswerSource,
@@ -292,11 +302,10 @@ class EdgeService:
             return d
         return Decision("answer", cached.answer, d.lang, d.intent, d.confidence, reason="semantic cache")
 
-    async def _escalate(self, session: str, reply_to: str, d: Decision, request: pb.EscalateRequest,
-                        texts: Sequence[str]) -> None:
-        """Try the cloud now; tell the shopper honestly when the answer will come later."""
-        await attach_order(request, texts, self.actions.slots, self._shop_client)
-        attempt = asyncio.ensure_future(self.escalator.submit(session, reply_to, request))
+    async def _escalate(self, session: str, reply_to: str, d: Decision, key: str) -> None:
+        """Try the cloud now (the outbox holds the escalation already); tell the shopper honestly when the
+        answer will come later."""
+        attempt = asyncio.ensure_future(self.escalator.try_now(key))
         done, _ = await asyncio.wait({attempt}, timeout=self.config.queued_after_s)
         answered = attempt in done and attempt.result()
         if not answered and not await self.store.frames.has_final(session, reply_to):

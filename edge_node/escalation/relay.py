@@ -20,7 +20,7 @@ import grpc
 
 from edge_node.frames import Resolution, answer_encoder
 from edge_node.phrases import phrase
-from edge_node.store import CaseOutcome, LedgerEntry
+from edge_node.store import CaseOutcome, LedgerEntry, Queued
 from protos.triage.v1 import escalation_pb2 as pb
 from triage.connector.breaker import CircuitBreaker
 
@@ -86,12 +86,21 @@ class Escalator:
     def key(self, session: str, client_id: str) -> str:
         return f"{session}:{client_id}"
 
-    async def submit(self, session: str, client_id: str, request: pb.EscalateRequest) -> bool:
-        """Enqueue durably, then try at once; True when the final answer is stored."""
+    def queued(self, session: str, client_id: str, request: pb.EscalateRequest) -> Queued:
+        """The outbox row of a message's escalation, for the store to write with the message itself."""
         key = self.key(session, client_id)
         request.idempotency_key = key
         request.route.MergeFrom(pb.ReplyRoute(edge=self.node, session=session, message_id=client_id))
-        await self.store.outbox.enqueue(key, session, client_id, request.SerializeToString())
+        return Queued(key, request.SerializeToString())
+
+    async def submit(self, session: str, client_id: str, request: pb.EscalateRequest) -> bool:
+        """Enqueue durably, then try at once; True when the final answer is stored."""
+        row = self.queued(session, client_id, request)
+        await self.store.outbox.enqueue(row.key, session, client_id, row.request)
+        return await self.try_now(row.key)
+
+    async def try_now(self, key: str) -> bool:
+        """The first attempt of an escalation just queued; True when the final answer is stored."""
         self.metrics.escalations.labels("submitted").inc()
         return await self.attempt(key)
 

@@ -28,6 +28,7 @@ __all__ = [
     "Outbox",
     "OutboxItem",
     "PendingAction",
+    "Queued",
     "Recorded",
     "SessionGone",
     "SessionState",
@@ -107,9 +108,19 @@ class PendingAction(msgspec.Struct, frozen=True):
     """What the last answer asked for: ``order_id``, ``email`` or ``pick``."""
 
 
+class Queued(msgspec.Struct, frozen=True):
+    """An escalated message's outbox row (``Escalator.queued``)."""
+
+    key: str
+    request: bytes
+
+
 class MessageOutcome(msgspec.Struct, frozen=True):
     """A routed message's whole bookkeeping, written in one transaction: the message, its ledger
-    entry and, for an answer the edge gives itself, the answer frame."""
+    entry and, for an answer the edge gives itself, the answer frame; for an escalation, its outbox
+    row. Queued after the message's own commit, an escalation was lost to a worker stopped or killed
+    in between (the shop's e-mail check at the edge can take seconds), though the shopper had been
+    told it was being answered."""
 
     session: str
     client_id: str
@@ -126,6 +137,9 @@ class MessageOutcome(msgspec.Struct, frozen=True):
     pending: PendingAction | None = None
     pending_changed: bool = False
     """Set ``pending`` as the session's pending action (None: the session has none any more)."""
+    escalation: Queued | None = None
+    """The outbox row of an escalated message. A message re-sent while its escalation is queued is not
+    processed again (``Recorded.processed`` False): its answer comes from the outbox's attempt."""
 
 
 class Delivered(NamedTuple):

@@ -173,6 +173,10 @@ _SEQ_SENTINEL = 4_611_686_018_427_387_903
 _SEQ_PLACEHOLDER = f'"seq":{_SEQ_SENTINEL}'
 """Unique in an encoded frame: inside a JSON string every ``"`` is escaped, so ``"seq":`` followed
 by this number can only be the frame's own ``seq`` field."""
+_RECORD_MESSAGE = ("SELECT edge_record_message(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                   "%s, %s)")
+_ENQUEUE = ("INSERT INTO edge_outbox (key, session, client_id, request, state, next_attempt_at, created_at) "
+            "VALUES (%s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT DO NOTHING")
 _SCHEMA_LOCK = 0x7472_6961_6765_6564  # "triageed": replicas starting together create the tables once
 
 _LEDGER_COLUMNS = ("session, client_id, decision, source, edge_ms, input_tokens, cached_tokens, output_tokens, "
@@ -255,14 +259,23 @@ class PostgresEdgeStore:
         o = outcome
         template = _template(o.answer) if o.answer is not None else None
         e, now = o.entry, time.time()
+        params = (o.session, o.client_id, o.text, o.lang, o.intent, o.decision, o.lang_changed, e.source, e.edge_ms,
+                  e.input_tokens, e.cached_tokens, e.output_tokens, e.model, e.cost_usd, o.pending_changed,
+                  msgspec.msgpack.encode(o.pending) if o.pending is not None else None, template, o.answer_final,
+                  _SEQ_PLACEHOLDER, now)
+        queued = o.escalation
+
+        async def work(conn: Connection) -> tuple[Any, ...] | None:
+            if queued is not None and await (await conn.execute(
+                    "SELECT 1 FROM edge_outbox WHERE key = %s", (queued.key,))).fetchone():
+                return (-1,)  # re-sent while its escalation is queued: the outbox answers it
+            row = await (await conn.execute(_RECORD_MESSAGE, params)).fetchone()
+            if queued is not None and row is not None and int(row[0]) >= 0:
+                await conn.execute(_ENQUEUE, (queued.key, o.session, o.client_id, queued.request, now, now))
+            return row
+
         try:
-            row = await self.one("SELECT edge_record_message(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                                 "%s, %s, %s, %s, %s, %s)",
-                                 (o.session, o.client_id, o.text, o.lang, o.intent, o.decision, o.lang_changed,
-                                  e.source, e.edge_ms, e.input_tokens, e.cached_tokens, e.output_tokens, e.model,
-                                  e.cost_usd, o.pending_changed,
-                                  msgspec.msgpack.encode(o.pending) if o.pending is not None else None,
-                                  template, o.answer_final, _SEQ_PLACEHOLDER, now))
+            row = await (self.tx(work) if queued is not None else self.one(_RECORD_MESSAGE, params))
         except psycopg.Error as exc:
             if exc.sqlstate == _ALREADY_FINAL:  # another replica answered this message first
                 return Recorded(False, None)
@@ -413,9 +426,7 @@ class _Outbox:
 
     async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
         now = time.time()
-        await self._store.exec("INSERT INTO edge_outbox (key, session, client_id, request, state, next_attempt_at, "
-                               "created_at) VALUES (%s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT DO NOTHING",
-                               (key, session, client_id, request, now, now))
+        await self._store.exec(_ENQUEUE, (key, session, client_id, request, now, now))
 
     async def claim(self, key: str, lease_s: float) -> OutboxItem | None:
         now = time.time()

@@ -140,6 +140,8 @@ class SqliteEdgeStore:
         if not inserted:
             if db.one("SELECT 1 FROM frames WHERE session = ? AND reply_to = ?", (o.session, o.client_id)):
                 return Recorded(False, None)  # a re-sent message that already has its answer
+            if o.escalation is not None and db.one("SELECT 1 FROM outbox WHERE key = ?", (o.escalation.key,)):
+                return Recorded(False, None)  # re-sent while its escalation is queued: the outbox answers it
             db.db.execute("UPDATE messages SET lang = ?, intent = ?, decision = ? WHERE session = ? "
                           "AND client_id = ?", (*routed, o.session, o.client_id))
         if o.lang_changed:
@@ -147,6 +149,8 @@ class SqliteEdgeStore:
         db.db.execute(_INSERT_LEDGER, (*msgspec.structs.astuple(o.entry), time.time()))
         if o.pending_changed:
             self._set_pending_in_tx(o.session, o.pending)
+        if o.escalation is not None:
+            self.outbox.enqueue_in_tx(o.escalation.key, o.session, o.client_id, o.escalation.request)
         frame = None
         if o.answer is not None:
             frame = self.frames.append_in_tx(o.session, o.client_id, o.answer_final, o.answer)

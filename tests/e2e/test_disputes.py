@@ -134,6 +134,33 @@ async def test_an_edge_killed_while_the_cloud_refunds_gets_one_answer_for_one_re
         edge.stop()
 
 
+async def test_an_escalation_acknowledged_to_the_shopper_survives_an_edge_killed_right_after(
+        connect, demo_bundle, shop, cloud, tmp_path) -> None:
+    # An anonymous shopper's order is checked against the e-mail at the edge, here on a slow shop: the
+    # escalation used to be queued only after that check, long after the shopper was told it was in hand.
+    edge = _edge(demo_bundle, shop, cloud, tmp_path)
+    try:
+        shop.faults("slow", count=1, delay_s=2.0)
+        shopper = await connect(edge.ws_url, lang="es")
+        text = "Mi pedido 10236 nunca llegó, mi correo es lucia.garcia@example.com"
+        await shopper.ws.send(json.dumps({"type": "message", "id": "lost-1", "text": text}))
+        while (frame := json.loads(await asyncio.wait_for(shopper.ws.recv(), 30)))["type"] != "typing":
+            assert frame["type"] != "error", frame
+        edge.kill()  # acknowledged: the escalation must be stored, whatever happens next
+        edge.start()
+        ws = await _resume(edge.ws_url, shopper.session, 0, resume_key=shopper.resume_key)
+        try:
+            while not ((frame := json.loads(await asyncio.wait_for(ws.recv(), 60)))["type"] == "answer"
+                       and frame["reply_to"] == "lost-1" and frame["source"] == "cloud"):
+                pass
+        finally:
+            await ws.close()
+        assert frame["resolution"]["kind"] == "replacement"
+        assert len(shop.order("10236")["replacements"]) == 1
+    finally:
+        edge.stop()
+
+
 async def test_a_shop_answering_500_after_committing_the_refund_still_refunds_once(connect, edge, shop) -> None:
     shop.faults("commit_then_500", count=1)
     shopper = await connect(edge.ws_url, customer="c-1005", lang="it")
@@ -144,6 +171,21 @@ async def test_a_shop_answering_500_after_committing_the_refund_still_refunds_on
     assert "64,75\xa0€" in answers[0]["text"]
     assert _refunds(shop, "10237") == [Decimal("64.75")]
     assert shop.fault_status()["remaining"] == 0, "the fault was never hit"
+
+
+async def test_a_claim_sent_again_or_money_back_after_a_replacement_gets_a_person_not_a_second_remedy(
+        connect, edge, shop) -> None:
+    shopper = await connect(edge.ws_url, customer="c-1002", lang="en")
+    claim = "My order 10239 arrived and the socks are torn, the package was damaged"  # dev06
+    first = (await shopper.say(claim, timeout=60))[-1]
+    assert first["resolution"]["kind"] == "replacement"
+    # the same claim again, then money back on top of the replacement: one remedy, so a person answers both
+    for text in (claim, "I want my money back for the torn socks of order 10239 too"):
+        again = (await shopper.say(text, timeout=60))[-1]
+        assert again["source"] == "cloud" and again["resolution"] == {"kind": "human", "order_id": "10239"}
+        assert "case number is C-" in again["text"]
+    assert len(shop.order("10239")["replacements"]) == 1
+    assert shop.order("10239")["return_labels"] == [] and _refunds(shop, "10239") == []
 
 
 async def test_an_order_of_another_customer_is_neither_disclosed_nor_refunded(connect, edge, shop) -> None:

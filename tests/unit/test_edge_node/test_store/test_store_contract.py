@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from edge_node.frames import answer_encoder
-from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, SessionGone, open_edge_store
+from edge_node.store import LedgerEntry, MessageOutcome, PendingAction, Queued, SessionGone, open_edge_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -76,6 +76,20 @@ async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store
     assert [e.client_id for e in await store.ledger()] == ["m1"]
     assert await store.conversation(session) == [("m1", "hi")]
     assert (await store.open_session("demo", session, "", opened.resume_key)).lang == "en"
+
+
+async def test_an_escalated_message_is_queued_in_its_own_record_and_a_resend_meanwhile_is_not_processed(store):
+    session = (await store.open_session("demo", None)).session
+    queued = Queued(f"{session}:m1", b"request")
+    recorded = await store.record_message(_outcome(session, "m1", answer=False, escalation=queued))
+    assert recorded.processed and recorded.frame is None
+    assert await store.outbox.pending_for(session) == ["m1"], "queued with the message, not after it"
+    claimed = await store.outbox.claim(queued.key, 30)
+    assert claimed is not None and claimed.request == b"request"
+    resent = await store.record_message(_outcome(session, "m1", answer=False, escalation=queued))
+    assert not resent.processed, "its escalation is under way: the outbox answers it"
+    assert [e.client_id for e in await store.ledger()] == ["m1"]
+    assert await store.outbox.depth() == 1
 
 
 async def test_a_frame_is_stored_as_encoded_whatever_its_text_quotes(store):
@@ -207,7 +221,9 @@ async def test_retention_erases_sessions_idle_past_the_cutoff(store):
 async def test_a_message_of_a_session_erased_meanwhile_leaves_nothing_behind(store):
     session = (await store.open_session("demo", None, "c-gone")).session
     await store.forget_customer("c-gone")
-    for answered in (True, False):  # an edge answer, and an escalation (no frame)
+    for answered in (True, False):  # an edge answer, and an escalation (no frame, an outbox row)
+        queued = None if answered else Queued(f"{session}:m-{answered}", b"request")
         with pytest.raises(SessionGone):
-            await store.record_message(_outcome(session, f"m-{answered}", answer=answered))
+            await store.record_message(_outcome(session, f"m-{answered}", answer=answered, escalation=queued))
     assert await store.conversation(session) == [] and await store.ledger() == []
+    assert await store.outbox.depth() == 0
