@@ -151,16 +151,17 @@ def answer_encoder(reply_to: str, text: str, lang: str, intent: str | None, sour
 
 
 class FrameError(ValueError):
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, reply_to: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.reply_to = reply_to
+        """The message's id, where the frame got far enough to have one: the client's receipt."""
 
 
 def decode_client_frame(data: str) -> ClientFrame:
     """Decode one client frame; raise ``FrameError`` with the code the client gets back."""
     try:
         frame: ClientFrame = _decoder.decode(data)
-        return frame
     except msgspec.ValidationError as exc:
         text = str(exc)
         if "Invalid value" in text and "`$.type`" in text:
@@ -168,7 +169,14 @@ def decode_client_frame(data: str) -> ClientFrame:
         return _raise("bad_request", f"invalid frame: {exc}")
     except msgspec.DecodeError as exc:
         return _raise("bad_request", f"frame is not a JSON object: {exc}")
+    # JSON lets "\u0000" through; PostgreSQL's text refuses it, so the same message was answered on a
+    # SQLite store and failed as `internal` (and was re-sent for ever) on a PostgreSQL one.
+    if not isinstance(frame, Ping) and any("\x00" in value for value in msgspec.structs.astuple(frame)
+                                            if isinstance(value, str)):
+        return _raise("bad_request", "frame has a NUL character (\\u0000) in a text field; remove it",
+                      frame.id if isinstance(frame, Message) else None)
+    return frame
 
 
-def _raise(code: ErrorCode, message: str) -> ClientFrame:
-    raise FrameError(code, message)
+def _raise(code: ErrorCode, message: str, reply_to: str | None = None) -> ClientFrame:
+    raise FrameError(code, message, reply_to)

@@ -144,7 +144,13 @@ class Connection:
             woken = self._woken.is_set()
             self._woken.clear()
             if self.session is not None and not self.closed and (woken or self.awaiting):
-                await self.pump()
+                try:
+                    await self.pump()
+                except Exception:  # a store that failed once (a pool timeout, a locked file) must not end the
+                    log.warning("sending stored frames of session %s failed; trying again", self.session,
+                                exc_info=True)  # poller: cloud answers and people's replies come this way
+                    await asyncio.sleep(0.5)
+                    self._woken.set()
 
     # receiving -----------------------------------------------------------------------------------
     async def on_raw(self, event: dict[str, Any]) -> None:
@@ -165,7 +171,7 @@ class Connection:
         try:
             frame = decode_client_frame(data)
         except FrameError as exc:
-            await self.error(exc.code, str(exc))
+            await self.error(exc.code, str(exc), exc.reply_to)
             return
         if isinstance(frame, Message):
             await self.on_message(frame)

@@ -81,6 +81,10 @@ async def test_bad_input_gets_an_error_frame_and_the_connection_stays_usable(edg
             await ws.send(data)
             frame = json.loads(await ws.recv(10))
             assert frame["type"] == "error" and frame["code"] == code, (data[:40], frame)
+        # PostgreSQL's text refuses NUL: refused here for every store, with the message's id as the receipt
+        await ws.send(json.dumps({"type": "message", "id": "nul", "text": "hi\u0000there"}))
+        frame = json.loads(await ws.recv(10))
+        assert (frame["code"], frame["reply_to"]) == ("bad_request", "nul") and "NUL" in frame["message"]
         await ws.send(b"\x00\x01binary")
         assert json.loads(await ws.recv(10))["code"] == "bad_request"
         await ws.send(b"\xff\xfe\xfa invalid utf-8")

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from uvicorn.protocols.utils import ClientDisconnected
 
-from edge_node.frames import Hello, Message
+from edge_node.frames import Hello, Message, answer_encoder
 from edge_node.gateway.connection import Connection
 from edge_node.gateway.ratelimit import KeyedBuckets
 from edge_node.service import EdgeService
@@ -60,3 +60,34 @@ def test_an_answer_to_a_shopper_who_left_stays_stored_and_the_connection_closes_
         await edge.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_store_that_fails_once_does_not_end_the_poller_that_brings_cloud_answers(demo_bundle: Path,
+                                                                                    tmp_path: Path) -> None:
+    async def scenario() -> None:
+        edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=str(tmp_path / "edge.db")))
+        await edge.store.open()
+        socket = GoneSocket()
+        connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
+        await connection.on_hello(Hello(storefront=edge.storefront))
+        session = connection.session
+        assert session is not None
+        poller = asyncio.create_task(connection.poll())
+        await edge.store.close()  # the store fails under the poller (a pool timeout, a locked file)
+        connection.wake()
+        await asyncio.sleep(0.2)
+        assert not poller.done(), "the poller outlives a failed read"
+        await edge.store.open()
+        await edge.store.frames.append(session, "m1", True, answer_encoder("m1", "The cloud's answer.", "en", None,
+                                                                           "cloud", 1.0, "escalate"))
+        connection.wake()
+        for _ in range(50):
+            if len(socket.sent) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert '"reply_to":"m1"' in socket.sent[-1], socket.sent
+        poller.cancel()
+        await edge.stop()
+
+    asyncio.run(scenario())
+
