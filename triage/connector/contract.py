@@ -12,6 +12,7 @@ field of the wrong type or a missing one is refused at the boundary, not deep in
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -38,7 +39,21 @@ __all__ = [
     "WriteResult",
 ]
 
-Money = Annotated[str, msgspec.Meta(pattern=r"^-?\d{1,9}\.\d{2}$", max_length=13)]
+Money = Annotated[str, msgspec.Meta(pattern=r"^\d{1,9}\.\d{2}$", max_length=12)]
+"""Never negative: a negative price or total planned a refund of -5.00 that passed every limit."""
+Timestamp = Annotated[str, msgspec.Meta(
+    pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?"
+            r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$", max_length=40)]
+"""ISO 8601 UTC or with an offset: "TBD" for a date was decoded, then crashed the day counts of a dispute
+after its writes were made (every retry made them again and crashed again)."""
+
+
+def _real_days(*stamps: str | None) -> None:
+    """The pattern lets 30 February through; a struct with days the policy counts refuses it at decode
+    (msgspec reports a ValueError from ``__post_init__`` as a validation error)."""
+    for stamp in stamps:
+        if stamp is not None:
+            datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
@@ -71,7 +86,10 @@ class LineItem(msgspec.Struct, frozen=True):
 
 class TrackingEvent(msgspec.Struct, frozen=True):
     status: ShipmentStatus
-    happened_at: str
+    happened_at: Timestamp
+
+    def __post_init__(self) -> None:
+        _real_days(self.happened_at)
 
 
 class Fulfillment(msgspec.Struct, frozen=True):
@@ -79,10 +97,13 @@ class Fulfillment(msgspec.Struct, frozen=True):
     tracking_number: Id
     shipment_status: ShipmentStatus
     """The carrier's latest status."""
-    shipped_at: str
-    estimated_delivery_at: str | None = None
-    delivered_at: str | None = None
+    shipped_at: Timestamp
+    estimated_delivery_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
     events: list[TrackingEvent] = []
+
+    def __post_init__(self) -> None:
+        _real_days(self.shipped_at, self.estimated_delivery_at, self.delivered_at)
 
 
 class Transaction(msgspec.Struct, frozen=True):
@@ -90,23 +111,29 @@ class Transaction(msgspec.Struct, frozen=True):
     kind: Literal["sale", "capture", "refund"]
     status: Literal["success", "pending", "failure"]
     amount: Money
-    created_at: str
+    created_at: Timestamp
+
+    def __post_init__(self) -> None:
+        _real_days(self.created_at)
 
 
 class Refund(msgspec.Struct, frozen=True):
     id: Id
     amount: Money
-    created_at: str
+    created_at: Timestamp
     status: Literal["pending", "succeeded", "failed"] = "succeeded"
     reason: Text = ""
     transaction_id: str | None = None
     """The captured payment this refund returns, where it returns one payment (a duplicate charge)."""
 
+    def __post_init__(self) -> None:
+        _real_days(self.created_at)
+
 
 class Replacement(msgspec.Struct, frozen=True):
     id: Id
     """The new order that sends the items again."""
-    created_at: str
+    created_at: Timestamp
     line_items: list[LineItem] = []
 
 
@@ -115,13 +142,13 @@ class ReturnLabel(msgspec.Struct, frozen=True):
     carrier: Text
     tracking_number: Id
     url: Annotated[str, msgspec.Meta(max_length=2000)]
-    created_at: str
+    created_at: Timestamp
 
 
 class Order(msgspec.Struct, frozen=True):
     id: Id
     customer: Customer
-    created_at: str
+    created_at: Timestamp
     status: OrderStatus
     """The order's one-word state for support (Shopify spreads it over financial and fulfillment status)."""
     financial_status: Literal["paid", "partially_refunded", "refunded", "pending"]
@@ -135,7 +162,7 @@ class Order(msgspec.Struct, frozen=True):
     refunds: list[Refund] = []
     replacements: list[Replacement] = []
     return_labels: list[ReturnLabel] = []
-    cancelled_at: str | None = None
+    cancelled_at: Timestamp | None = None
 
 
 class OrderList(msgspec.Struct, frozen=True):
