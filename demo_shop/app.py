@@ -91,6 +91,8 @@ async def _fault_answer(mode: Mode, plan: FaultPlan, request: Request[Any, Any, 
         return _refuse(500, "internal", "fault injected: internal error")
     elif mode == "down":
         return _refuse(503, "internal", "fault injected: the shop is down")
+    elif mode == "write_400":
+        return _refuse(400, "invalid", "fault injected: the shop cannot take this write")
     elif mode == "malformed":
         return Response(b'{"id": "10234", "customer": {"id": ', media_type=MediaType.JSON)
     elif mode == "wrong_types":

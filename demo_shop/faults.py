@@ -12,12 +12,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["AFTER_COMMIT", "FaultPlan", "FaultStatus", "Faults", "Mode"]
+__all__ = ["AFTER_COMMIT", "WRITES_ONLY", "FaultPlan", "FaultStatus", "Faults", "Mode"]
 
 Mode = Literal["none", "slow", "error", "malformed", "wrong_types", "oversized", "commit_then_500",
-               "slow_after_commit", "down"]
+               "slow_after_commit", "down", "write_400"]
 AFTER_COMMIT: frozenset[Mode] = frozenset({"commit_then_500", "slow_after_commit"})
 """Modes that let a write commit and then spoil its answer; they count writes only."""
+WRITES_ONLY: frozenset[Mode] = AFTER_COMMIT | {"write_400"}
+"""Modes that count writes only: ``write_400`` answers a write 400 and commits nothing (a request the
+shop cannot take, not a refusal under its rules: asking again gets the same)."""
 
 
 class FaultPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -60,7 +63,7 @@ class Faults:
         """Count a contract request and say which fault, if any, it gets."""
         self.requests += 1
         mode = self.plan.mode
-        if mode == "none" or self.remaining <= 0 or (mode in AFTER_COMMIT and not write):
+        if mode == "none" or self.remaining <= 0 or (mode in WRITES_ONLY and not write):
             return "none"
         self.remaining -= 1
         return mode

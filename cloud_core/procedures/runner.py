@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["ProcedureRunner", "ShopDown", "case_id_of", "case_summary", "escalation_digest"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _OUTCOME_KIND = {"refund": "refunded", "replacement": "replacement", "return_label": "return_label"}
 _DATES = ("eta", "delivered_on", "refunded_on")
@@ -213,6 +214,12 @@ class ProcedureRunner:
             plan.state, plan.handed_over = "person", "shop_refused"
             plan.reason += (f"; the shop refused a write ({exc.problem.code}: {exc.problem.title}), a person "
                             "takes over")
+        except (ShopNotFound, ShopUnavailable, _Unanswered) as exc:
+            # Asking again gets the same answer (a retryable failure left as ShopDown): a person takes
+            # over now, with what was made so far, instead of an hour of retries and a dead letter.
+            log.warning("case %s: a write failed for good: %s", plan.case_id, exc)
+            plan.state, plan.handed_over = "person", "shop_refused"
+            plan.reason += f"; a write failed and asking again would not help ({exc}), a person takes over"
         await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
 
     async def approve(self, scope: CustomerScope, idempotency_key: str, agent: str) -> Plan:
@@ -268,20 +275,20 @@ class ProcedureRunner:
                 assert write.amount is not None
                 done = await self.shop.refund(plan.order_id, key, RefundRequest(
                     amount=write.amount, reason=reason, transaction_id=write.transaction_id))
-                assert done.refund is not None, "a refund write answers the refund"
-                write.created_id = done.refund.id
+                write.created_id = _made(done.refund, "refund").id
             elif write.kind == "replacement":
                 done = await self.shop.replacement(plan.order_id, key, ReplacementRequest(skus=write.skus,
                                                                                           reason=reason))
-                assert done.replacement is not None, "a replacement write answers the replacement"
-                write.created_id = done.replacement.id
+                write.created_id = _made(done.replacement, "replacement").id
             else:
                 done = await self.shop.return_label(plan.order_id, key, ReturnLabelRequest(skus=write.skus,
                                                                                            reason=reason))
-                assert done.return_label is not None, "a label write answers the label"
-                write.created_id, write.label_url = done.return_label.id, done.return_label.url
+                label = _made(done.return_label, "return label")
+                write.created_id, write.label_url = label.id, label.url
         except ShopUnavailable as exc:
-            raise ShopDown(str(exc)) from exc
+            if exc.retryable:
+                raise ShopDown(str(exc)) from exc
+            raise
         write.done = True
 
     def _reply_fields(self, plan: Plan) -> dict[str, object]:
@@ -324,6 +331,16 @@ class ProcedureRunner:
             final.outcome.amount.MergeFrom(pb.Money(currency=plan.currency, amount_minor=_minor(money)))
         final.summary.MergeFrom(case_summary(plan, request.customer.customer_id, request.message))
         return final
+
+
+class _Unanswered(Exception):
+    """A write the shop took (2xx) without the object it made: its replay would answer the same."""
+
+
+def _made(created: T | None, what: str) -> T:
+    if created is None:
+        raise _Unanswered(f"the shop answered the {what} write without the {what} it made (docs/connector.yaml)")
+    return created
 
 
 def _customer_id(scope_customer: str) -> str:

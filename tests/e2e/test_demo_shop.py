@@ -227,21 +227,22 @@ def test_writes_without_a_key_or_with_a_broken_body_are_refused(shop):
     assert shop.request("GET", "/orders/10232").json()["status"] == "processing"
 
 
-@pytest.mark.parametrize(("mode", "why"), [
-    ("slow", "no answer within 0.4 s"),
-    ("error", "answered 500"),
-    ("down", "answered 503"),
-    ("malformed", "malformed JSON"),
-    ("wrong_types", "does not match the contract"),
-    ("oversized", "larger than 65536 bytes"),
+@pytest.mark.parametrize(("mode", "why", "retryable"), [
+    ("slow", "no answer within 0.4 s", True),
+    ("error", "answered 500", True),
+    ("down", "answered 503", True),
+    ("malformed", "malformed JSON", False),  # the same request gets the same broken answer
+    ("wrong_types", "does not match the contract", False),
+    ("oversized", "larger than 65536 bytes", False),
 ])
-async def test_every_way_a_shop_fails_is_one_shop_unavailable(shop, mode, why):
+async def test_every_way_a_shop_fails_is_one_shop_unavailable(shop, mode, why, retryable):
     config = shop.config(timeout_s=0.4, retries=1, max_response_bytes=65536)
     shop.faults(mode, count=2, delay_s=3.0)
     started = time.monotonic()
     async with ShopClient(config) as client:
-        with pytest.raises(ShopUnavailable, match=why):
+        with pytest.raises(ShopUnavailable, match=why) as failed:
             await client.order("10234")
+        assert failed.value.retryable is retryable
         assert time.monotonic() - started < 2.5, "the client gave up at its deadline, not at the shop's pace"
         shop.faults("none")
         assert (await client.order("10234")).id == "10234", "the shop and the client recover"

@@ -188,6 +188,17 @@ async def test_a_claim_sent_again_or_money_back_after_a_replacement_gets_a_perso
     assert shop.order("10239")["return_labels"] == [] and _refunds(shop, "10239") == []
 
 
+async def test_a_write_the_shop_cannot_take_goes_to_a_person_at_once_not_to_an_hour_of_retries(
+        connect, edge, shop) -> None:
+    shop.faults("write_400", count=1)  # a 400 on the replacement: not a refusal, and asking again would not help
+    shopper = await connect(edge.ws_url, customer="c-1002", lang="en")
+    answer = (await shopper.say("My order 10239 arrived and the socks are torn, the package was damaged",
+                                timeout=60))[-1]
+    assert answer["source"] == "cloud" and answer["resolution"] == {"kind": "human", "order_id": "10239"}
+    assert "couldn't complete this" in answer["text"] and "case number is C-" in answer["text"]
+    assert shop.order("10239")["replacements"] == [] and shop.fault_status()["remaining"] == 0
+
+
 async def test_an_order_of_another_customer_is_neither_disclosed_nor_refunded(connect, edge, shop) -> None:
     shopper = await connect(edge.ws_url, customer="c-1002", lang="de")  # 10243 is Jonas Weber's (c-1010)
     answer = (await shopper.say(DUPLICATE, timeout=60))[-1]

@@ -183,13 +183,13 @@ async def _read_bounded(response: httpx.Response, limit: int, what: str) -> byte
     declared = response.headers.get("content-length", "")
     too_large = f"{what}: the shop's answer is larger than {limit} bytes ([shop] max_response_bytes)"
     if declared.isdigit() and int(declared) > limit:
-        raise ShopUnavailable(too_large)
+        raise ShopUnavailable(too_large, retryable=False)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise ShopUnavailable(too_large)
+            raise ShopUnavailable(too_large, retryable=False)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -207,20 +207,22 @@ def _decode(status: int, data: bytes, kind: type[T], what: str) -> T:
         try:
             return msgspec.json.decode(data, type=kind)
         except msgspec.ValidationError as exc:
-            raise ShopUnavailable(f"{what}: the shop's answer does not match the contract ({exc})") from exc
+            raise ShopUnavailable(f"{what}: the shop's answer does not match the contract ({exc})",
+                                  retryable=False) from exc
         except msgspec.DecodeError as exc:
-            raise ShopUnavailable(f"{what}: the shop answered malformed JSON ({exc})") from exc
+            raise ShopUnavailable(f"{what}: the shop answered malformed JSON ({exc})", retryable=False) from exc
     problem = _problem(data)
     detail = f": {problem.title}{': ' + problem.detail if problem.detail else ''}" if problem else ""
     if status == 404:
         raise ShopNotFound(f"{what}: not found{detail}")
     if status in (409, 422):
         if problem is None:
-            raise ShopUnavailable(f"{what}: the shop answered {status} without a problem body (docs/connector.yaml)")
+            raise ShopUnavailable(f"{what}: the shop answered {status} without a problem body (docs/connector.yaml)",
+                                  retryable=False)
         raise ShopRefused(problem)
-    if status >= 500:
+    if status >= 500 or status in (408, 425, 429):  # down, or busy: asking again later may work
         raise _Retry(f"the shop answered {status}{detail}")
     if status == 401:
         raise ShopUnavailable(f"{what}: the shop refused the request's signature (401{detail}); "
                               "[shop] secret must be the shop's secret and both clocks must be right")
-    raise ShopUnavailable(f"{what}: the shop answered {status}{detail}")
+    raise ShopUnavailable(f"{what}: the shop answered {status}{detail}", retryable=False)

@@ -37,6 +37,9 @@ class ShopRefused(ShopError):
 class ShopUnavailable(ShopError):
     """The shop gave no usable answer; ``reason`` says what happened and, where it can, the fix."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, retryable: bool = True) -> None:
         self.reason = reason
+        self.retryable = retryable
+        """False where asking again gets the same answer (a 4xx other than a refusal, an answer that breaks
+        the contract, one too large): a caller that would retry for an hour hands the matter on instead."""
         super().__init__(reason)
