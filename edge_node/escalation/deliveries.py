@@ -67,16 +67,25 @@ class DeliveryReceiver:
         self.metrics.deliveries.labels("stored" if delivered.frame is not None else "repeated").inc()
         self.on_stored(delivery.route.session)
 
-    async def wake_for_others(self, interval_s: float = 0.5) -> None:
+    async def wake_for_others(self, interval_s: float = 0.5, lookback_s: float = 10.0) -> None:
         """Wake this process's connections of sessions another process of the node stored a reply for
-        (it may have acknowledged the delivery before this process's stream saw it)."""
+        (it may have acknowledged the delivery before this process's stream saw it).
+
+        Each row's time comes from the clock of the host that stored it, before its commit, so rows
+        become visible out of time order; reading only past the newest time seen skipped the late ones
+        for good (a person's reply never pushed to a shopper on another host). Each read looks back
+        ``lookback_s`` and wakes a row once; waking twice would be harmless anyway."""
         since = time.time()
+        woken: set[tuple[str, float]] = set()
         while True:
             await asyncio.sleep(interval_s)
             try:
-                for session, at in await self.store.delivered_since(since):
+                for session, at in await self.store.delivered_since(since - lookback_s):
+                    if (session, at) not in woken:
+                        woken.add((session, at))
+                        self.on_stored(session)
                     since = max(since, at)
-                    self.on_stored(session)
+                woken = {row for row in woken if row[1] > since - lookback_s}
             except asyncio.CancelledError:
                 raise
             except Exception:
