@@ -308,8 +308,9 @@ class EdgeService:
         attempt = asyncio.ensure_future(self.escalator.try_now(key))
         done, _ = await asyncio.wait({attempt}, timeout=self.config.queued_after_s)
         answered = attempt in done and attempt.result()
-        if not answered and not await self.store.frames.has_final(session, reply_to):
-            await self.store.frames.append(session, reply_to, False, self._answer(reply_to, d, "queued"))
+        if not answered and await self.store.frames.append(session, reply_to, False,
+                                                           self._answer(reply_to, d, "queued"),
+                                                           unless_answered=True) is not None:
             self.metrics.messages.labels("queued").inc()
             self.live.wake(session)
         if not done:

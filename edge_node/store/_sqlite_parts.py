@@ -25,10 +25,10 @@ class SqliteFrames:
         self._db = db
 
     def append_in_tx(self, session: str, reply_to: str, final: bool,
-                     encode: Callable[[int], bytes]) -> StoredFrame | None:
+                     encode: Callable[[int], bytes], unless_answered: bool = False) -> StoredFrame | None:
         """Inside a caller's transaction (a message's bookkeeping appends its answer in the same one)."""
         db = self._db
-        if final and db.one(_HAS_FINAL, (session, reply_to)):
+        if (final or unless_answered) and db.one(_HAS_FINAL, (session, reply_to)):
             return None
         row = db.one("UPDATE sessions SET seq = seq + 1, updated_at = ? WHERE id = ? RETURNING seq",
                      (time.time(), session))
@@ -41,8 +41,9 @@ class SqliteFrames:
         return StoredFrame(seq, data, reply_to, final)
 
     async def append(self, session: str, reply_to: str, final: bool,
-                     encode: Callable[[int], bytes]) -> StoredFrame | None:
-        return await self._db.run(self._db.transaction, lambda: self.append_in_tx(session, reply_to, final, encode))
+                     encode: Callable[[int], bytes], *, unless_answered: bool = False) -> StoredFrame | None:
+        return await self._db.run(self._db.transaction,
+                                  lambda: self.append_in_tx(session, reply_to, final, encode, unless_answered))
 
     async def after(self, session: str, seq: int) -> list[StoredFrame]:
         rows = await self._db.read_all("SELECT seq, frame, reply_to, final FROM frames WHERE session = ? AND seq > ? "

@@ -159,8 +159,11 @@ class Frames(Protocol):
     """Numbered frames of each session: appended here first, and sent to the shopper from here."""
 
     async def append(self, session: str, reply_to: str, final: bool,
-                     encode: Callable[[int], bytes]) -> StoredFrame | None:
-        """Number and store a frame; None when ``final`` and the message already has its final answer.
+                     encode: Callable[[int], bytes], *, unless_answered: bool = False) -> StoredFrame | None:
+        """Number and store a frame; None when ``final`` (or ``unless_answered``, for a notice such as
+        "the answer comes later") and the message already has its final answer, checked under the lock
+        that numbers the frame: checked before it, a notice could land after a final answer another
+        attempt or replica stored in between.
 
         ``encode(seq)`` is a frame encoder of ``edge_node.frames`` (a JSON object whose ``seq`` field
         is the number): a store may encode once with a placeholder number and set the real one where

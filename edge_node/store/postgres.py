@@ -379,11 +379,17 @@ def _numbered(template: str, seq: int) -> bytes:
 
 
 async def _append(conn: Connection, session: str, reply_to: str, final: bool,
-                  encode: Callable[[int], bytes]) -> StoredFrame | None:
+                  encode: Callable[[int], bytes], unless_answered: bool = False) -> StoredFrame | None:
     """Number and store a frame in one call; inside a transaction the session row stays locked to its end.
 
-    Raises ``_AlreadyFinal`` for a second final answer to one message.
+    Raises ``_AlreadyFinal`` for a second final answer to one message, and for a notice
+    (``unless_answered``) to a message that has its final answer: the session row is locked first, as
+    ``edge_append_frame`` locks it for every frame, so no final answer lands between the check and it.
     """
+    if unless_answered:
+        await conn.execute("SELECT 1 FROM edge_sessions WHERE id = %s FOR UPDATE", (session,))
+        if await (await conn.execute(_HAS_FINAL, (session, reply_to))).fetchone():
+            raise _AlreadyFinal
     template = _template(encode)
     try:
         row = await (await conn.execute("SELECT edge_append_frame(%s, %s, %s, %s, %s, %s)",
@@ -405,9 +411,9 @@ class _Frames:
         self._store = store
 
     async def append(self, session: str, reply_to: str, final: bool,
-                     encode: Callable[[int], bytes]) -> StoredFrame | None:
+                     encode: Callable[[int], bytes], *, unless_answered: bool = False) -> StoredFrame | None:
         try:
-            return await self._store.tx(lambda conn: _append(conn, session, reply_to, final, encode))
+            return await self._store.tx(lambda conn: _append(conn, session, reply_to, final, encode, unless_answered))
         except _AlreadyFinal:
             return None
 

@@ -92,6 +92,16 @@ async def test_an_escalated_message_is_queued_in_its_own_record_and_a_resend_mea
     assert await store.outbox.depth() == 1
 
 
+async def test_a_notice_is_stored_only_while_its_message_has_no_final_answer(store):
+    session = (await store.open_session("demo", None)).session
+    notice = await store.frames.append(session, "m1", False, _frame("m1", "later"), unless_answered=True)
+    assert notice is not None, "no answer yet: the shopper is told it comes later"
+    assert await store.frames.append(session, "m1", True, _frame("m1", "the answer")) is not None
+    late = await store.frames.append(session, "m1", False, _frame("m1", "later"), unless_answered=True)
+    assert late is None, "after the final answer, 'it comes later' would be false"
+    assert [_seq_and_text(f.data)[1] for f in await store.frames.after(session, 0)] == ["later", "the answer"]
+
+
 async def test_a_frame_is_stored_as_encoded_whatever_its_text_quotes(store):
     session = (await store.open_session("demo", None)).session
     text = 'Quoted back: "seq":4611686018427387903, "seq":0 and {"seq": 7}'
