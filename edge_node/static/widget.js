@@ -243,6 +243,15 @@
     };
   };
 
+  Chat.prototype.retry = function (id) {
+    var self = this, tries = this.tries || (this.tries = {});
+    tries[id] = (tries[id] || 0) + 1;
+    setTimeout(function () {
+      var o = self.state.outbox.filter(function (x) { return x.id === id; })[0];
+      if (o && self.ready) self.ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
+    }, Math.min(30000, 1000 * Math.pow(2, tries[id])) * (1 + Math.random() / 2));
+  };
+
   Chat.prototype.acked = function (id) {
     this.state.outbox = this.state.outbox.filter(function (o) { return o.id !== id; });
     var mine = this.state.log.filter(function (m) { return m.key === "u:" + id; })[0];
@@ -290,7 +299,9 @@
       if (Date.now() - (this.warnedAt || 0) > 6000) this.note(queued ? t.specialist : "");  // keep a warning readable
       this.quick(f.decision === "clarify" || human ? f.options || [] : []);
     } else if (f.type === "error") {
-      if (f.reply_to) this.acked(f.reply_to);
+      // Refused for speed, a message was not taken: it stays unsent and goes again later, not lost.
+      if (f.code === "rate_limited" && f.reply_to) this.retry(f.reply_to);
+      else if (f.reply_to) this.acked(f.reply_to);
       this.warnedAt = Date.now();
       this.note(f.code === "too_large" ? t.tooLong.replace("%n", MAX_CHARS) :
         f.code === "rate_limited" ? t.tooFast : t.error, 6000);

@@ -159,7 +159,7 @@ def test_clarify_offers_quick_replies_that_send_the_choice(browser, stack):
     assert page.locator("triage-chat .q button").count() == 0
 
 
-def test_sending_too_fast_is_explained_in_the_shoppers_language(browser, stack):
+def test_sending_too_fast_is_explained_in_the_shoppers_language_and_nothing_is_lost(browser, stack):
     page = _open(browser, stack.url + "/?open&lang=de")
     # Typed in one go inside the page: driven key by key from Python, 14 messages can take longer than
     # the 0.8 s in which the edge's bucket (10 at once, 5/s) refills enough to let them all through.
@@ -172,6 +172,10 @@ def test_sending_too_fast_is_explained_in_the_shoppers_language(browser, stack):
     }""")
     page.wait_for_function("document.querySelector('triage-chat').shadowRoot.querySelector('.n')"
                            ".textContent.includes('schnell')", timeout=10_000)
+    # the refused ones stay unsent and go again once the bucket refills: every message gets its answer
+    page.wait_for_function(f"{ANSWERS}.length >= 14", timeout=30_000)
+    assert page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)"
+                         ".find(k => k.startsWith('triage')))).outbox.length") == 0
 
 
 def test_another_shopper_on_the_same_browser_does_not_see_the_previous_transcript(browser, demo_bundle, tmp_path):
