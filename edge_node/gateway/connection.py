@@ -112,9 +112,9 @@ class Connection:
 
     async def pump(self) -> None:
         """Send every stored frame of this session after the last one this connection sent."""
-        if self.session is None:
-            return
-        async with self._pump_lock:
+        async with self._pump_lock:  # a hello switches session and sent_seq under this lock too
+            if self.session is None:
+                return
             for frame in await self.edge.store.frames.after(self.session, self.sent_seq):
                 if self.closed:
                     return
@@ -206,18 +206,25 @@ class Connection:
             return
         customer = self._customer(hello)
         state = await edge.store.open_session(edge.storefront, hello.session, customer, hello.resume_key)
-        if self.session is not None:
-            edge.live.detach(self.session, self)
-        self.session, self.customer = state.session, customer
-        self.awaiting, self.pending, self.recent = set(), None, []
+        awaiting: set[str] = set()
+        pending: PendingAction | None = None
+        recent: list[str] = []
         if state.resumed:  # a new session has nothing stored yet: three store reads saved per hello
-            self.awaiting = set(await edge.store.outbox.pending_for(state.session))
-            self.pending = await edge.store.pending_action(state.session)
-            turns = await edge.store.conversation(state.session, edge.config.conversation_turns)
-            self.recent = [t for _, t in turns]
-        self.lang = state.lang or hello.lang
-        self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
-        edge.live.attach(state.session, self)
+            awaiting = set(await edge.store.outbox.pending_for(state.session))
+            pending = await edge.store.pending_action(state.session)
+            recent = [t for _, t in await edge.store.conversation(state.session, edge.config.conversation_turns)]
+        # One switch, under the pump's lock: a second hello on this socket used to set the session before
+        # these reads and sent_seq after them, while the poller's pump of the old session ran on; its
+        # frames went out after the welcome and its last seq became the new session's, whose first
+        # frames were then skipped (and the client, resuming from that seq, skipped them for good).
+        async with self._pump_lock:
+            if self.session is not None:
+                edge.live.detach(self.session, self)
+            self.session, self.customer = state.session, customer
+            self.awaiting, self.pending, self.recent = awaiting, pending, recent
+            self.lang = state.lang or hello.lang
+            self.sent_seq = min(max(hello.last_seq, 0), state.seq) if state.resumed else 0
+            edge.live.attach(state.session, self)
         edge.metrics.sessions.labels("resumed" if state.resumed else "new").inc()
         await self.send(Welcome(session=state.session, seq=state.seq, authenticated=bool(customer),
                                 resume_key=state.resume_key))

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
+import msgspec
 from uvicorn.protocols.utils import ClientDisconnected
 
 from edge_node.frames import Hello, Message, answer_encoder
@@ -91,3 +92,45 @@ def test_a_store_that_fails_once_does_not_end_the_poller_that_brings_cloud_answe
 
     asyncio.run(scenario())
 
+
+
+class SlowSocket(GoneSocket):
+    """Each send takes a while, as a congested network's does, so a pump is still running when the next
+    frame from the shopper arrives."""
+
+    async def send_text(self, data: str) -> None:
+        await asyncio.sleep(0.02)
+        await super().send_text(data)
+
+
+def test_a_second_hello_on_a_socket_never_mixes_the_old_sessions_frames_into_the_new_one(demo_bundle: Path,
+                                                                                         tmp_path: Path) -> None:
+    async def scenario() -> None:
+        edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=str(tmp_path / "edge.db")))
+        await edge.store.open()
+        socket = SlowSocket()
+        connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
+        await connection.on_hello(Hello(storefront=edge.storefront))
+        old = connection.session
+        assert old is not None
+        for n in range(5):
+            await edge.store.frames.append(old, f"o{n}", True, answer_encoder(f"o{n}", "old", "en", None, "cloud",
+                                                                             1.0, "escalate"))
+        pumping = asyncio.create_task(connection.pump())  # the poller, sending the old session's frames
+        await asyncio.sleep(0.03)
+        await connection.on_hello(Hello(storefront=edge.storefront))  # the same socket starts a new session
+        new = connection.session
+        assert new is not None and new != old
+        await pumping
+        for n in range(2):
+            stored = await edge.store.frames.append(new, f"n{n}", True, answer_encoder(f"n{n}", "new", "en", None,
+                                                                                       "cloud", 1.0, "escalate"))
+            await connection.deliver(stored)
+        frames = [msgspec.json.decode(data) for data in socket.sent]
+        welcome = max(i for i, f in enumerate(frames) if f["type"] == "welcome")
+        after = [f["reply_to"] for f in frames[welcome + 1:]]
+        assert after == ["n0", "n1"], after
+        assert connection.sent_seq == 2
+        await edge.stop()
+
+    asyncio.run(scenario())
