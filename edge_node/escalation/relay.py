@@ -93,12 +93,6 @@ class Escalator:
         request.route.MergeFrom(pb.ReplyRoute(edge=self.node, session=session, message_id=client_id))
         return Queued(key, request.SerializeToString())
 
-    async def submit(self, session: str, client_id: str, request: pb.EscalateRequest) -> bool:
-        """Enqueue durably, then try at once; True when the final answer is stored."""
-        row = self.queued(session, client_id, request)
-        await self.store.outbox.enqueue(row.key, session, client_id, row.request)
-        return await self.try_now(row.key)
-
     async def try_now(self, key: str) -> bool:
         """The first attempt of an escalation just queued; True when the final answer is stored."""
         self.metrics.escalations.labels("submitted").inc()
