@@ -219,7 +219,9 @@ class ProcedureRunner:
             # over now, with what was made so far, instead of an hour of retries and a dead letter.
             log.warning("case %s: a write failed for good: %s", plan.case_id, exc)
             plan.state, plan.handed_over = "person", "shop_refused"
-            plan.reason += f"; a write failed and asking again would not help ({exc}), a person takes over"
+            plan.reason += (f"; a write failed and asking again would not help ({exc}); the shop may have made it "
+                            f"all the same (an answer it could not give or that broke the contract): check order "
+                            f"{plan.order_id} in the shop before writing by hand. A person takes over")
         await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
 
     async def approve(self, scope: CustomerScope, idempotency_key: str, agent: str) -> Plan:

@@ -74,7 +74,8 @@ class DeliveryReceiver:
         Each row's time comes from the clock of the host that stored it, before its commit, so rows
         become visible out of time order; reading only past the newest time seen skipped the late ones
         for good (a person's reply never pushed to a shopper on another host). Each read looks back
-        ``lookback_s`` and wakes a row once; waking twice would be harmless anyway."""
+        ``lookback_s`` and wakes a row once; waking twice would be harmless anyway. A row's time never moves
+        the reading point past this host's own clock, so a host whose clock runs ahead skips nobody's rows."""
         since = time.time()
         woken: set[tuple[str, float]] = set()
         while True:
@@ -84,7 +85,7 @@ class DeliveryReceiver:
                     if (session, at) not in woken:
                         woken.add((session, at))
                         self.on_stored(session)
-                    since = max(since, at)
+                    since = max(since, min(at, time.time()))  # a host whose clock runs ahead moves it no further
                 woken = {row for row in woken if row[1] > since - lookback_s}
             except asyncio.CancelledError:
                 raise

@@ -91,7 +91,7 @@ class Escalator:
         key = self.key(session, client_id)
         request.idempotency_key = key
         request.route.MergeFrom(pb.ReplyRoute(edge=self.node, session=session, message_id=client_id))
-        return Queued(key, request.SerializeToString())
+        return Queued(key, request.SerializeToString(), first_try_s=self.config.escalation_timeout_s + 5)
 
     async def try_now(self, key: str) -> bool:
         """The first attempt of an escalation just queued; True when the final answer is stored."""

@@ -220,8 +220,10 @@
 
   Chat.prototype.flush = function () {
     if (!this.ready) return;
-    var ws = this.ws;
-    this.state.outbox.forEach(function (o) { ws.send(JSON.stringify({type: "message", id: o.id, text: o.text})); });
+    var ws = this.ws, waiting = this.waiting || {};
+    this.state.outbox.forEach(function (o) {
+      if (!waiting[o.id]) ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
+    });
   };
 
   Chat.prototype.connect = function () {
@@ -244,9 +246,12 @@
   };
 
   Chat.prototype.retry = function (id) {
-    var self = this, tries = this.tries || (this.tries = {});
+    // One timer per message, and flush() leaves it alone meanwhile: the backoff holds.
+    var self = this, tries = this.tries || (this.tries = {}), waiting = this.waiting || (this.waiting = {});
+    if (waiting[id]) return;
     tries[id] = (tries[id] || 0) + 1;
-    setTimeout(function () {
+    waiting[id] = setTimeout(function () {
+      delete waiting[id];
       var o = self.state.outbox.filter(function (x) { return x.id === id; })[0];
       if (o && self.ready) self.ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
     }, Math.min(30000, 1000 * Math.pow(2, tries[id])) * (1 + Math.random() / 2));

@@ -59,12 +59,12 @@ class SqliteOutbox:
     def __init__(self, db: SqliteDb) -> None:
         self._db = db
 
-    def enqueue_in_tx(self, key: str, session: str, client_id: str, request: bytes) -> None:
+    def enqueue_in_tx(self, key: str, session: str, client_id: str, request: bytes, first_try_s: float = 0.0) -> None:
         """Inside a caller's transaction (an escalated message is queued in its own record's)."""
         now = time.time()
         self._db.db.execute("INSERT INTO outbox (key, session, client_id, request, state, next_attempt_at, "
                             "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
-                            (key, session, client_id, request, now, now))
+                            (key, session, client_id, request, now + first_try_s, now))
 
     async def enqueue(self, key: str, session: str, client_id: str, request: bytes) -> None:
         await self._db.run(self._db.transaction, lambda: self.enqueue_in_tx(key, session, client_id, request))

@@ -113,6 +113,11 @@ class Queued(msgspec.Struct, frozen=True):
 
     key: str
     request: bytes
+    first_try_s: float = 0.0
+    """For this long the outbox's background retries leave the row to the process that queued it, whose
+    own first try comes at once (``Escalator.try_now``): a background pass claiming it first made that try
+    fail and told the shopper "later" while the answer was being made. A process killed before trying
+    leaves it to the others after this."""
 
 
 class MessageOutcome(msgspec.Struct, frozen=True):

@@ -266,12 +266,16 @@ class PostgresEdgeStore:
         queued = o.escalation
 
         async def work(conn: Connection) -> tuple[Any, ...] | None:
-            if queued is not None and await (await conn.execute(
-                    "SELECT 1 FROM edge_outbox WHERE key = %s", (queued.key,))).fetchone():
+            assert queued is not None
+            # The session row first, as edge_record_message locks it: a replica recording the same message
+            # commits before this one looks for its outbox row (SQLite's write lock gives the same order).
+            await conn.execute("SELECT 1 FROM edge_sessions WHERE id = %s FOR UPDATE", (o.session,))
+            if await (await conn.execute("SELECT 1 FROM edge_outbox WHERE key = %s", (queued.key,))).fetchone():
                 return (-1,)  # re-sent while its escalation is queued: the outbox answers it
             row = await (await conn.execute(_RECORD_MESSAGE, params)).fetchone()
-            if queued is not None and row is not None and int(row[0]) >= 0:
-                await conn.execute(_ENQUEUE, (queued.key, o.session, o.client_id, queued.request, now, now))
+            if row is not None and int(row[0]) >= 0:
+                await conn.execute(_ENQUEUE, (queued.key, o.session, o.client_id, queued.request,
+                                              now + queued.first_try_s, now))
             return row
 
         try:

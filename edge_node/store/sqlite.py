@@ -150,7 +150,8 @@ class SqliteEdgeStore:
         if o.pending_changed:
             self._set_pending_in_tx(o.session, o.pending)
         if o.escalation is not None:
-            self.outbox.enqueue_in_tx(o.escalation.key, o.session, o.client_id, o.escalation.request)
+            q = o.escalation
+            self.outbox.enqueue_in_tx(q.key, o.session, o.client_id, q.request, q.first_try_s)
         frame = None
         if o.answer is not None:
             frame = self.frames.append_in_tx(o.session, o.client_id, o.answer_final, o.answer)

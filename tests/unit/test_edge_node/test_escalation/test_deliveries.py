@@ -38,3 +38,23 @@ def test_a_reply_committed_late_with_an_earlier_time_still_wakes_its_shopper(tmp
         return woken
 
     assert asyncio.run(scenario()) == ["s-new", "s-late"], "each reply wakes its shopper once"
+
+
+def test_a_host_whose_clock_runs_ahead_does_not_hide_the_others_replies(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        path = tmp_path / "edge.db"
+        store = open_edge_store(str(path))
+        await store.open()
+        woken: list[str] = []
+        receiver = DeliveryReceiver(store, EdgeMetrics(), "demo", "edge-1", woken.append)
+        watching = asyncio.create_task(receiver.wake_for_others(interval_s=0.05))
+        await asyncio.sleep(0.1)
+        _stored_by_another_host(path, "d-ahead", "s-ahead", time.time() + 60.0)  # a clock a minute fast
+        await asyncio.sleep(0.2)
+        _stored_by_another_host(path, "d-right", "s-right", time.time())
+        await asyncio.sleep(0.3)
+        watching.cancel()
+        await store.close()
+        return woken
+
+    assert asyncio.run(scenario()) == ["s-ahead", "s-right"]

@@ -80,16 +80,33 @@ async def test_a_message_is_recorded_once_with_its_ledger_entry_and_answer(store
 
 async def test_an_escalated_message_is_queued_in_its_own_record_and_a_resend_meanwhile_is_not_processed(store):
     session = (await store.open_session("demo", None)).session
-    queued = Queued(f"{session}:m1", b"request")
+    queued = Queued(f"{session}:m1", b"request", first_try_s=60.0)
     recorded = await store.record_message(_outcome(session, "m1", answer=False, escalation=queued))
     assert recorded.processed and recorded.frame is None
     assert await store.outbox.pending_for(session) == ["m1"], "queued with the message, not after it"
+    assert await store.outbox.due() == [], "left to the process that queued it, whose own try comes first"
     claimed = await store.outbox.claim(queued.key, 30)
     assert claimed is not None and claimed.request == b"request"
     resent = await store.record_message(_outcome(session, "m1", answer=False, escalation=queued))
     assert not resent.processed, "its escalation is under way: the outbox answers it"
     assert [e.client_id for e in await store.ledger()] == ["m1"]
     assert await store.outbox.depth() == 1
+
+
+async def test_one_escalated_message_recorded_by_two_replicas_at_once_is_processed_once(location, store):
+    session = (await store.open_session("demo", None)).session
+    other = open_edge_store(location)
+    await other.open()
+    try:
+        for n in range(5):  # a shopper's resend reaching another replica while the first records it
+            queued = Queued(f"{session}:m{n}", b"request", first_try_s=60.0)
+            both = await asyncio.gather(*(replica.record_message(_outcome(session, f"m{n}", answer=False,
+                                                                          escalation=queued))
+                                          for replica in (store, other)))
+            assert sum(r.processed for r in both) == 1, both
+    finally:
+        await other.close()
+    assert len(await store.ledger()) == 5 and await store.outbox.depth() == 5
 
 
 async def test_a_notice_is_stored_only_while_its_message_has_no_final_answer(store):
