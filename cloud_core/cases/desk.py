@@ -216,7 +216,7 @@ class CaseDesk:
             if current.state != "approving":
                 raise CaseConflict(f"case {case_id} was decided meanwhile")
             v.decision = (f"approved by {who}" if plan.state == "done"
-                          else f"approved by {who}, but the shop refused the write: {plan.reason}")
+                          else f"approved by {who}, but it did not go through: {plan.reason}")
             v.summary.CopyFrom(case_summary(plan, v.customer_id, v.summary.claim))
             v.suggested_reply = runner.plan_reply(plan) if plan.state == "done" else ""
             return "answered"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from cloud_core.memory.base import ANONYMOUS, StoredCase
-from cloud_core.procedures.engine import Plan, PlannedWrite, choose_procedure, plan_for
+from cloud_core.procedures.engine import Plan, PlannedWrite, already_made, choose_procedure, plan_for
 from cloud_core.procedures.facts import case_facts
 from cloud_core.procedures.tools import ToolGate, drive
 from protos.triage.v1 import escalation_pb2 as pb
@@ -232,13 +232,30 @@ class ProcedureRunner:
         if plan is None:
             raise LookupError("the case has no journalled plan")
         if plan.state == "proposed":
-            plan.state = "planned"
-            plan.reason += f"; approved by {agent}"
+            # Days may have passed since the proposal: the same claim sent again made a proposal of its own,
+            # and approving both paid twice. The order is read again; nothing of this plan is written yet.
+            earlier = await self._made_meanwhile(plan)
+            if earlier:
+                plan.state, plan.handed_over = "person", "settled"
+                plan.reason += (f"; approved by {agent}, but the order already has {', '.join(earlier)}, so nothing "
+                                "is written again (rule 12)")
+            else:
+                plan.state = "planned"
+                plan.reason += f"; approved by {agent}"
             await scope.update_case(idempotency_key, plan.state, msgspec.json.encode(plan))
         key = scope.key
         await self._make_writes(escalation_digest(key.tenant, _customer_id(key.customer), idempotency_key), scope,
                                 idempotency_key, plan)
         return plan
+
+    async def _made_meanwhile(self, plan: Plan) -> list[str]:
+        try:
+            order = await self.shop.order(plan.order_id)
+        except ShopUnavailable as exc:
+            raise ShopDown(str(exc)) from exc
+        except ShopNotFound:
+            return [f"no order {plan.order_id} in the shop any more"]
+        return already_made(order, plan.writes)
 
     async def reject(self, scope: CustomerScope, idempotency_key: str, agent: str, note: str) -> Plan | None:
         """A person turned a proposal down: nothing is written, ever (the plan leaves ``proposed``)."""

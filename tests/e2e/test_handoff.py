@@ -94,6 +94,18 @@ async def _people_frames(url: str, session: str, settle_s: float = 2.0, want: in
     return found
 
 
+async def test_two_proposals_of_one_claim_approved_one_after_the_other_pay_once(connect, edge, shop, helpdesk):
+    _, first = await _proposal(connect, edge)
+    _, second = await _proposal(connect, edge)  # the shopper claimed again before anyone looked
+    assert first != second
+    for case_id in (first, second):
+        await helpdesk.wait_for_case(case_id, cpb.CASE_STATE_PROPOSED)
+    assert (await helpdesk.decide(first, approve=True)).decision.startswith("approved by Anna")
+    again = await helpdesk.decide(second, approve=True)
+    assert "did not go through" in again.decision and "already has refund" in again.decision, again.decision
+    assert _refunds(shop, "10247") == [Decimal("249.00")] and len(shop.order("10247")["return_labels"]) == 1
+
+
 async def test_a_proposal_is_seen_approved_once_and_paid_once_and_the_reply_reaches_the_shopper_live_once(
         connect, edge, shop, helpdesk):
     session, case_id = await _proposal(connect, edge)
