@@ -223,6 +223,7 @@ class EdgeService:
         routed = Routed(reply.decision)
         acting = self._shop_client is not None and (reply.decision.kind == "action" or turn.pending is not None)
         record_here = self.store.inline_recorder
+        queued: Queued | None = None
         if reply.decision.kind == "escalate" or acting or record_here is None:
             # The cache, an action or the pending one decide on the loop; a network store is awaited.
             routed = await self._route_on_loop(turn, reply)
@@ -236,11 +237,11 @@ class EdgeService:
         self.metrics.cost.labels("edge").inc(cost)
         handled = Handled(processed=True, lang=d.lang, frame=recorded.frame, pending=routed.pending,
                           pending_changed=routed.pending_changed)
-        if d.kind != "escalate":
+        if queued is None:  # only an escalation is queued
             self.metrics.messages.labels("answered").inc()
             return handled
         self.metrics.messages.labels("escalated").inc()
-        self.track(self._escalate(turn.session, turn.client_id, d, self.escalator.key(turn.session, turn.client_id)))
+        self.track(self._escalate(turn.session, turn.client_id, d, queued.key))
         return dataclasses.replace(handled, escalated=True)
 
     async def _queued(self, turn: Turn, reply: Reply, d: Decision) -> Queued | None:

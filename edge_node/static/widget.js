@@ -220,10 +220,12 @@
 
   Chat.prototype.flush = function () {
     if (!this.ready) return;
-    var ws = this.ws, waiting = this.waiting || {};
-    this.state.outbox.forEach(function (o) {
-      if (!waiting[o.id]) ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
-    });
+    var self = this, waiting = this.waiting || {};
+    this.state.outbox.forEach(function (o) { if (!waiting[o.id]) self.post(o); });
+  };
+
+  Chat.prototype.post = function (o) {
+    this.ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
   };
 
   Chat.prototype.connect = function () {
@@ -253,7 +255,7 @@
     waiting[id] = setTimeout(function () {
       delete waiting[id];
       var o = self.state.outbox.filter(function (x) { return x.id === id; })[0];
-      if (o && self.ready) self.ws.send(JSON.stringify({type: "message", id: o.id, text: o.text}));
+      if (o && self.ready) self.post(o);
     }, Math.min(30000, 1000 * Math.pow(2, tries[id])) * (1 + Math.random() / 2));
   };
 

@@ -63,24 +63,32 @@ def test_an_answer_to_a_shopper_who_left_stays_stored_and_the_connection_closes_
     asyncio.run(scenario())
 
 
+async def _connected(demo_bundle: Path, store: str, socket: GoneSocket) -> tuple[EdgeService, Connection, str]:
+    """A real edge on a store file, and a connection that said hello on ``socket``: (edge, it, its session)."""
+    edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=store))
+    await edge.store.open()
+    connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
+    await connection.on_hello(Hello(storefront=edge.storefront))
+    assert connection.session is not None
+    return edge, connection, connection.session
+
+
+def _cloud_answer(reply_to: str, text: str):
+    return answer_encoder(reply_to, text, "en", None, "cloud", 1.0, "escalate")
+
+
 def test_a_store_that_fails_once_does_not_end_the_poller_that_brings_cloud_answers(demo_bundle: Path,
                                                                                     tmp_path: Path) -> None:
     async def scenario() -> None:
-        edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=str(tmp_path / "edge.db")))
-        await edge.store.open()
         socket = GoneSocket()
-        connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
-        await connection.on_hello(Hello(storefront=edge.storefront))
-        session = connection.session
-        assert session is not None
+        edge, connection, session = await _connected(demo_bundle, str(tmp_path / "edge.db"), socket)
         poller = asyncio.create_task(connection.poll())
         await edge.store.close()  # the store fails under the poller (a pool timeout, a locked file)
         connection.wake()
         await asyncio.sleep(0.2)
         assert not poller.done(), "the poller outlives a failed read"
         await edge.store.open()
-        await edge.store.frames.append(session, "m1", True, answer_encoder("m1", "The cloud's answer.", "en", None,
-                                                                           "cloud", 1.0, "escalate"))
+        await edge.store.frames.append(session, "m1", True, _cloud_answer("m1", "The cloud's answer."))
         connection.wake()
         for _ in range(50):
             if len(socket.sent) == 2:
@@ -106,16 +114,10 @@ class SlowSocket(GoneSocket):
 def test_a_second_hello_on_a_socket_never_mixes_the_old_sessions_frames_into_the_new_one(demo_bundle: Path,
                                                                                          tmp_path: Path) -> None:
     async def scenario() -> None:
-        edge = EdgeService.from_bundle(demo_bundle, EdgeConfig(store=str(tmp_path / "edge.db")))
-        await edge.store.open()
         socket = SlowSocket()
-        connection = Connection(socket, edge, KeyedBuckets(1000, 1000))  # type: ignore[arg-type]
-        await connection.on_hello(Hello(storefront=edge.storefront))
-        old = connection.session
-        assert old is not None
+        edge, connection, old = await _connected(demo_bundle, str(tmp_path / "edge.db"), socket)
         for n in range(5):
-            await edge.store.frames.append(old, f"o{n}", True, answer_encoder(f"o{n}", "old", "en", None, "cloud",
-                                                                             1.0, "escalate"))
+            await edge.store.frames.append(old, f"o{n}", True, _cloud_answer(f"o{n}", "old"))
         pumping = asyncio.create_task(connection.pump())  # the poller, sending the old session's frames
         await asyncio.sleep(0.03)
         await connection.on_hello(Hello(storefront=edge.storefront))  # the same socket starts a new session
@@ -123,8 +125,7 @@ def test_a_second_hello_on_a_socket_never_mixes_the_old_sessions_frames_into_the
         assert new is not None and new != old
         await pumping
         for n in range(2):
-            stored = await edge.store.frames.append(new, f"n{n}", True, answer_encoder(f"n{n}", "new", "en", None,
-                                                                                       "cloud", 1.0, "escalate"))
+            stored = await edge.store.frames.append(new, f"n{n}", True, _cloud_answer(f"n{n}", "new"))
             await connection.deliver(stored)
         frames = [msgspec.json.decode(data) for data in socket.sent]
         welcome = max(i for i, f in enumerate(frames) if f["type"] == "welcome")
